@@ -1,0 +1,65 @@
+# PersonaGraph: `make demo` runs the main job, `make test` runs the tests. Both set up
+# everything they need on a fresh machine (virtualenv, pinned packages, the Neo4j server).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed
+EXTRAS ?= dev,training,ui
+
+.PHONY: help install demo test test-fast lint format typecheck imports bench lock clean neo4j
+
+help:
+	@echo "make demo      start the embedded Neo4j, ingest the sample, show retrieval"
+	@echo "make test      lint, import contracts and the whole test suite (real Neo4j)"
+	@echo "make install   virtualenv with pinned dependencies ($(VENV))"
+	@echo "make lint      ruff + mypy + import-linter"
+	@echo "make format    ruff format"
+	@echo "make bench     quick benchmarks -> docs/benchmarks/"
+	@echo "make lock      recompile constraints.txt from constraints.in + pyproject.toml"
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x "$(PYTHON)" || { echo "Python 3.11 is required (python3.11 not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --python $(BIN)/python --system-certs -e ".[$(EXTRAS)]" -c constraints.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# resolve the Neo4j server from Maven Central into the cache (once)
+neo4j: install
+	$(BIN)/python -m graph.local.fetch
+
+demo: install
+	$(BIN)/persona demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+imports: install
+	$(BIN)/lint-imports
+
+test: install lint
+	$(BIN)/pytest
+
+test-fast: install
+	$(BIN)/pytest -m "not slow"
+
+bench: install
+	$(BIN)/persona bench all --quick
+
+lock:
+	$(BIN)/uv pip compile pyproject.toml --all-extras -c constraints.in --python-version 3.11 \
+		--system-certs --no-header --no-annotate -o constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
