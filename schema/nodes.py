@@ -1,0 +1,264 @@
+"""Pydantic models of every node. The single source of truth for labels and properties.
+
+Every node carries ``user_id`` and a stable ``id``. Memory nodes (turns, events, facts,
+procedures) also carry the label ``Memory``, a time ``t`` (the memory's anchor time, used by
+time windows), a searchable ``text``, ``keywords`` and an ``embedding``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "MEMORY_LABEL",
+    "NODE_MODELS",
+    "TRAITS",
+    "CoreProfile",
+    "Day",
+    "Entity",
+    "Event",
+    "Fact",
+    "FactStatus",
+    "MemoryKind",
+    "MemoryNode",
+    "Month",
+    "NodeModel",
+    "PersonalitySnapshot",
+    "Procedure",
+    "ProfileEntry",
+    "Session",
+    "Topic",
+    "Turn",
+    "User",
+    "Year",
+    "make_id",
+]
+
+MEMORY_LABEL = "Memory"
+TRAITS: tuple[str, ...] = (
+    "openness",
+    "conscientiousness",
+    "extraversion",
+    "agreeableness",
+    "neuroticism",
+)
+
+
+def make_id(kind: str, *parts: object) -> str:
+    """A stable id from a natural key: the same key always gives the same id.
+
+    >>> make_id("turn", "alice", "s1", 3) == make_id("turn", "alice", "s1", 3)
+    True
+    >>> make_id("turn", "alice", "s1", 3).startswith("turn-")
+    True
+    """
+    digest = hashlib.sha1("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()
+    return f"{kind}-{digest[:20]}"
+
+
+class MemoryKind(StrEnum):
+    """Kinds of memory the retriever searches (each is a label besides ``Memory``)."""
+
+    TURN = "turn"
+    EVENT = "event"
+    FACT = "fact"
+    PROCEDURE = "procedure"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class FactStatus(StrEnum):
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"
+
+
+class NodeModel(BaseModel):
+    """Base of every node model."""
+
+    model_config = ConfigDict(extra="forbid")
+    label: ClassVar[str]
+    doc: ClassVar[str]
+    #: properties that hold datetimes (written as Neo4j DATETIME)
+    id: str = Field(description="stable id, unique per label")
+    user_id: str = Field(description="the owner; every query is scoped by it")
+
+    def properties(self) -> dict[str, object]:
+        """The node's properties as written to Neo4j (no nested maps)."""
+        return self.model_dump(mode="python")
+
+
+class User(NodeModel):
+    label: ClassVar[str] = "User"
+    doc: ClassVar[str] = "A person the assistant remembers. id == user_id."
+    name: str | None = Field(default=None, description="display name")
+    created_at: AwareDatetime | None = None
+
+
+class Session(NodeModel):
+    label: ClassVar[str] = "Session"
+    doc: ClassVar[str] = "A conversation session (a new one starts after an idle gap)."
+    source_id: str = Field(description="the session's id in its source (file or client)")
+    index: int = Field(ge=0, description="order of the session in the user's history")
+    start: AwareDatetime
+    end: AwareDatetime
+    consolidated_at: AwareDatetime | None = Field(
+        default=None, description="when episodic/procedural consolidation ran (once)"
+    )
+
+
+class MemoryNode(NodeModel):
+    """Searchable memory: has a time, text, keywords and an embedding."""
+
+    kind: ClassVar[MemoryKind]
+    t: AwareDatetime = Field(description="anchor time used by time windows")
+    text: str = Field(description="searchable text (full-text and vector)")
+    keywords: list[str] = Field(default_factory=list)
+    embedding: list[float] | None = Field(default=None, repr=False)
+
+
+class Turn(MemoryNode):
+    label: ClassVar[str] = "Turn"
+    kind: ClassVar[MemoryKind] = MemoryKind.TURN
+    doc: ClassVar[str] = "One raw conversation turn; optionally with an image and its caption."
+    session_id: str
+    index: int = Field(ge=0, description="position within the session")
+    role: Literal["user", "assistant", "other"]
+    speaker: str = Field(description="who said it (name or role)")
+    source_id: str | None = Field(default=None, description="id in the source, e.g. LoCoMo dia_id")
+    image_sha256: str | None = Field(default=None, description="content address of the image")
+    image_path: str | None = Field(default=None, description="where the image bytes are stored")
+    image_caption: str | None = None
+    image_embedding: list[float] | None = Field(default=None, repr=False)
+
+
+class Event(MemoryNode):
+    label: ClassVar[str] = "Event"
+    kind: ClassVar[MemoryKind] = MemoryKind.EVENT
+    doc: ClassVar[str] = "Episodic memory: a topic segment of a session (DERIVED_FROM its turns)."
+    session_id: str
+    t_end: AwareDatetime = Field(description="time of the last turn covered")
+    turn_ids: list[str] = Field(min_length=1, description="the turns it covers, in order")
+    source: Literal["heuristic", "llm"] = "heuristic"
+
+
+class Fact(MemoryNode):
+    label: ClassVar[str] = "Fact"
+    kind: ClassVar[MemoryKind] = MemoryKind.FACT
+    doc: ClassVar[str] = (
+        "Semantic memory: one statement about the user, valid over [valid_from, valid_to)."
+    )
+    valid_from: AwareDatetime
+    valid_to: AwareDatetime | None = None
+    status: FactStatus = FactStatus.ACTIVE
+    confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+    slot: str | None = Field(
+        default=None, description="what the fact is about (e.g. 'lives_in'); same slot supersedes"
+    )
+    source: Literal["heuristic", "llm"] = "heuristic"
+    turn_ids: list[str] = Field(default_factory=list, description="provenance: source turns")
+
+
+class Procedure(MemoryNode):
+    label: ClassVar[str] = "Procedure"
+    kind: ClassVar[MemoryKind] = MemoryKind.PROCEDURE
+    doc: ClassVar[str] = "Procedural memory: a habit or goal, with its trigger or schedule."
+    type: Literal["habit", "goal"]
+    trigger: str | None = None
+    schedule: str | None = None
+    status: Literal["active", "retired"] = "active"
+    reason: str | None = Field(default=None, description="why it was added/updated/retired")
+    turn_ids: list[str] = Field(default_factory=list, description="provenance: source turns")
+
+
+class CoreProfile(NodeModel):
+    label: ClassVar[str] = "CoreProfile"
+    doc: ClassVar[str] = "The user's core profile; HAS_ENTRY versioned key/value entries."
+
+
+class ProfileEntry(NodeModel):
+    label: ClassVar[str] = "ProfileEntry"
+    doc: ClassVar[str] = "One version of one core-profile key; a newer version SUPERSEDES it."
+    key: str
+    value: str | None = Field(description="None when the key was deleted")
+    version: int = Field(ge=1)
+    op: Literal["add", "update", "delete"]
+    reason: str | None = None
+    valid_from: AwareDatetime
+    valid_to: AwareDatetime | None = None
+    turn_ids: list[str] = Field(default_factory=list, description="provenance: source turns")
+
+
+class Year(NodeModel):
+    label: ClassVar[str] = "Year"
+    doc: ClassVar[str] = "Calendar year (per user)."
+    year: int
+
+
+class Month(NodeModel):
+    label: ClassVar[str] = "Month"
+    doc: ClassVar[str] = "Calendar month, PART_OF its Year."
+    year: int
+    month: int = Field(ge=1, le=12)
+
+
+class Day(NodeModel):
+    label: ClassVar[str] = "Day"
+    doc: ClassVar[str] = "Calendar day, PART_OF its Month; days are chained by NEXT."
+    date: date
+
+
+class PersonalitySnapshot(NodeModel):
+    label: ClassVar[str] = "PersonalitySnapshot"
+    doc: ClassVar[str] = (
+        "Big-Five estimate after one update (1-5 each), the smoothing weight used, "
+        "DERIVED_FROM the evidence turn; chained by NEXT."
+    )
+    t: AwareDatetime
+    step: int = Field(ge=1, description="how many updates the profile has had")
+    openness: float = Field(ge=1.0, le=5.0)
+    conscientiousness: float = Field(ge=1.0, le=5.0)
+    extraversion: float = Field(ge=1.0, le=5.0)
+    agreeableness: float = Field(ge=1.0, le=5.0)
+    neuroticism: float = Field(ge=1.0, le=5.0)
+    weight: float = Field(ge=0.0, le=1.0, description="weight of the new observation")
+    observed: list[int | None] = Field(
+        description="the momentary inference per trait; None = no signal"
+    )
+    turn_id: str | None = None
+
+
+class Topic(NodeModel):
+    label: ClassVar[str] = "Topic"
+    doc: ClassVar[str] = "A topic (normalised keyword) that memories are ABOUT."
+    name: str
+
+
+class Entity(NodeModel):
+    label: ClassVar[str] = "Entity"
+    doc: ClassVar[str] = "A named entity (person, place, thing) that memories MENTION."
+    name: str
+
+
+NODE_MODELS: tuple[type[NodeModel], ...] = (
+    User,
+    Session,
+    Turn,
+    Event,
+    Fact,
+    Procedure,
+    CoreProfile,
+    ProfileEntry,
+    Year,
+    Month,
+    Day,
+    PersonalitySnapshot,
+    Topic,
+    Entity,
+)

@@ -1,0 +1,175 @@
+"""The interfaces the layers talk through: the memory store, the embedder, the extractors.
+
+``agent`` reaches memory only through :class:`MemoryStore`; ``graph`` implements it on Neo4j.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from schema.nodes import (
+    Entity,
+    Event,
+    Fact,
+    MemoryKind,
+    PersonalitySnapshot,
+    Procedure,
+    ProfileEntry,
+    Session,
+    Topic,
+    Turn,
+    User,
+)
+from schema.retrieval import RetrievalRequest, RetrievalResult, TimeWindow
+
+__all__ = [
+    "Embedder",
+    "EpisodeSegmenter",
+    "FactExtractor",
+    "Link",
+    "MemoryStore",
+    "Supersession",
+    "WriteBatch",
+    "WriteStats",
+]
+
+
+class Supersession(BaseModel):
+    """``new`` replaces ``old`` at ``at``: old gets valid_to = at and status superseded."""
+
+    model_config = ConfigDict(extra="forbid")
+    new_id: str
+    old_id: str
+    at: AwareDatetime
+    reason: str | None = None
+
+
+class Link(BaseModel):
+    """A memory is ABOUT a topic or MENTIONS an entity."""
+
+    model_config = ConfigDict(extra="forbid")
+    memory_id: str
+    node_id: str
+
+
+class WriteBatch(BaseModel):
+    """Everything one unit of work writes; the store writes it in ONE transaction, idempotently."""
+
+    model_config = ConfigDict(extra="forbid")
+    user: User
+    sessions: list[Session] = Field(default_factory=list)
+    turns: list[Turn] = Field(default_factory=list)
+    events: list[Event] = Field(default_factory=list)
+    facts: list[Fact] = Field(default_factory=list)
+    procedures: list[Procedure] = Field(default_factory=list)
+    profile_entries: list[ProfileEntry] = Field(default_factory=list)
+    snapshots: list[PersonalitySnapshot] = Field(default_factory=list)
+    supersessions: list[Supersession] = Field(default_factory=list)
+    topics: list[Topic] = Field(default_factory=list)
+    entities: list[Entity] = Field(default_factory=list)
+    about: list[Link] = Field(default_factory=list)
+    mentions: list[Link] = Field(default_factory=list)
+    consolidated_sessions: list[str] = Field(
+        default_factory=list, description="session ids to mark consolidated (only if not yet)"
+    )
+    consolidated_at: AwareDatetime | None = None
+
+    def is_empty(self) -> bool:
+        return not any(
+            (
+                self.sessions,
+                self.turns,
+                self.events,
+                self.facts,
+                self.procedures,
+                self.profile_entries,
+                self.snapshots,
+                self.supersessions,
+                self.consolidated_sessions,
+            )
+        )
+
+
+class WriteStats(BaseModel):
+    nodes_created: int = 0
+    relationships_created: int = 0
+    properties_set: int = 0
+
+    def __add__(self, other: WriteStats) -> WriteStats:
+        return WriteStats(
+            nodes_created=self.nodes_created + other.nodes_created,
+            relationships_created=self.relationships_created + other.relationships_created,
+            properties_set=self.properties_set + other.properties_set,
+        )
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.nodes_created or self.relationships_created)
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Text -> L2-normalised float32 vectors, shape (n, dimension)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed(
+        self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray: ...
+
+
+@runtime_checkable
+class MemoryStore(Protocol):
+    """One user's memory, always addressed with an explicit ``user_id``."""
+
+    def write(self, batch: WriteBatch) -> WriteStats: ...
+
+    def retrieve(self, request: RetrievalRequest) -> RetrievalResult: ...
+
+    def existing_ids(self, user_id: str, ids: Sequence[str]) -> set[str]: ...
+
+    def session_turns(self, user_id: str, session_id: str) -> list[Turn]: ...
+
+    def recent_turns(self, user_id: str, since: AwareDatetime, limit: int = 20) -> list[Turn]: ...
+
+    def last_session(self, user_id: str) -> Session | None: ...
+
+    def sessions(self, user_id: str, *, unconsolidated_only: bool = False) -> list[Session]: ...
+
+    def list_memories(
+        self,
+        user_id: str,
+        kinds: Sequence[MemoryKind],
+        window: TimeWindow,
+        limit: int = 100,
+    ) -> list[dict[str, object]]: ...
+
+    def active_facts(self, user_id: str, slot: str | None = None) -> list[Fact]: ...
+
+    def fact_history(self, user_id: str, slot: str) -> list[Fact]: ...
+
+    def procedures(self, user_id: str, *, active_only: bool = True) -> list[Procedure]: ...
+
+    def profile(self, user_id: str) -> list[ProfileEntry]: ...
+
+    def personality_history(self, user_id: str) -> list[PersonalitySnapshot]: ...
+
+
+class FactExtractor(Protocol):
+    """Turns -> facts (with provenance ids). Model-free and LLM versions implement it."""
+
+    def extract(self, user_id: str, turns: Sequence[Turn]) -> list[Fact]: ...
+
+
+class EpisodeSegmenter(Protocol):
+    """A session's turns (with embeddings) -> topic events covering them."""
+
+    def segment(self, user_id: str, session: Session, turns: Sequence[Turn]) -> list[Event]: ...

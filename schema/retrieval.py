@@ -1,0 +1,193 @@
+"""Retrieval requests and results, with the explanation every result carries."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from schema.nodes import MemoryKind
+from schema.timeutil import UTC, ensure_aware, format_for_prompt
+
+__all__ = [
+    "Expansion",
+    "RetrievalRequest",
+    "RetrievalResult",
+    "RetrievedMemory",
+    "Signal",
+    "TimeWindow",
+    "VectorPath",
+    "Why",
+]
+
+
+class VectorPath(StrEnum):
+    """How the vector signal is computed.
+
+    - ``search``: Cypher 25 ``SEARCH`` with user, time and kind filtered inside the index
+      (Neo4j 2026.01+);
+    - ``prefilter``: exact cosine over the user's memories in the window (range index scan);
+    - ``postfilter``: global ANN top-k, then filter (what most peers do; loses results; kept
+      for benchmarks only).
+    """
+
+    SEARCH = "search"
+    PREFILTER = "prefilter"
+    POSTFILTER = "postfilter"
+
+
+class Expansion(StrEnum):
+    EVENT_TURNS = "event_turns"  # an event brings the turns it covers
+    SUPERSESSION = "supersession"  # a superseded fact brings the fact that replaced it
+    SAME_DAY = "same_day"  # neighbours on the same calendar day
+    SAME_TOPIC = "same_topic"  # neighbours about the same topic
+
+
+class TimeWindow(BaseModel):
+    """Half-open window ``[start, end)``; either bound may be open (None)."""
+
+    model_config = ConfigDict(frozen=True)
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeWindow:
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError(f"time window end {self.end} is not after start {self.start}")
+        return self
+
+    @classmethod
+    def of(cls, start: datetime | None, end: datetime | None, tz: tzinfo = UTC) -> TimeWindow:
+        """Build a window, reading naive bounds in ``tz``."""
+        return cls(
+            start=ensure_aware(start, tz) if start else None,
+            end=ensure_aware(end, tz) if end else None,
+        )
+
+    @property
+    def is_open(self) -> bool:
+        return self.start is None and self.end is None
+
+    def contains(self, t: datetime) -> bool:
+        return (self.start is None or t >= self.start) and (self.end is None or t < self.end)
+
+    def describe(self) -> str:
+        if self.is_open:
+            return "all time"
+        left = format_for_prompt(self.start) if self.start else "the beginning"
+        right = format_for_prompt(self.end) if self.end else "now"
+        return f"[{left}, {right})"
+
+
+class RetrievalRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: str = Field(min_length=1)
+    query: str = Field(default="", description="natural-language query")
+    keywords: list[str] = Field(default_factory=list)
+    window: TimeWindow = Field(default_factory=TimeWindow)
+    kinds: list[MemoryKind] = Field(
+        default_factory=lambda: [
+            MemoryKind.TURN,
+            MemoryKind.EVENT,
+            MemoryKind.FACT,
+            MemoryKind.PROCEDURE,
+        ]
+    )
+    k: int = Field(default=10, ge=1, le=500)
+    expand: list[Expansion] = Field(
+        default_factory=lambda: [Expansion.EVENT_TURNS, Expansion.SUPERSESSION]
+    )
+    exclude_ids: list[str] = Field(default_factory=list, description="already returned")
+    vector_path: VectorPath | None = Field(default=None, description="None = best available")
+    candidates: int | None = Field(
+        default=None, ge=1, le=2000, description="per-signal candidate depth (default 4k, >=20)"
+    )
+
+    @model_validator(mode="after")
+    def _needs_text(self) -> RetrievalRequest:
+        if not self.query.strip() and not any(k.strip() for k in self.keywords):
+            raise ValueError("a retrieval needs a query or at least one keyword")
+        if not self.kinds:
+            raise ValueError("a retrieval needs at least one memory kind")
+        return self
+
+    @property
+    def depth(self) -> int:
+        return self.candidates or max(4 * self.k, 20)
+
+
+class Signal(BaseModel):
+    name: Literal["vector", "fulltext", "image"]
+    rank: int = Field(ge=1)
+    score: float
+
+
+class Why(BaseModel):
+    """Why an item was returned: its signals, fused score, graph path and the window."""
+
+    signals: list[Signal] = Field(default_factory=list)
+    fused: float = 0.0
+    path: list[str] = Field(default_factory=list, description="graph path for expansions")
+    window: str = "all time"
+    vector_path: VectorPath | None = None
+
+    def describe(self) -> str:
+        parts = [f"{s.name}#{s.rank} ({s.score:.3f})" for s in self.signals]
+        if self.path:
+            parts.append("via " + " ".join(self.path))
+        return f"rrf={self.fused:.4f} " + ", ".join(parts) + f"; window {self.window}"
+
+
+class RetrievedMemory(BaseModel):
+    id: str
+    kind: MemoryKind
+    text: str
+    t: AwareDatetime
+    session_id: str | None = None
+    speaker: str | None = None
+    source_id: str | None = None
+    keywords: list[str] = Field(default_factory=list)
+    status: str | None = None
+    valid_to: AwareDatetime | None = None
+    score: float = 0.0
+    why: Why = Field(default_factory=Why)
+    turns: list[RetrievedMemory] = Field(
+        default_factory=list, description="for an event: the turns it covers"
+    )
+    related: list[RetrievedMemory] = Field(
+        default_factory=list, description="expansions: superseding fact, same day/topic"
+    )
+
+    def turn_units(self) -> int:
+        """How many turns of context this item spends (an event spends its turns)."""
+        own = len(self.turns) if self.turns else 1
+        return own + sum(r.turn_units() for r in self.related)
+
+    def render(self) -> str:
+        """One line for a prompt or a report: time with weekday, kind, text."""
+        who = f"{self.speaker}: " if self.speaker else ""
+        extra = " (superseded)" if self.status == "superseded" else ""
+        return f"[{format_for_prompt(self.t)}] {self.kind.value}{extra}: {who}{self.text}"
+
+
+class RetrievalResult(BaseModel):
+    request: RetrievalRequest
+    items: list[RetrievedMemory]
+    window: TimeWindow
+    vector_path: VectorPath
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+    def all_ids(self) -> list[str]:
+        """Every id in the result, expansions included, in order, without repeats."""
+        seen: dict[str, None] = {}
+
+        def walk(item: RetrievedMemory) -> None:
+            seen.setdefault(item.id, None)
+            for child in (*item.turns, *item.related):
+                walk(child)
+
+        for item in self.items:
+            walk(item)
+        return list(seen)

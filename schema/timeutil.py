@@ -1,0 +1,42 @@
+"""Pure time helpers shared by every layer. No I/O.
+
+Conventions (documented in the README):
+- every stored time is timezone-aware; a naive time given by a user is read in the configured
+  timezone (``PERSONA_TIMEZONE``, default UTC);
+- a time window is half-open: ``start <= t < end``;
+- calendar nodes (Year/Month/Day) use the *local* date of the memory in its own UTC offset, so a
+  turn at 23:30 in New York sits on the New York day, not the UTC one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+__all__ = ["UTC", "ensure_aware", "format_for_prompt", "get_tz", "to_utc"]
+
+
+def get_tz(name: str | None) -> tzinfo:
+    """``"UTC"``/``None`` -> UTC, anything else through the IANA database."""
+    if not name or name.upper() == "UTC":
+        return UTC
+    return ZoneInfo(name)
+
+
+def ensure_aware(value: datetime, tz: tzinfo = UTC) -> datetime:
+    """Attach ``tz`` to a naive datetime; leave an aware one as it is."""
+    return value.replace(tzinfo=tz) if value.tzinfo is None else value
+
+
+def to_utc(value: datetime, tz: tzinfo = UTC) -> datetime:
+    return ensure_aware(value, tz).astimezone(UTC)
+
+
+def local_date(value: datetime) -> date:
+    """The calendar date of an aware datetime in its own offset."""
+    return value.date()
+
+
+def format_for_prompt(value: datetime) -> str:
+    """``2024-09-23 20:08 (Monday)``: minute resolution with the weekday, as prompts show time."""
+    return value.strftime("%Y-%m-%d %H:%M (%A)")
