@@ -1,0 +1,193 @@
+"""One way to reach Neo4j, embedded or external, and what the server can do.
+
+``connect(settings)`` returns a :class:`Neo4jConnection` either to the embedded server (started
+on demand) or to ``NEO4J_URI`` (``bolt://`` or ``neo4j://`` routing URIs: a cluster or Aura
+works unchanged). Reads run in read transactions (routed to readers on a cluster), writes in
+write transactions; both retry transient failures through the driver's transaction functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import neo4j
+from neo4j import GraphDatabase, ManagedTransaction
+from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
+
+from graph.local.java import neo4j_version_key
+from schema.errors import ConfigError, ServerError, StoreError
+from schema.settings import Settings
+
+__all__ = ["Capabilities", "Neo4jConnection", "ServerInfo", "capabilities_for", "connect"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Features that change which Cypher we run."""
+
+    cypher25: bool  # the `CYPHER 25` prefix is understood
+    vector_search_clause: bool  # MATCH ... SEARCH with in-index filters (2026.01+)
+    search_in_list: bool  # `IN $list` inside SEARCH ... WHERE (2026.06+)
+    fulltext_search_clause: bool  # SEARCH over full-text indexes (2026.09+)
+    vector_index_filters: bool  # CREATE VECTOR INDEX ... WITH [filter properties]
+
+    @property
+    def best_vector_path(self) -> str:
+        return "search" if self.vector_search_clause else "prefilter"
+
+
+def capabilities_for(version: str) -> Capabilities:
+    """Capabilities by release: calendar versions (2025.01+) vs the 5.x line.
+
+    >>> capabilities_for("5.26.30").vector_search_clause
+    False
+    >>> capabilities_for("2026.08.1").search_in_list
+    True
+    """
+    key = neo4j_version_key(version)
+    return Capabilities(
+        cypher25=key >= (2025, 6, 0),
+        vector_search_clause=key >= (2026, 1, 0),
+        search_in_list=key >= (2026, 6, 0),
+        fulltext_search_clause=key >= (2026, 9, 0),
+        vector_index_filters=key >= (2026, 1, 0),
+    )
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    version: str
+    edition: str
+    address: str
+    database: str
+    capabilities: Capabilities
+
+
+class Neo4jConnection:
+    """A driver bound to one database, with typed read/write helpers."""
+
+    def __init__(self, uri: str, user: str, password: str, database: str = "neo4j") -> None:
+        self.uri = uri
+        self.database = database
+        try:
+            self.driver = GraphDatabase.driver(
+                uri,
+                auth=(user, password),
+                notifications_min_severity="OFF",
+                max_connection_pool_size=32,
+                connection_acquisition_timeout=30.0,
+            )
+            self.driver.verify_connectivity()
+        except AuthError as exc:
+            raise ConfigError(
+                f"Neo4j at {uri} rejected the credentials for user {user!r}",
+                hint="check NEO4J_USER / NEO4J_PASSWORD",
+            ) from exc
+        except (ServiceUnavailable, OSError, ValueError) as exc:
+            raise ServerError(
+                f"cannot reach Neo4j at {uri}: {exc}",
+                hint="is the server running? (`persona db status`; for an external server "
+                "check NEO4J_URI)",
+            ) from exc
+        self.info = self._detect()
+
+    def _detect(self) -> ServerInfo:
+        rows = self.read(
+            "CALL dbms.components() YIELD name, versions, edition "
+            "RETURN name, versions[0] AS version, edition"
+        )
+        kernel = next((r for r in rows if r["name"] == "Neo4j Kernel"), rows[0])
+        version = str(kernel["version"])
+        return ServerInfo(
+            version=version,
+            edition=str(kernel["edition"]),
+            address=self.uri,
+            database=self.database,
+            capabilities=capabilities_for(version),
+        )
+
+    @property
+    def caps(self) -> Capabilities:
+        return self.info.capabilities
+
+    # -- transactions ------------------------------------------------------------------------
+    def read(self, query: str, **params: Any) -> list[dict[str, Any]]:
+        """Run one parameterised query in a read transaction; rows as dicts."""
+
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            return tx.run(query, params).data()
+
+        return self.read_tx(work)
+
+    def read_tx(self, fn: Callable[[ManagedTransaction], T]) -> T:
+        try:
+            with self.driver.session(
+                database=self.database, default_access_mode=neo4j.READ_ACCESS
+            ) as session:
+                return session.execute_read(fn)
+        except Neo4jError as exc:
+            raise StoreError(f"read failed: {exc.message or exc}") from exc
+
+    def write_tx(self, fn: Callable[[ManagedTransaction], T]) -> T:
+        """Run ``fn`` in ONE write transaction: all of it commits, or none of it."""
+        try:
+            with self.driver.session(database=self.database) as session:
+                return session.execute_write(fn)
+        except Neo4jError as exc:
+            raise StoreError(f"write failed (rolled back): {exc.message or exc}") from exc
+
+    def write(self, query: str, **params: Any) -> list[dict[str, Any]]:
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            return tx.run(query, params).data()
+
+        return self.write_tx(work)
+
+    def run_schema(self, query: str, **params: Any) -> None:
+        """DDL runs in an auto-commit transaction (Neo4j requires schema changes alone)."""
+        try:
+            with self.driver.session(database=self.database) as session:
+                session.run(query, params).consume()
+        except Neo4jError as exc:
+            raise StoreError(
+                f"schema change failed: {exc.message or exc}\n  query: {query}"
+            ) from exc
+
+    def close(self) -> None:
+        self.driver.close()
+
+    def __enter__(self) -> Neo4jConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(
+    settings: Settings, *, start: bool = True, progress: Callable[[str], None] | None = None
+) -> Neo4jConnection:
+    """Connect to NEO4J_URI if set, else to the embedded server (started if ``start``)."""
+    if settings.neo4j_uri:
+        if settings.neo4j_password is None:
+            raise ConfigError(
+                f"NEO4J_URI is set ({settings.neo4j_uri}) but NEO4J_PASSWORD is not",
+                hint="export NEO4J_PASSWORD=... (and NEO4J_USER if not 'neo4j')",
+            )
+        return Neo4jConnection(
+            settings.neo4j_uri,
+            settings.neo4j_user,
+            settings.neo4j_password.get_secret_value(),
+            settings.neo4j_database,
+        )
+    from graph.local.server import LocalNeo4j
+
+    local = LocalNeo4j(settings, progress=progress)
+    status = local.status()
+    if not status.running:
+        if not start:
+            raise ServerError("the embedded Neo4j is not running", hint="persona db start")
+        local.start()
+    return Neo4jConnection(local.uri(), "neo4j", local.password(), settings.neo4j_database)

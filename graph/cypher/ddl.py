@@ -1,0 +1,67 @@
+"""DDL rendered from the schema's declarative index specs, for the server's capabilities."""
+
+from __future__ import annotations
+
+from graph.connection import Capabilities
+from graph.cypher import label, prop
+from schema.model import IndexSpec
+
+__all__ = ["SHOW_CONSTRAINTS", "SHOW_INDEXES", "drop_index", "render"]
+
+SHOW_INDEXES = (
+    "SHOW INDEXES YIELD name, type, labelsOrTypes, properties, options, state "
+    "RETURN name, type, labelsOrTypes, properties, options, state"
+)
+SHOW_CONSTRAINTS = "SHOW CONSTRAINTS YIELD name, type, labelsOrTypes, properties RETURN *"
+
+
+def _name(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"bad index name {name!r}")
+    return f"`{name}`"
+
+
+def drop_index(name: str) -> str:
+    return f"DROP INDEX {_name(name)} IF EXISTS"
+
+
+def render(spec: IndexSpec, caps: Capabilities, *, dimension: int | None = None) -> str:
+    """One idempotent DDL statement (``IF NOT EXISTS``) for ``spec``."""
+    lbl = label(spec.label)
+    props = [prop(p) for p in spec.properties]
+    if spec.kind == "unique":
+        cols = ", ".join(f"n.{p}" for p in props)
+        target = cols if len(props) == 1 else f"({cols})"
+        return (
+            f"CREATE CONSTRAINT {_name(spec.name)} IF NOT EXISTS "
+            f"FOR (n:{lbl}) REQUIRE {target} IS UNIQUE"
+        )
+    if spec.kind == "range":
+        cols = ", ".join(f"n.{p}" for p in props)
+        return f"CREATE INDEX {_name(spec.name)} IF NOT EXISTS FOR (n:{lbl}) ON ({cols})"
+    if spec.kind == "fulltext":
+        cols = ", ".join(f"n.{p}" for p in props)
+        analyzer = spec.analyzer or "standard-no-stop-words"
+        return (
+            f"CREATE FULLTEXT INDEX {_name(spec.name)} IF NOT EXISTS FOR (n:{lbl}) "
+            f"ON EACH [{cols}] OPTIONS {{indexConfig: {{`fulltext.analyzer`: '{analyzer}'}}}}"
+        )
+    if spec.kind == "vector":
+        if dimension is None or not 1 <= dimension <= 4096:
+            raise ValueError(f"vector index {spec.name} needs a dimension in 1..4096")
+        filters = spec.filters
+        with_clause = ""
+        prefix = ""
+        if caps.vector_index_filters and filters:
+            with_clause = " WITH [" + ", ".join(f"n.{prop(f)}" for f in filters) + "]"
+            prefix = "CYPHER 25 "
+        # Quantisation off: exact float vectors keep ANN recall close to exact search
+        # (the 2026 default, binary quantisation, costs recall; see docs/benchmarks).
+        quant = ", `vector.quantization.enabled`: false" if caps.vector_index_filters else ""
+        return (
+            f"{prefix}CREATE VECTOR INDEX {_name(spec.name)} IF NOT EXISTS FOR (n:{lbl}) "
+            f"ON n.{props[0]}{with_clause} OPTIONS {{indexConfig: {{"
+            f"`vector.dimensions`: {int(dimension)}, `vector.similarity_function`: 'cosine'"
+            f"{quant}}}}}"
+        )
+    raise ValueError(f"unknown index kind {spec.kind!r}")

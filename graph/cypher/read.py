@@ -1,0 +1,288 @@
+"""Read queries: retrieval signals, expansions, listings, histories, export.
+
+Every query binds ``$user_id`` and filters on it; time windows are predicates on the indexed
+``t`` property (``t >= $start AND t < $end``), never applied after the fact in Python.
+"""
+
+from __future__ import annotations
+
+from graph.cypher import label, prop
+from schema.model import FULLTEXT_INDEX, VECTOR_INDEX
+
+__all__ = [
+    "ACTIVE_FACTS",
+    "EVENT_TURNS",
+    "EXISTING_IDS",
+    "FACT_HISTORY",
+    "FETCH_MEMORIES",
+    "LAST_SESSION",
+    "LIST_MEMORIES",
+    "PERSONALITY_HISTORY",
+    "PROCEDURES",
+    "PROFILE",
+    "RECENT_TURNS",
+    "SAME_DAY",
+    "SAME_TOPIC",
+    "SESSIONS",
+    "SESSION_TURNS",
+    "SUPERSEDING",
+    "USER_EDGES",
+    "VERSIONED_LABELS",
+    "fulltext_search",
+    "user_nodes",
+    "vector_postfilter",
+    "vector_prefilter",
+    "vector_search",
+    "window_predicate",
+]
+
+MEMORY_FIELDS = (
+    "m {.id, .kind, .text, .t, .session_id, .speaker, .source_id, .keywords, .status, "
+    ".valid_to, .turn_ids, .index, .image_caption}"
+)
+
+
+def window_predicate(var: str, has_start: bool, has_end: bool) -> str:
+    """`` AND var.t >= $start AND var.t < $end`` for the bounds that are set."""
+    if not var.isidentifier():
+        raise ValueError(var)
+    out = ""
+    if has_start:
+        out += f" AND {var}.t >= $start"
+    if has_end:
+        out += f" AND {var}.t < $end"
+    return out
+
+
+def vector_search(has_start: bool, has_end: bool, *, kinds_in_index: bool) -> str:
+    """Cypher 25 SEARCH: user, window and kinds filtered INSIDE the vector index."""
+    kinds = " AND m.kind IN $kinds" if kinds_in_index else ""
+    post = "" if kinds_in_index else " WHERE m.kind IN $kinds"
+    return f"""CYPHER 25
+MATCH (m:Memory)
+  SEARCH m IN (VECTOR INDEX `{VECTOR_INDEX}` FOR $vector
+    WHERE m.user_id = $user_id{window_predicate("m", has_start, has_end)}{kinds}
+    LIMIT $depth) SCORE AS score
+WITH m, score{post}
+RETURN m.id AS id, score
+ORDER BY score DESC
+"""
+
+
+def vector_prefilter(has_start: bool, has_end: bool) -> str:
+    """Exact cosine over the user's memories in the window (range index on (user_id, t))."""
+    return f"""
+MATCH (m:Memory)
+WHERE m.user_id = $user_id{window_predicate("m", has_start, has_end)}
+  AND m.kind IN $kinds AND m.embedding IS NOT NULL
+WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
+ORDER BY score DESC
+LIMIT $depth
+RETURN m.id AS id, score
+"""
+
+
+def vector_postfilter(has_start: bool, has_end: bool, *, search_clause: bool) -> str:
+    """Global ANN top-$fetch, THEN the user/window filter: what peers do. Benchmarks only:
+    it silently loses a user's results when other users' memories crowd the top-k."""
+    if search_clause:
+        head = f"""CYPHER 25
+MATCH (m:Memory)
+  SEARCH m IN (VECTOR INDEX `{VECTOR_INDEX}` FOR $vector LIMIT $fetch) SCORE AS score"""
+    else:
+        head = (
+            f"CALL db.index.vector.queryNodes('{VECTOR_INDEX}', $fetch, $vector) "
+            "YIELD node AS m, score"
+        )
+    return f"""{head}
+WITH m, score
+WHERE m.user_id = $user_id{window_predicate("m", has_start, has_end)} AND m.kind IN $kinds
+RETURN m.id AS id, score
+ORDER BY score DESC
+LIMIT $depth
+"""
+
+
+def fulltext_search(has_start: bool, has_end: bool) -> str:
+    """Lucene over text and keywords. The Lucene string carries ``+tenant:<token>`` so the
+    index itself narrows to the user; the Cypher predicate re-checks user_id (the
+    authoritative filter) and applies the window and kinds before the LIMIT."""
+    return f"""
+CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene) YIELD node AS m, score
+WITH m, score
+WHERE m.user_id = $user_id{window_predicate("m", has_start, has_end)} AND m.kind IN $kinds
+RETURN m.id AS id, score
+LIMIT $depth
+"""
+
+
+FETCH_MEMORIES = f"""
+UNWIND $ids AS mid
+MATCH (m:Memory {{id: mid, user_id: $user_id}})
+RETURN {MEMORY_FIELDS} AS m
+"""
+
+EXISTING_IDS = """
+UNWIND $ids AS mid
+MATCH (m:Memory {id: mid, user_id: $user_id})
+RETURN m.id AS id
+"""
+
+EVENT_TURNS = """
+UNWIND $ids AS eid
+MATCH (e:Event {id: eid, user_id: $user_id})-[:DERIVED_FROM]->(m:Turn {user_id: $user_id})
+WITH e, m ORDER BY m.t, m.index
+RETURN e.id AS event_id,
+       collect(m {.id, .kind, .text, .t, .session_id, .speaker, .source_id, .index,
+                  .image_caption}) AS turns
+"""
+
+SUPERSEDING = """
+UNWIND $ids AS fid
+MATCH (old:Fact {id: fid, user_id: $user_id})
+MATCH p = (new:Fact {user_id: $user_id})-[:SUPERSEDES*1..10]->(old)
+WHERE new.status = 'active'
+WITH fid, new AS m, length(p) AS hops ORDER BY hops
+RETURN fid AS fact_id, collect(m {.id, .kind, .text, .t, .status, .valid_to, .keywords})[0] AS m
+"""
+
+SAME_DAY = """
+UNWIND $ids AS mid
+MATCH (a:Memory {id: mid, user_id: $user_id})-[:ON]->(d:Day {user_id: $user_id})
+MATCH (m:Memory {user_id: $user_id})-[:ON]->(d)
+WHERE m.id <> a.id AND m.kind IN $kinds AND NOT m.id IN $exclude
+WITH mid, d, m ORDER BY abs(duration.inSeconds(a.t, m.t).seconds)
+WITH mid, d, collect(m {.id, .kind, .text, .t, .session_id, .speaker, .source_id}) AS all
+WITH mid, d, all[..$per_item] AS ms
+RETURN mid AS memory_id, toString(d.date) AS via, ms
+"""
+
+SAME_TOPIC = """
+UNWIND $ids AS mid
+MATCH (a:Memory {id: mid, user_id: $user_id})-[:ABOUT]->(tp:Topic {user_id: $user_id})
+MATCH (m:Memory {user_id: $user_id})-[:ABOUT]->(tp)
+WHERE m.id <> a.id AND m.kind IN $kinds AND NOT m.id IN $exclude
+WITH mid, tp, m ORDER BY m.t DESC
+WITH mid, tp, collect(m {.id, .kind, .text, .t, .session_id})[..$per_item] AS ms
+RETURN mid AS memory_id, tp.name AS via, ms
+"""
+
+SESSION_TURNS = """
+MATCH (m:Turn {user_id: $user_id, session_id: $session_id})
+RETURN m {.*, embedding: null, image_embedding: null} AS m
+ORDER BY m.index
+"""
+
+RECENT_TURNS = """
+MATCH (m:Turn) WHERE m.user_id = $user_id AND m.t >= $since
+WITH m ORDER BY m.t DESC, m.index DESC LIMIT $limit
+RETURN m {.*, embedding: null, image_embedding: null} AS m
+ORDER BY m.t, m.index
+"""
+
+SESSIONS = """
+MATCH (s:Session) WHERE s.user_id = $user_id
+  AND ($unconsolidated_only = false OR s.consolidated_at IS NULL)
+RETURN s {.*} AS s ORDER BY s.start, s.index
+"""
+
+LAST_SESSION = """
+MATCH (s:Session) WHERE s.user_id = $user_id
+RETURN s {.*} AS s ORDER BY s.end DESC, s.index DESC LIMIT 1
+"""
+
+LIST_MEMORIES = """
+MATCH (m:Memory)
+WHERE m.user_id = $user_id AND m.kind IN $kinds
+  AND ($start IS NULL OR m.t >= $start) AND ($end IS NULL OR m.t < $end)
+RETURN m {.*, embedding: null, image_embedding: null} AS m
+ORDER BY m.t, m.index
+LIMIT $limit
+"""
+
+ACTIVE_FACTS = """
+MATCH (m:Fact) WHERE m.user_id = $user_id AND m.status = 'active'
+  AND ($slot IS NULL OR m.slot = $slot)
+RETURN m {.*, embedding: null} AS m ORDER BY m.t
+"""
+
+FACT_HISTORY = """
+MATCH (m:Fact) WHERE m.user_id = $user_id AND m.slot = $slot
+OPTIONAL MATCH (m)-[:SUPERSEDES]->(old:Fact {user_id: $user_id})
+RETURN m {.*, embedding: null, supersedes: collect(old.id)} AS m
+ORDER BY m.valid_from, m.id
+"""
+
+VERSIONED_LABELS = """
+MATCH (n:Fact|Procedure|ProfileEntry {id: $id, user_id: $user_id})
+RETURN labels(n) AS labels
+"""
+
+PROCEDURES = """
+MATCH (m:Procedure) WHERE m.user_id = $user_id AND ($active_only = false OR m.status = 'active')
+RETURN m {.*, embedding: null} AS m ORDER BY m.t
+"""
+
+PROFILE = """
+MATCH (e:ProfileEntry) WHERE e.user_id = $user_id
+RETURN e {.*} AS e ORDER BY e.key, e.version
+"""
+
+PERSONALITY_HISTORY = """
+MATCH (s:PersonalitySnapshot) WHERE s.user_id = $user_id
+RETURN s {.*} AS s ORDER BY s.step
+"""
+
+
+#: the property each label's time slice is cut on (labels absent here are not cut)
+_TIME_PROPERTY = {
+    "Turn": "t",
+    "Event": "t",
+    "Fact": "t",
+    "Procedure": "t",
+    "PersonalitySnapshot": "t",
+    "Session": "start",
+    "Day": "date",
+}
+
+
+def user_nodes(node_label: str, *, windowed: bool) -> str:
+    """All of one user's nodes with one label (seeking the per-label user_id index)."""
+    lbl = label(node_label)
+    cut = ""
+    tprop = _TIME_PROPERTY.get(node_label)
+    if windowed and tprop:
+        field = f"n.{prop(tprop)}"
+        if node_label == "Day":
+            cut = (
+                f" AND ($start IS NULL OR {field} >= date($start))"
+                f" AND ($end IS NULL OR {field} < date($end))"
+            )
+        else:
+            cut = f" AND ($start IS NULL OR {field} >= $start) AND ($end IS NULL OR {field} < $end)"
+    return f"""
+MATCH (n:{lbl}) WHERE n.user_id = $user_id{cut}
+RETURN elementId(n) AS eid, labels(n) AS labels,
+       n {{.*, embedding: null, image_embedding: null}} AS props
+"""
+
+
+USER_EDGES = """
+UNWIND $eids AS eid
+MATCH (a) WHERE elementId(a) = eid
+MATCH (a)-[r]->(b) WHERE b.user_id = $user_id
+RETURN elementId(a) AS src, elementId(b) AS dst, type(r) AS type, properties(r) AS props
+"""
+
+ALL_MEMORIES_PAGE = """
+MATCH (m:Memory) WHERE m.kind IN $kinds AND m.id > $after
+RETURN m.id AS id, m.user_id AS user_id, m.text AS text, m.image_caption AS caption
+ORDER BY m.id LIMIT $limit
+"""
+
+EVENT_TURN_IDS_PAGE = """
+MATCH (e:Event) WHERE e.id > $after
+WITH e ORDER BY e.id LIMIT $limit
+MATCH (e)-[:DERIVED_FROM]->(t:Turn) WHERE t.user_id = e.user_id
+RETURN e.id AS id, e.user_id AS user_id, collect(t.embedding) AS vectors
+"""

@@ -1,0 +1,197 @@
+"""Idempotent, batched writes. Every statement is an UNWIND over rows, MERGEs on the stable id
+together with ``user_id`` (so an id that belonged to another user fails the uniqueness
+constraint instead of being overwritten), and is scoped to ``$user_id``."""
+
+from __future__ import annotations
+
+from graph.cypher import label, prop, rel
+
+__all__ = [
+    "CONSOLIDATE_SESSIONS",
+    "LINK_ABOUT",
+    "LINK_MENTIONS",
+    "MERGE_ENTITIES",
+    "MERGE_SESSIONS",
+    "MERGE_TIME_TREE",
+    "MERGE_TOPICS",
+    "MERGE_USER",
+    "SET_EMBEDDINGS",
+    "attach",
+    "link_derived_from",
+    "link_on_day",
+    "merge_memories",
+    "merge_owned",
+    "relink_chain",
+    "supersede",
+]
+
+MERGE_USER = """
+MERGE (u:User {id: $user_id, user_id: $user_id})
+ON CREATE SET u.created_at = $created_at
+SET u.name = coalesce($name, u.name)
+"""
+
+MERGE_SESSIONS = """
+UNWIND $rows AS r
+MATCH (u:User {id: $user_id, user_id: $user_id})
+MERGE (s:Session {id: r.id, user_id: $user_id})
+SET s.source_id = r.source_id, s.index = r.index, s.start = r.start, s.end = r.end
+MERGE (u)-[:HAS_SESSION]->(s)
+"""
+
+CONSOLIDATE_SESSIONS = """
+UNWIND $ids AS sid
+MATCH (s:Session {id: sid, user_id: $user_id})
+WHERE s.consolidated_at IS NULL
+SET s.consolidated_at = $at
+RETURN s.id AS id
+"""
+
+
+def merge_memories(kind_label: str) -> str:
+    """Memory nodes (Turn/Event/Fact/Procedure): properties set, embedding stored as float[]."""
+    lbl = label(kind_label)
+    return f"""
+UNWIND $rows AS r
+MERGE (m:{lbl}:`Memory` {{id: r.id, user_id: $user_id}})
+SET m += r.props
+WITH m, r WHERE r.embedding IS NOT NULL
+CALL db.create.setNodeVectorProperty(m, 'embedding', r.embedding)
+"""
+
+
+def merge_owned(node_label: str, owner_label: str, has_rel: str, owner_key: str) -> str:
+    """Nodes hung from an owner (User or Session) by a HAS_* relationship.
+
+    ``owner_key`` names the row field holding the owner's id (``user`` = the user itself)."""
+    lbl, owner, has = label(node_label), label(owner_label), rel(has_rel)
+    owner_id = "$user_id" if owner_key == "user" else f"r.{prop(owner_key)}"
+    return f"""
+UNWIND $rows AS r
+MERGE (n:{lbl} {{id: r.id, user_id: $user_id}})
+SET n += r.props
+WITH n, r
+MATCH (o:{owner} {{id: {owner_id}, user_id: $user_id}})
+MERGE (o)-[:{has}]->(n)
+"""
+
+
+def attach(owner_label: str, has_rel: str, node_label: str, owner_key: str) -> str:
+    """``(owner)-[:HAS_*]->(n)`` for rows ``{id, <owner_key>}`` (``user`` = the user)."""
+    owner, has, lbl = label(owner_label), rel(has_rel), label(node_label)
+    owner_id = "$user_id" if owner_key == "user" else f"r.{prop(owner_key)}"
+    return f"""
+UNWIND $rows AS r
+MATCH (n:{lbl} {{id: r.id, user_id: $user_id}})
+MATCH (o:{owner} {{id: {owner_id}, user_id: $user_id}})
+MERGE (o)-[:{has}]->(n)
+"""
+
+
+SET_EMBEDDINGS = """
+UNWIND $rows AS r
+MATCH (m:Memory {id: r.id, user_id: $user_id})
+CALL db.create.setNodeVectorProperty(m, $property, r.embedding)
+"""
+
+MERGE_TIME_TREE = """
+UNWIND $days AS d
+MERGE (y:Year {id: d.year_id, user_id: $user_id}) ON CREATE SET y.year = d.year
+MERGE (mo:Month {id: d.month_id, user_id: $user_id})
+  ON CREATE SET mo.year = d.year, mo.month = d.month
+MERGE (day:Day {id: d.day_id, user_id: $user_id}) ON CREATE SET day.date = d.date
+MERGE (day)-[:PART_OF]->(mo)
+MERGE (mo)-[:PART_OF]->(y)
+"""
+
+
+def link_on_day(node_label: str) -> str:
+    lbl = label(node_label)
+    return f"""
+UNWIND $rows AS r
+MATCH (n:{lbl} {{id: r.id, user_id: $user_id}})
+MATCH (d:Day {{id: r.day_id, user_id: $user_id}})
+MERGE (n)-[:ON]->(d)
+"""
+
+
+def link_derived_from(node_label: str) -> str:
+    """Provenance: ``n`` DERIVED_FROM each turn in ``r.turn_ids`` (the same user's only)."""
+    lbl = label(node_label)
+    return f"""
+UNWIND $rows AS r
+MATCH (n:{lbl} {{id: r.id, user_id: $user_id}})
+UNWIND r.turn_ids AS tid
+MATCH (t:Turn {{id: tid, user_id: $user_id}})
+MERGE (n)-[:DERIVED_FROM]->(t)
+"""
+
+
+MERGE_TOPICS = """
+UNWIND $rows AS r
+MERGE (t:Topic {id: r.id, user_id: $user_id}) ON CREATE SET t.name = r.name
+"""
+
+MERGE_ENTITIES = """
+UNWIND $rows AS r
+MERGE (e:Entity {id: r.id, user_id: $user_id}) ON CREATE SET e.name = r.name
+"""
+
+LINK_ABOUT = """
+UNWIND $rows AS r
+MATCH (m:Memory {id: r.memory_id, user_id: $user_id})
+MATCH (t:Topic {id: r.node_id, user_id: $user_id})
+MERGE (m)-[:ABOUT]->(t)
+"""
+
+LINK_MENTIONS = """
+UNWIND $rows AS r
+MATCH (m:Memory {id: r.memory_id, user_id: $user_id})
+MATCH (e:Entity {id: r.node_id, user_id: $user_id})
+MERGE (m)-[:MENTIONS]->(e)
+"""
+
+
+def supersede(node_label: str) -> str:
+    """``new`` SUPERSEDES ``old``; the old node stays, closed at ``at`` (first closing wins)."""
+    lbl = label(node_label)
+    return f"""
+UNWIND $rows AS r
+MATCH (new:{lbl} {{id: r.new_id, user_id: $user_id}})
+MATCH (old:{lbl} {{id: r.old_id, user_id: $user_id}})
+MERGE (new)-[s:SUPERSEDES]->(old)
+ON CREATE SET s.at = r.at, s.reason = r.reason
+SET old.valid_to = coalesce(old.valid_to, r.at), old.status = 'superseded'
+"""
+
+
+def relink_chain(node_label: str, order_key: str, scope_key: str | None = None) -> str:
+    """Make the NEXT chain of one user's nodes (optionally within one scope value, e.g. one
+    session) follow ``order_key``: stale links are removed, missing ones merged. Idempotent."""
+    lbl, key = label(node_label), prop(order_key)
+    scope = f" AND n.{prop(scope_key)} = $scope" if scope_key else ""
+    return f"""
+MATCH (n:{lbl}) WHERE n.user_id = $user_id{scope}
+WITH n ORDER BY n.{key}, n.id
+WITH collect(n) AS ns
+CALL (ns) {{
+  UNWIND range(0, size(ns) - 1) AS i
+  WITH ns[i] AS a, CASE WHEN i + 1 < size(ns) THEN ns[i + 1] END AS b
+  MATCH (a)-[r:NEXT]->(x:{lbl})
+  WHERE b IS NULL OR x <> b
+  DELETE r
+}}
+CALL (ns) {{
+  UNWIND range(0, size(ns) - 2) AS i
+  WITH ns[i] AS a, ns[i + 1] AS b
+  MERGE (a)-[:NEXT]->(b)
+}}
+RETURN size(ns) AS n
+"""
+
+
+SET_ANY_EMBEDDINGS = """
+UNWIND $rows AS r
+MATCH (m:Memory {id: r.id, user_id: r.user_id})
+CALL db.create.setNodeVectorProperty(m, 'embedding', r.embedding)
+"""

