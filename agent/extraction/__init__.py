@@ -1,0 +1,1 @@
+"""Memory extraction: model-free heuristics (and, with the agent, LLM-driven extractors)."""

@@ -1,0 +1,392 @@
+"""Small, deterministic text tools for model-free extraction.
+
+Written here rather than taken from an NLP library because the fast path must run with no
+model downloads (spaCy/NLTK fetch models and data at run time) and in microseconds per turn.
+Stopwords come from bm25s (the NLTK English list) plus conversational filler; stemming uses
+PyStemmer (Snowball).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+__all__ = [
+    "STOPWORDS",
+    "content_words",
+    "entities",
+    "keywords",
+    "sentences",
+    "stem",
+    "third_person",
+]
+
+_FILLER = [
+    "yeah",
+    "yes",
+    "yep",
+    "nope",
+    "ok",
+    "okay",
+    "oh",
+    "ah",
+    "wow",
+    "hey",
+    "hi",
+    "hello",
+    "thanks",
+    "thank",
+    "please",
+    "really",
+    "totally",
+    "actually",
+    "basically",
+    "literally",
+    "definitely",
+    "absolutely",
+    "probably",
+    "maybe",
+    "kinda",
+    "sorta",
+    "gonna",
+    "wanna",
+    "gotta",
+    "lot",
+    "lots",
+    "thing",
+    "things",
+    "stuff",
+    "something",
+    "anything",
+    "everything",
+    "nothing",
+    "someone",
+    "anyone",
+    "everyone",
+    "way",
+    "ways",
+    "kind",
+    "sort",
+    "bit",
+    "much",
+    "many",
+    "also",
+    "even",
+    "still",
+    "already",
+    "always",
+    "never",
+    "ever",
+    "just",
+    "like",
+    "know",
+    "think",
+    "thought",
+    "get",
+    "got",
+    "getting",
+    "go",
+    "going",
+    "gone",
+    "went",
+    "come",
+    "came",
+    "make",
+    "made",
+    "take",
+    "took",
+    "good",
+    "great",
+    "nice",
+    "cool",
+    "awesome",
+    "amazing",
+    "glad",
+    "happy",
+    "sure",
+    "right",
+    "well",
+    "pretty",
+    "super",
+    "fun",
+    "tell",
+    "told",
+    "say",
+    "said",
+    "see",
+    "seen",
+    "saw",
+    "feel",
+    "felt",
+    "look",
+    "looks",
+    "looking",
+    "want",
+    "wanted",
+    "need",
+    "needed",
+    "let",
+    "lets",
+    "day",
+    "days",
+    "time",
+    "times",
+    "today",
+    "tonight",
+    "tomorrow",
+    "yesterday",
+    "week",
+    "weeks",
+    "month",
+    "months",
+    "year",
+    "years",
+    "lately",
+    "recently",
+    "one",
+    "two",
+    "three",
+    "first",
+    "last",
+    "new",
+    "old",
+    "little",
+    "big",
+    "best",
+    "better",
+    "much",
+    "soon",
+    "would",
+    "could",
+    "should",
+    "might",
+    "must",
+    "can",
+    "cannot",
+    "will",
+    "shall",
+    "may",
+    "us",
+    "im",
+    "ive",
+    "id",
+    "ill",
+    "youre",
+    "youve",
+    "thats",
+    "theres",
+    "its",
+    "dont",
+    "didnt",
+    "doesnt",
+    "cant",
+    "wont",
+    "isnt",
+    "wasnt",
+    "arent",
+    "werent",
+    "hes",
+    "shes",
+    "theyre",
+    "weve",
+    "whats",
+    "hows",
+    "wheres",
+    "mean",
+    "means",
+]
+
+STOPWORDS: frozenset[str] = frozenset(STOPWORDS_EN_PLUS) | frozenset(_FILLER)
+
+_SENT_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]")
+_CAP_RUN = re.compile(r"\b([A-Z][a-z]+(?:\s+(?:of\s+|the\s+)?[A-Z][a-z]+)*)\b")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def stem(word: str) -> str:
+    """Snowball stem of a lowercase word.
+
+    >>> stem("paintings") == stem("painting")
+    True
+    """
+    return str(_stemmer().stemWord(word.lower()))
+
+
+def sentences(text: str) -> list[str]:
+    """Split on sentence punctuation followed by a capital; keeps short texts whole."""
+    parts = [p.strip() for p in _SENT_SPLIT.split(text.strip())]
+    return [p for p in parts if p]
+
+
+def _norm(word: str) -> str:
+    return word.lower().replace("’", "'").strip("'-")
+
+
+def content_words(text: str) -> list[str]:
+    """Lowercase words without stopwords, possessive 's and very short words."""
+    out = []
+    for raw in _WORD.findall(text):
+        w = _norm(raw)
+        if w.endswith("'s"):
+            w = w[:-2]
+        if len(w) > 2 and w not in STOPWORDS and w.replace("'", "") not in STOPWORDS:
+            out.append(w)
+    return out
+
+
+def keywords(text: str, k: int = 6, *, exclude: Iterable[str] = ()) -> list[str]:
+    """Up to ``k`` content words, most frequent first (first occurrence breaks ties),
+    one per stem.
+
+    >>> keywords("I painted a sunrise; painting sunrises calms me", 3)
+    ['painted', 'sunrise', 'calms']
+    """
+    banned = {stem(e) for e in exclude}
+    counts: Counter[str] = Counter()
+    first: dict[str, str] = {}
+    for w in content_words(text):
+        s = stem(w)
+        if s in banned:
+            continue
+        counts[s] += 1
+        first.setdefault(s, w)
+    ranked = sorted(counts, key=lambda s: -counts[s])
+    return [first[s] for s in ranked[:k]]
+
+
+def entities(text: str, *, exclude: Iterable[str] = ()) -> list[str]:
+    """Capitalised word runs that are not sentence-initial common words (a cheap NER).
+
+    >>> entities("Yesterday I flew to New York with Sam. It was fun.")
+    ['New York', 'Sam']
+    """
+    banned = {e.lower() for e in exclude}
+    found: dict[str, None] = {}
+    for sent in sentences(text):
+        for match in _CAP_RUN.finditer(sent):
+            name = match.group(1)
+            words = name.split()
+            if match.start() == 0 and len(words) == 1:
+                continue  # sentence-initial single word: probably not a name
+            if words[0].lower() in STOPWORDS and len(words) == 1:
+                continue
+            if name.lower() in banned or name == "I":
+                continue
+            found.setdefault(name, None)
+    return list(found)
+
+
+_PRESENT_VERBS = frozenset(
+    [
+        "love",
+        "like",
+        "want",
+        "need",
+        "think",
+        "feel",
+        "hope",
+        "know",
+        "enjoy",
+        "play",
+        "work",
+        "live",
+        "go",
+        "have",
+        "do",
+        "take",
+        "make",
+        "see",
+        "paint",
+        "run",
+        "read",
+        "write",
+        "love",
+        "hate",
+        "prefer",
+        "believe",
+        "remember",
+        "plan",
+        "try",
+        "wish",
+        "mean",
+        "use",
+        "keep",
+        "get",
+        "find",
+        "spend",
+        "miss",
+        "volunteer",
+        "teach",
+        "learn",
+        "study",
+        "cook",
+        "bake",
+        "swim",
+        "hike",
+        "dance",
+        "sing",
+        "draw",
+        "own",
+        "struggle",
+        "worry",
+        "care",
+    ]
+)
+
+
+def _third_person_verb(match: re.Match[str]) -> str:
+    verb = match.group(2)
+    low = verb.lower()
+    if low not in _PRESENT_VERBS:
+        return f"{match.group(1)} {verb}"
+    if low == "have":
+        conj = "has"
+    elif low in ("go", "do") or low.endswith(("s", "sh", "ch", "x")):
+        conj = low + "es"
+    elif low.endswith("y") and low[-2:-1] not in "aeiou":
+        conj = low[:-1] + "ies"
+    else:
+        conj = low + "s"
+    return f"{match.group(1)} {conj}"
+
+
+_PRONOUNS: Sequence[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\bI am\b|\bI'm\b|\bI’m\b"), "{who} is"),
+    (re.compile(r"\bI've\b|\bI’ve\b|\bI have\b"), "{who} has"),
+    (re.compile(r"\bI'd\b|\bI’d\b"), "{who} would"),
+    (re.compile(r"\bI'll\b|\bI’ll\b|\bI will\b"), "{who} will"),
+    (re.compile(r"\bI was\b"), "{who} was"),
+    (re.compile(r"\bI\b"), "{who}"),
+    (re.compile(r"\b[Mm]yself\b"), "themself"),
+    (re.compile(r"\b[Mm]y\b"), "{who}'s"),
+    (re.compile(r"\b[Mm]ine\b"), "{who}'s"),
+    (re.compile(r"\b(?<!')me\b"), "{who}"),
+]
+
+
+def third_person(sentence: str, who: str) -> str:
+    """Rewrite a first-person sentence about ``who`` in the third person.
+
+    >>> third_person("I'm moving to Boston with my sister.", "Ana")
+    "Ana is moving to Boston with Ana's sister."
+    >>> third_person("I really love painting and I go hiking.", "Ana")
+    'Ana really loves painting and Ana goes hiking.'
+    """
+    out = re.sub(
+        r"\b(I(?: really| also| still| just| usually)?)\s+([a-z]+)\b",
+        lambda m: _third_person_verb(m) if m.group(2) not in ("am", "was", "will") else m.group(0),
+        sentence,
+    )
+    for pattern, repl in _PRONOUNS:
+        out = pattern.sub(repl.format(who=who), out)
+    return out

@@ -1,0 +1,249 @@
+"""Dates and time windows from text, resolved against a given reference time (the query's
+timestamp), never against the wall clock. Parsing is done by ``dateparser``.
+
+- :func:`parse_time`: one point in time ("2024-03-01", "last Tuesday 3pm", "yesterday");
+- :func:`window_from_text`: the window a temporal expression denotes, with the granularity the
+  text implies ("in March 2024" -> the whole month, "last week" -> Monday..Monday,
+  "yesterday" -> that day, "2 days ago" -> that day);
+- :func:`find_window`: the first temporal expression inside a longer question.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+import dateparser
+from dateparser.search import search_dates
+
+from schema.retrieval import TimeWindow
+from schema.timeutil import UTC, ensure_aware
+
+__all__ = ["TemporalExpression", "find_window", "parse_time", "window_from_text"]
+
+warnings.filterwarnings("ignore", module="dateparser")
+
+
+def _settings(base: datetime, tz: tzinfo, prefer: str = "past") -> dict[str, Any]:
+    tzname = getattr(tz, "key", None) or base.tzname() or "UTC"
+    return {
+        "RELATIVE_BASE": base.astimezone(tz).replace(tzinfo=None),
+        "PREFER_DATES_FROM": prefer,
+        "RETURN_AS_TIMEZONE_AWARE": True,
+        "TIMEZONE": tzname,
+        "TO_TIMEZONE": tzname,
+        "PREFER_DAY_OF_MONTH": "first",
+    }
+
+
+def parse_time(text: str, *, base: datetime | None = None, tz: tzinfo = UTC) -> datetime | None:
+    """A point in time, or None if the text is not a date.
+
+    >>> parse_time("2024-03-05T10:00:00+01:00").isoformat()
+    '2024-03-05T10:00:00+01:00'
+    >>> parse_time("yesterday", base=datetime(2024, 3, 5, 12, tzinfo=UTC)).date().isoformat()
+    '2024-03-04'
+    """
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return ensure_aware(datetime.fromisoformat(text), tz)
+    except ValueError:
+        pass
+    base = ensure_aware(base or datetime.now(UTC), tz)
+    parsed = dateparser.parse(text, languages=["en"], settings=_settings(base, tz))
+    return ensure_aware(parsed, tz) if parsed else None
+
+
+class TemporalExpression:
+    """A resolved expression: the matched text and its window."""
+
+    def __init__(self, text: str, window: TimeWindow) -> None:
+        self.text = text
+        self.window = window
+
+    def __repr__(self) -> str:
+        return f"TemporalExpression({self.text!r}, {self.window.describe()})"
+
+
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+]
+_RELATIVE_UNIT = re.compile(
+    r"\b(last|past|previous|this|next|coming)\s+(week|month|year|weekend)\b", re.I
+)
+_AGO = re.compile(
+    r"\b(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)\s+"
+    r"(day|week|month|year)s?\s+ago\b",
+    re.I,
+)
+_WORDNUM = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+}
+
+
+def _start_of(unit: str, t: datetime) -> datetime:
+    day = t.replace(hour=0, minute=0, second=0, microsecond=0)
+    if unit == "day":
+        return day
+    if unit in ("week", "weekend"):
+        return day - timedelta(days=day.weekday())
+    if unit == "month":
+        return day.replace(day=1)
+    return day.replace(month=1, day=1)
+
+
+def _add(unit: str, t: datetime, n: int) -> datetime:
+    if unit == "day":
+        return t + timedelta(days=n)
+    if unit in ("week", "weekend"):
+        return t + timedelta(weeks=n)
+    if unit == "month":
+        month0 = t.month - 1 + n
+        return t.replace(year=t.year + month0 // 12, month=month0 % 12 + 1, day=1)
+    return t.replace(year=t.year + n, month=1, day=1)
+
+
+def _granularity(text: str) -> str:
+    low = text.lower()
+    if re.search(r"\b\d{1,2}(:\d{2})?\s*(am|pm)\b|\b\d{1,2}:\d{2}\b", low):
+        return "hour"
+    has_month = any(re.search(rf"\b{m}\b", low) for m in _MONTHS)
+    if re.search(r"\b(19|20)\d{2}\b", low) and not has_month and not re.search(r"[-/]", low):
+        return "year"
+    has_day = bool(re.search(r"\b\d{1,2}(st|nd|rd|th)?\b", re.sub(r"\b\d{4}\b", "", low)))
+    if has_month and not has_day:
+        return "month"
+    return "day"
+
+
+def _bounded(expr: str, unit: str, t: datetime) -> TemporalExpression:
+    if unit == "hour":
+        start = t.replace(minute=0, second=0, microsecond=0)
+        return TemporalExpression(expr, TimeWindow(start=start, end=start + timedelta(hours=1)))
+    if unit == "weekend":
+        monday = _start_of("week", t)
+        return TemporalExpression(
+            expr, TimeWindow(start=monday + timedelta(days=5), end=monday + timedelta(days=7))
+        )
+    start = _start_of(unit, t)
+    return TemporalExpression(expr, TimeWindow(start=start, end=_add(unit, start, 1)))
+
+
+def window_from_text(text: str, *, base: datetime, tz: tzinfo = UTC) -> TemporalExpression | None:
+    """The window a temporal expression denotes, resolved against ``base``.
+
+    >>> b = datetime(2024, 3, 13, 15, 0, tzinfo=UTC)   # a Wednesday
+    >>> window_from_text("last week", base=b).window.describe()
+    '[2024-03-04 00:00 (Monday), 2024-03-11 00:00 (Monday))'
+    >>> window_from_text("in January", base=b).window.start.date().isoformat()
+    '2024-01-01'
+    >>> window_from_text("2 days ago", base=b).window.start.date().isoformat()
+    '2024-03-11'
+    """
+    base = ensure_aware(base, tz).astimezone(tz)
+    rel = _RELATIVE_UNIT.search(text)
+    if rel:
+        which, unit = rel.group(1).lower(), rel.group(2).lower()
+        step = {"last": -1, "past": -1, "previous": -1, "this": 0, "next": 1, "coming": 1}[which]
+        anchor = _add(unit if unit != "weekend" else "week", _start_of(unit, base), step)
+        return _bounded(rel.group(0), unit, anchor)
+    ago = _AGO.search(text)
+    if ago:
+        n = _WORDNUM.get(ago.group(1).lower()) or int(ago.group(1))
+        unit = ago.group(2).lower()
+        if unit == "day":
+            anchor = base - timedelta(days=n)
+        elif unit == "week":
+            anchor = base - timedelta(weeks=n)
+        else:
+            anchor = _add(unit, _start_of(unit, base), -n)
+        return _bounded(ago.group(0), unit if unit != "week" else "week", anchor)
+    point = parse_time(text, base=base, tz=tz)
+    if point is None:
+        return None
+    unit = _granularity(text)
+    if unit == "year":
+        point = point.replace(month=1, day=1)
+    return _bounded(text.strip(), unit, point.astimezone(tz))
+
+
+_FALSE_POSITIVES = {
+    "may",
+    "march",
+    "sun",
+    "sat",
+    "mon",
+    "now",
+    "second",
+    "min",
+    "am",
+    "a",
+    "the",
+    "to",
+    "in",
+    "on",
+    "at",
+    "do",
+    "did",
+    "when",
+    "date",
+    "time",
+    "go",
+}
+
+
+def find_window(question: str, *, base: datetime, tz: tzinfo = UTC) -> TemporalExpression | None:
+    """The first temporal expression in a question, as a window ("what did I do last week?")."""
+    for pattern in (_RELATIVE_UNIT, _AGO):
+        if pattern.search(question):
+            return window_from_text(question, base=base, tz=tz)
+    base = ensure_aware(base, tz).astimezone(tz)
+    found = search_dates(question, languages=["en"], settings=_settings(base, tz))
+    for text, _when in found or []:
+        cleaned = text.strip()
+        if cleaned.lower() in _FALSE_POSITIVES or len(cleaned) < 3:
+            continue
+        if cleaned.lower() in ("may", "march") and not re.search(r"\d", question):
+            continue
+        expr = window_from_text(cleaned, base=base, tz=tz)
+        if expr is not None:
+            return expr
+    return None
