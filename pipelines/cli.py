@@ -1,0 +1,355 @@
+"""``persona``: the command line. Settings are read here, once; errors are translated here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from schema.errors import PersonaError
+from schema.settings import Settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="persona",
+    help="PersonaGraph: long-term personal memory for agents, as a temporal graph in Neo4j.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(
+    help="The Neo4j server: embedded (default) or external (NEO4J_URI).", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class _State:
+    settings: Settings | None = None
+
+
+def settings() -> Settings:
+    if _State.settings is None:
+        _State.settings = Settings()
+    return _State.settings
+
+
+def _note(message: str) -> None:
+    err.print(f"[dim]· {message}[/dim]")
+
+
+def _app() -> Any:
+    from pipelines.app import App
+
+    return App(settings(), note=_note)
+
+
+def _when(value: str | None, label: str) -> Any:
+    if value is None:
+        return None
+    from agent.temporal import parse_time
+    from schema.timeutil import get_tz
+
+    parsed = parse_time(value, tz=get_tz(settings().timezone))
+    if parsed is None:
+        raise typer.BadParameter(f"cannot read {value!r} as a date/time", param_hint=label)
+    return parsed
+
+
+# ------------------------------------------------------------------------------------- db
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded Neo4j (no-op if it is running)."""
+    from graph.local.server import LocalNeo4j
+
+    _require_embedded("start")
+    status = LocalNeo4j(settings(), progress=_note).start()
+    console.print(f"Neo4j running: pid {status.pid}, {status.bolt}")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded Neo4j cleanly."""
+    from graph.local.server import LocalNeo4j
+
+    _require_embedded("stop")
+    stopped = LocalNeo4j(settings(), progress=_note).stop()
+    console.print("Neo4j stopped" if stopped else "Neo4j was not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Version, edition, Bolt address, data directory and capabilities."""
+    from graph.connection import Neo4jConnection, connect
+    from graph.local.server import LocalNeo4j
+
+    s = settings()
+    table = Table(show_header=False, box=None)
+    if s.embedded:
+        status = LocalNeo4j(s).status()
+        table.add_row("mode", "embedded (started by PersonaGraph)")
+        table.add_row("running", "yes" if status.running else "no")
+        if status.stale_pid:
+            table.add_row("note", "stale pid file (the recorded process is gone)")
+        table.add_row("pid", str(status.pid or "-"))
+        table.add_row("bolt", status.bolt or "-")
+        table.add_row("data directory", str(status.data_dir))
+        if not status.running:
+            table.add_row("version", status.version or "-")
+            console.print(table)
+            raise typer.Exit(1)
+    else:
+        table.add_row("mode", "external")
+    conn: Neo4jConnection = connect(s, start=False)
+    try:
+        info = conn.info
+        table.add_row("version", info.version)
+        table.add_row("edition", info.edition)
+        table.add_row("address", info.address)
+        table.add_row("database", info.database)
+        caps = info.capabilities
+        table.add_row(
+            "vector path",
+            caps.best_vector_path
+            + (
+                " (in-index filtered SEARCH)"
+                if caps.vector_search_clause
+                else " (exact pre-filtered scan)"
+            ),
+        )
+        count = conn.read("MATCH (u:User) RETURN count(u) AS n")[0]["n"]
+        table.add_row("users", str(count))
+    finally:
+        conn.close()
+    console.print(table)
+
+
+@db_app.command("logs")
+def db_logs(lines: Annotated[int, typer.Option("-n", help="lines per log")] = 50) -> None:
+    """Tail the embedded server's logs."""
+    from graph.local.server import LocalNeo4j
+
+    _require_embedded("logs")
+    console.print(LocalNeo4j(settings()).logs(lines), markup=False)
+
+
+@db_app.command("shell")
+def db_shell(
+    statement: Annotated[str, typer.Argument(help="one Cypher statement")],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="name=json-value")
+    ] = None,
+    write: Annotated[bool, typer.Option("--write", help="run in a write transaction")] = False,
+) -> None:
+    """Run one Cypher statement and print the result as a table."""
+    from graph.connection import connect
+
+    params: dict[str, Any] = {}
+    for item in param or []:
+        name, _, raw = item.partition("=")
+        try:
+            params[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[name] = raw
+    conn = connect(settings(), progress=_note)
+    try:
+        rows = (conn.write if write else conn.read)(statement, **params)
+    finally:
+        conn.close()
+    _print_rows(rows)
+
+
+def _print_rows(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        console.print("(no rows)")
+        return
+    table = Table(*rows[0].keys())
+    for row in rows:
+        table.add_row(*(_cell(v) for v in row.values()))
+    console.print(table)
+    console.print(f"{len(rows)} row(s)")
+
+
+def _cell(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Create constraints and indexes (idempotent); check vector dimensions."""
+    from graph.migrate import migrate
+
+    a = _app()
+    report = migrate(
+        a.conn, dimension=a.embedder.dimension, embedder_name=a.embedder.name, progress=_note
+    )
+    console.print(
+        f"migrations: {len(report.created)} created, {len(report.rebuilt)} rebuilt, "
+        f"{len(report.unchanged)} already in place"
+    )
+
+
+@db_app.command("reembed")
+def db_reembed(yes: Annotated[bool, typer.Option("--yes", help="confirm")] = False) -> None:
+    """Drop the vector indexes and re-embed every memory with the configured model."""
+    from graph.maintenance import reembed
+
+    if not yes:
+        raise typer.BadParameter("re-embedding rewrites every embedding; pass --yes")
+    a = _app()
+    from rich.progress import Progress
+
+    with Progress(console=err) as bar:
+        task = bar.add_task("re-embedding", total=None)
+        n = reembed(a.conn, a.embedder, progress=lambda _t, k: bar.advance(task, k))
+    console.print(f"re-embedded {n} memories with {a.embedder.name} ({a.embedder.dimension}-d)")
+
+
+def _require_embedded(what: str) -> None:
+    if not settings().embedded:
+        raise PersonaError(
+            f"`persona db {what}` manages the embedded server, but NEO4J_URI points at "
+            f"{settings().neo4j_uri}",
+            hint="unset NEO4J_URI to use the embedded server",
+        )
+
+
+# ------------------------------------------------------------------------------- schema
+@app.command("schema")
+def schema_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Print the graph model: labels, properties, relationships, indexes."""
+    from pipelines.render import graph_model, graph_model_json
+
+    if as_json:
+        console.print_json(graph_model_json())
+    else:
+        graph_model(console)
+
+
+# ------------------------------------------------------------------------------- ingest
+@app.command("ingest")
+def ingest_cmd(
+    file: Annotated[Path, typer.Argument(help="conversation file (JSON)")],
+    user: Annotated[str | None, typer.Option("--user", "-u", help="user id")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="native | locomo | auto")] = "auto",
+    sample: Annotated[str | None, typer.Option(help="LoCoMo: only this sample id")] = None,
+) -> None:
+    """Ingest conversations: sessions, turns, time tree, facts, episodes (idempotent)."""
+    from pipelines.formats import load
+    from pipelines.ingest import ingest_file
+    from pipelines.render import RichProgress
+
+    if fmt not in ("native", "locomo", "auto"):
+        raise typer.BadParameter("use native, locomo or auto", param_hint="--format")
+    load(file, fmt, user=user, sample=sample)  # type: ignore[arg-type]  # validate before starting anything
+    a = _app()
+    with RichProgress(err) as progress:
+        report = ingest_file(
+            file,
+            store=a.store,
+            embedder=a.embedder,
+            user=user,
+            fmt=fmt,  # type: ignore[arg-type]
+            sample=sample,
+            timezone=settings().timezone,
+            images=a.images,
+            progress=progress,
+        )
+    console.print(
+        f"ingested {', '.join(report.users)}: {report.sessions_written} sessions written "
+        f"({report.sessions_skipped} unchanged), {report.turns_written} turns "
+        f"({report.turns_skipped} already stored), {report.facts} facts, {report.events} events, "
+        f"{report.supersessions} supersessions; {report.stats.nodes_created} nodes and "
+        f"{report.stats.relationships_created} relationships created in {report.total_s:.1f}s"
+    )
+
+
+# ------------------------------------------------------------------------------- search
+@app.command("search")
+def search_cmd(
+    query: Annotated[str, typer.Argument(help="what to look for")],
+    user: Annotated[str, typer.Option("--user", "-u")],
+    keyword: Annotated[list[str] | None, typer.Option("--keyword", "-k")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="window start (inclusive)")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="window end (exclusive)")] = None,
+    kind: Annotated[
+        list[str] | None, typer.Option("--type", help="turn|event|fact|procedure")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n")] = 8,
+    path: Annotated[str | None, typer.Option(help="search | prefilter")] = None,
+    expand: Annotated[
+        list[str] | None, typer.Option(help="event_turns | supersession | same_day | same_topic")
+    ] = None,
+) -> None:
+    """Time-bounded hybrid retrieval, with why each memory was returned."""
+    from pipelines.render import retrieval
+    from schema.nodes import MemoryKind
+    from schema.retrieval import Expansion, RetrievalRequest, TimeWindow, VectorPath
+
+    window = TimeWindow(start=_when(start, "--from"), end=_when(end, "--to"))
+    req = RetrievalRequest(
+        user_id=user,
+        query=query,
+        keywords=keyword or [],
+        window=window,
+        k=limit,
+        **({"kinds": [MemoryKind(k) for k in kind]} if kind else {}),
+        **({"expand": [Expansion(e) for e in expand]} if expand else {}),
+        vector_path=VectorPath(path) if path else None,
+    )
+    retrieval(console, _app().store.retrieve(req))
+
+
+# ------------------------------------------------------------------------------- export
+@app.command("export")
+def export_cmd(
+    user: Annotated[str, typer.Option("--user", "-u")],
+    out: Annotated[Path, typer.Option("--out", "-o", help=".graphml or .json")],
+    start: Annotated[str | None, typer.Option("--from")] = None,
+    end: Annotated[str | None, typer.Option("--to")] = None,
+) -> None:
+    """Export a user's subgraph (or a time slice) via networkx to GraphML or node-link JSON."""
+    import networkx as nx
+
+    from graph.export import to_networkx
+    from schema.retrieval import TimeWindow
+
+    window = TimeWindow(start=_when(start, "--from"), end=_when(end, "--to"))
+    g = to_networkx(_app().conn, user, window)
+    if out.suffix == ".graphml":
+        for _, data in g.nodes(data=True):
+            for k, v in list(data.items()):
+                if isinstance(v, list):
+                    data[k] = json.dumps(v)
+        nx.write_graphml(g, out)
+    else:
+        out.write_text(json.dumps(nx.node_link_data(g, edges="edges"), indent=1, default=str))
+    console.print(f"wrote {g.number_of_nodes()} nodes and {g.number_of_edges()} edges to {out}")
+
+
+# ------------------------------------------------------------------------------- demo
+@app.command("demo")
+def demo_cmd() -> None:
+    """Start Neo4j, migrate, ingest the sample conversation, show a time-bounded retrieval."""
+    from pipelines.demo import run_demo
+
+    run_demo(_app(), console)
+
+
+def main() -> None:
+    try:
+        app()
+    except PersonaError as exc:
+        err.print(f"[bold red]error:[/bold red] {exc.message}", markup=True)
+        if exc.hint:
+            err.print(f"[yellow]hint:[/yellow] {exc.hint}")
+        sys.exit(2)

@@ -1,0 +1,36 @@
+"""The embedded server: start is idempotent, status is truthful, the password is private."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_start_twice_is_a_noop(neo4j_server) -> None:
+    before = neo4j_server.status()
+    again = neo4j_server.start()
+    assert before.running and again.running
+    assert again.pid == before.pid
+
+
+def test_password_file_is_owner_only(neo4j_server) -> None:
+    mode = stat.S_IMODE(os.stat(neo4j_server.password_file).st_mode)
+    assert mode == 0o600
+
+
+def test_bolt_binds_to_loopback_only(neo4j_server) -> None:
+    conf = (neo4j_server.conf_dir / "neo4j.conf").read_text()
+    assert "server.default_listen_address=127.0.0.1" in conf
+    assert "dbms.security.auth_enabled=true" in conf
+    assert "server.http.enabled=false" in conf
+
+
+def test_connection_reports_version_and_capabilities(conn) -> None:
+    info = conn.info
+    assert info.edition == "community"
+    assert info.version.startswith("2026.")
+    assert info.capabilities.vector_search_clause
