@@ -3,36 +3,101 @@
 - :func:`semantic_update`: turns -> facts (deduplicated, superseding older facts on the same
   slot), with provenance, topics and entities;
 - :func:`episodic_update`: a closed session -> topic events covering its turns, and the
-  session marked consolidated (exactly once: the store only sets it when unset).
+  session marked consolidated (exactly once: the store only sets it when unset);
+- :func:`procedural_update`: explicit operations on habits/goals and the core profile, applied
+  as new versions that SUPERSEDE the old ones (nothing is rewritten wholesale).
 
-Both fill a :class:`WriteBatch`; the caller writes it in one transaction.
+Each fills a :class:`WriteBatch`; the caller writes it in one transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from langchain_core.language_models.chat_models import BaseChatModel
 
 from agent.extraction.heuristic import (
     HeuristicFactExtractor,
+    HeuristicMemoryUpdater,
     HeuristicSegmenter,
+    NoPersonality,
     link_topics_and_entities,
 )
+from agent.extraction.text import keywords
 from agent.extraction.updates import plan_fact_updates
-from schema.nodes import Event, Fact, MemoryNode, Session, Turn
-from schema.protocols import EpisodeSegmenter, FactExtractor, MemoryStore, WriteBatch
+from schema.agent import MemoryOp, PersonalityObservation
+from schema.nodes import Event, Fact, MemoryNode, Procedure, ProfileEntry, Session, Turn, make_id
+from schema.protocols import (
+    EpisodeSegmenter,
+    FactExtractor,
+    MemoryStore,
+    Supersession,
+    WriteBatch,
+)
 
-__all__ = ["Extractors", "FactState", "episodic_update", "heuristic_extractors", "semantic_update"]
+__all__ = [
+    "Extractors",
+    "FactState",
+    "MemoryUpdater",
+    "PersonalityInferencer",
+    "build_extractors",
+    "episodic_update",
+    "heuristic_extractors",
+    "procedural_update",
+    "semantic_update",
+]
+
+
+class MemoryUpdater(Protocol):
+    def propose(
+        self,
+        turns: Sequence[Turn],
+        procedures: Sequence[Procedure],
+        profile: Sequence[ProfileEntry],
+        facts: Sequence[Fact] = (),
+    ) -> list[MemoryOp]: ...
+
+
+class PersonalityInferencer(Protocol):
+    def infer(self, turn: Turn, context: Sequence[Turn] = ()) -> PersonalityObservation: ...
 
 
 @dataclass
 class Extractors:
     facts: FactExtractor
     segmenter: EpisodeSegmenter
+    updater: MemoryUpdater = field(default_factory=HeuristicMemoryUpdater)
+    personality: PersonalityInferencer = field(default_factory=NoPersonality)
+    mode: str = "heuristic"
 
 
 def heuristic_extractors() -> Extractors:
     return Extractors(facts=HeuristicFactExtractor(), segmenter=HeuristicSegmenter())
+
+
+def build_extractors(mode: str, model: BaseChatModel | None = None) -> Extractors:
+    """``heuristic`` (model-free) or ``llm`` (needs ``model``; falls back per input)."""
+    if mode == "llm":
+        if model is None:
+            raise ValueError("the llm extractors need a chat model")
+        from agent.extraction.llm import (
+            LLMFactExtractor,
+            LLMMemoryUpdater,
+            LLMPersonality,
+            LLMSegmenter,
+        )
+
+        return Extractors(
+            facts=LLMFactExtractor(model),
+            segmenter=LLMSegmenter(model),
+            updater=LLMMemoryUpdater(model),
+            personality=LLMPersonality(model),
+            mode="llm",
+        )
+    return heuristic_extractors()
 
 
 @dataclass
@@ -71,7 +136,7 @@ def semantic_update(
     known_ids: set[str] | None = None,
 ) -> list[Fact]:
     """Extract facts from ``turns`` into ``batch``; returns the facts written."""
-    proposed = extractor.extract(user_id, turns)
+    proposed = extractor.extract(user_id, turns, state.active)
     plan = plan_fact_updates(proposed, state.active, known_ids)
     batch.facts += plan.write
     batch.supersessions += plan.supersessions
@@ -95,3 +160,115 @@ def episodic_update(
     _link(batch, user_id, events, speakers)
     batch.consolidated_sessions.append(session.id)
     return events
+
+
+def procedural_update(
+    updater: MemoryUpdater,
+    user_id: str,
+    session: Session,
+    turns: Sequence[Turn],
+    procedures: Sequence[Procedure],
+    profile: Sequence[ProfileEntry],
+    facts: Sequence[Fact],
+    batch: WriteBatch,
+    *,
+    max_active: int = 5,
+) -> list[MemoryOp]:
+    """Apply the updater's explicit operations as new versions. Returns the ops applied."""
+    ops = updater.propose(turns, procedures, profile, facts)
+    at: datetime = session.end
+    turn_ids = [t.id for t in turns if t.role == "user"][-3:]
+    by_id = {p.id: p for p in procedures}
+    latest: dict[str, ProfileEntry] = {}
+    for e in profile:
+        if e.key not in latest or e.version > latest[e.key].version:
+            latest[e.key] = e
+    applied: list[MemoryOp] = []
+    active = [p for p in procedures if p.status == "active"]
+    for n, op in enumerate(ops):
+        if op.target == "procedure":
+            new_id = make_id("procedure", user_id, session.id, n, op.op)
+            old = by_id.get(op.id or "")
+            if op.op in ("update", "delete") and old is None:
+                continue  # unknown id: ignore rather than guess
+            if op.op == "delete" and old is not None:
+                batch.procedures.append(
+                    old.model_copy(
+                        update={"status": "retired", "reason": op.reason, "embedding": None}
+                    )
+                )
+                active = [p for p in active if p.id != old.id]
+                applied.append(op)
+                continue
+            text = op.value or (old.text if old else "")
+            if not text:
+                continue
+            proc = Procedure(
+                id=new_id,
+                user_id=user_id,
+                t=at,
+                text=text,
+                keywords=keywords(text, 5),
+                type=op.type or (old.type if old else "habit"),
+                trigger=op.trigger or (old.trigger if old else None),
+                reason=op.reason,
+                turn_ids=turn_ids,
+            )
+            batch.procedures.append(proc)
+            if old is not None:
+                batch.procedures.append(
+                    old.model_copy(
+                        update={
+                            "status": "retired",
+                            "reason": f"updated: {op.reason}",
+                            "embedding": None,
+                        }
+                    )
+                )
+                batch.supersessions.append(
+                    Supersession(new_id=proc.id, old_id=old.id, at=at, reason=op.reason)
+                )
+                active = [p for p in active if p.id != old.id]
+            active.append(proc)
+            applied.append(op)
+        else:
+            if not op.key:
+                continue
+            prev = latest.get(op.key)
+            if op.key == "name" and prev is not None and prev.value is not None:
+                continue  # the name never changes
+            if op.op in ("update", "delete") and prev is None and op.op == "delete":
+                continue
+            version = (prev.version + 1) if prev else 1
+            entry = ProfileEntry(
+                id=make_id("profile-entry", user_id, op.key, version),
+                user_id=user_id,
+                key=op.key,
+                value=None if op.op == "delete" else op.value,
+                version=version,
+                op=op.op if prev or op.op == "add" else "add",
+                reason=op.reason,
+                valid_from=at,
+                turn_ids=turn_ids,
+            )
+            batch.profile_entries.append(entry)
+            if prev is not None:
+                batch.supersessions.append(
+                    Supersession(new_id=entry.id, old_id=prev.id, at=at, reason=op.reason)
+                )
+            latest[op.key] = entry
+            applied.append(op)
+    # keep at most max_active habits/goals: retire the oldest
+    overflow = sorted(active, key=lambda p: p.t)[: max(0, len(active) - max_active)]
+    for p in overflow:
+        if p.id in by_id:
+            batch.procedures.append(
+                p.model_copy(
+                    update={
+                        "status": "retired",
+                        "reason": "more than the active limit",
+                        "embedding": None,
+                    }
+                )
+            )
+    return applied

@@ -21,7 +21,13 @@ from dateparser.search import search_dates
 from schema.retrieval import TimeWindow
 from schema.timeutil import UTC, ensure_aware
 
-__all__ = ["TemporalExpression", "find_window", "parse_time", "window_from_text"]
+__all__ = [
+    "TemporalExpression",
+    "find_window",
+    "parse_time",
+    "past_reference",
+    "window_from_text",
+]
 
 warnings.filterwarnings("ignore", module="dateparser")
 
@@ -247,3 +253,32 @@ def find_window(question: str, *, base: datetime, tz: tzinfo = UTC) -> TemporalE
         if expr is not None:
             return expr
     return None
+
+
+_PAST_REF = re.compile(
+    r"\b(yesterday|last night|the day before yesterday|last (?:week|weekend|month|year)|"
+    r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten) "
+    r"(?:day|week|month|year)s? ago)\b",
+    re.I,
+)
+
+
+def past_reference(text: str, *, said_at: datetime) -> TemporalExpression | None:
+    """An unambiguous backward reference inside something said at ``said_at``.
+
+    >>> said = datetime(2024, 4, 16, 21, tzinfo=UTC)
+    >>> past_reference("I finished it yesterday!", said_at=said).window.start.date()
+    datetime.date(2024, 4, 15)
+    >>> past_reference("see you this weekend", said_at=datetime(2024, 4, 16, tzinfo=UTC)) is None
+    True
+    """
+    match = _PAST_REF.search(text)
+    if match is None:
+        return None
+    phrase = match.group(1).lower()
+    if phrase in ("yesterday", "last night"):
+        day = said_at - timedelta(days=1)
+        return _bounded(match.group(1), "day", day)
+    if phrase == "the day before yesterday":
+        return _bounded(match.group(1), "day", said_at - timedelta(days=2))
+    return window_from_text(match.group(1), base=said_at, tz=said_at.tzinfo or UTC)

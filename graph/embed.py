@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from schema.errors import ConfigError
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["SentenceTransformerEmbedder", "resolve_model_path"]
+__all__ = ["ClipEmbedder", "SentenceTransformerEmbedder", "resolve_model_path"]
 
 _DEFAULT_ALIASES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
@@ -107,3 +107,75 @@ class SentenceTransformerEmbedder:
             if progress:
                 progress(len(batch))
         return np.concatenate(chunks, axis=0)
+
+
+class ClipEmbedder:
+    """Image and text embeddings in CLIP's shared space (any CLIP checkpoint: a hub id or a
+    local directory with the model, tokenizer and image processor). Loads on first use."""
+
+    def __init__(self, model: str, *, device: str = "cpu") -> None:
+        self.model_name = model
+        self.device = device
+
+    @property
+    def name(self) -> str:
+        return self.model_name
+
+    @cached_property
+    def _parts(self) -> tuple[Any, Any, Any]:
+        from transformers import AutoImageProcessor, AutoTokenizer, CLIPModel
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        try:
+            model: Any = CLIPModel.from_pretrained(self.model_name)
+            model = model.to(self.device).eval()
+            tokenizer = AutoTokenizer.from_pretrained(self.model_name)
+            processor = AutoImageProcessor.from_pretrained(self.model_name)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot load the CLIP model {self.model_name!r}: {exc}",
+                hint="set PERSONA_CLIP_MODEL to a local CLIP directory, or unset it",
+            ) from exc
+        return model, tokenizer, processor
+
+    @cached_property
+    def dimension(self) -> int:
+        return int(self._parts[0].config.projection_dim)
+
+    @staticmethod
+    def _features(out: Any) -> Any:
+        return out if hasattr(out, "shape") else out.pooler_output
+
+    def _normalise(self, feats: Any) -> np.ndarray:
+        arr = feats.detach().cpu().numpy().astype(np.float32)
+        norms = np.linalg.norm(arr, axis=1, keepdims=True)
+        return np.asarray(arr / np.where(norms == 0, 1.0, norms), dtype=np.float32)
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        model, tokenizer, _ = self._parts
+        enc = tokenizer(
+            list(texts),
+            return_tensors="pt",
+            padding=True,
+            truncation=True,
+            max_length=model.config.text_config.max_position_embeddings,
+        )
+        enc = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+        with torch.no_grad():
+            return self._normalise(self._features(model.get_text_features(**enc)))
+
+    def embed_images(self, images: Sequence[bytes]) -> np.ndarray:
+        import io
+
+        import torch
+        from PIL import Image
+
+        model, _, processor = self._parts
+        pics = [Image.open(io.BytesIO(b)).convert("RGB") for b in images]
+        pixels = processor(images=pics, return_tensors="pt")["pixel_values"].to(self.device)
+        with torch.no_grad():
+            return self._normalise(self._features(model.get_image_features(pixel_values=pixels)))

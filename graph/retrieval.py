@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = ["MAX_TERMS", "RRF_K", "escape_lucene", "lucene_query", "rrf", "tenant_token"]
 
@@ -150,7 +150,7 @@ def lucene_query(user_id: str, query: str, keywords: Sequence[str] = ()) -> str 
 
 
 def rrf(
-    rankings: dict[str, Sequence[str]],
+    rankings: Mapping[str, Sequence[str]],
     *,
     k: int = RRF_K,
     weights: dict[str, float] | None = None,

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from neo4j import ManagedTransaction
 from neo4j.time import Date as NeoDate
 from neo4j.time import DateTime as NeoDateTime
@@ -35,7 +37,7 @@ from schema.nodes import (
     Turn,
     make_id,
 )
-from schema.protocols import Embedder, WriteBatch, WriteStats
+from schema.protocols import Embedder, ImageEmbedder, WriteBatch, WriteStats
 from schema.retrieval import (
     Expansion,
     RetrievalRequest,
@@ -115,11 +117,13 @@ class Neo4jMemoryStore:
         embedder: Embedder,
         *,
         vector_path: VectorPath | None = None,
-        image_embedder: Callable[[Sequence[str]], Any] | None = None,
+        image_embedder: ImageEmbedder | None = None,
+        image_min_score: float = 0.6,
     ) -> None:
         self.conn = conn
         self.embedder = embedder
         self.image_embedder = image_embedder
+        self.image_min_score = image_min_score
         best = VectorPath(conn.caps.best_vector_path)
         self.vector_path = vector_path or best
         if self.vector_path == VectorPath.SEARCH and not conn.caps.vector_search_clause:
@@ -135,6 +139,7 @@ class Neo4jMemoryStore:
             return WriteStats()
         user_id = batch.user.id
         self._check_owner(batch)
+        self._fill_embeddings(batch)
 
         def work(tx: ManagedTransaction) -> WriteStats:
             stats = WriteStats()
@@ -166,6 +171,16 @@ class Neo4jMemoryStore:
                     continue
                 rows = [_memory_row(n, user_id) for n in nodes]
                 run(W.merge_memories(lbl), rows=rows)
+                if lbl == "Turn" and any(t.image_embedding for t in batch.turns):
+                    run(
+                        W.SET_EMBEDDINGS,
+                        property="image_embedding",
+                        rows=[
+                            {"id": t.id, "embedding": t.image_embedding}
+                            for t in batch.turns
+                            if t.image_embedding
+                        ],
+                    )
                 owner, has, key = _OWNERS[lbl]
                 run(
                     W.attach(owner, has, lbl, key),
@@ -246,6 +261,45 @@ class Neo4jMemoryStore:
             return stats
 
         return self.conn.write_tx(work)
+
+    def _fill_embeddings(self, batch: WriteBatch) -> None:
+        """Embed memories that arrive without a vector (turns with their caption; an event as
+        the normalised mean of its turns when they are in the batch, else its summary)."""
+        turn_vecs = {t.id: t.embedding for t in batch.turns}
+        todo: list[tuple[MemoryNode, str]] = []
+        for t in batch.turns:
+            if t.embedding is None:
+                cap = f" [image: {t.image_caption}]" if t.image_caption else ""
+                todo.append((t, t.text + cap))
+        for node in (*batch.facts, *batch.procedures):
+            if node.embedding is None:
+                todo.append((node, node.text))
+        if todo:
+            vecs = self.embedder.embed([text for _, text in todo])
+            for (node, _), vec in zip(todo, vecs, strict=True):
+                node.embedding = [float(x) for x in vec]
+                if isinstance(node, Turn):
+                    turn_vecs[node.id] = node.embedding
+        if self.image_embedder is not None:
+            pending = [
+                t
+                for t in batch.turns
+                if t.image_embedding is None and t.image_path and Path(t.image_path).is_file()
+            ]
+            if pending:
+                images = [Path(t.image_path).read_bytes() for t in pending if t.image_path]
+                for t, vec in zip(pending, self.image_embedder.embed_images(images), strict=True):
+                    t.image_embedding = [float(x) for x in vec]
+        events = [e for e in batch.events if e.embedding is None]
+        missing = [e for e in events if any(turn_vecs.get(i) is None for i in e.turn_ids)]
+        summary_vecs: Any = self.embedder.embed([e.text for e in missing]) if missing else []
+        by_id = {e.id: v for e, v in zip(missing, summary_vecs, strict=True)}
+        for e in events:
+            if e.id in by_id:
+                e.embedding = [float(x) for x in by_id[e.id]]
+                continue
+            mean = np.asarray([turn_vecs[i] for i in e.turn_ids], dtype=np.float32).mean(axis=0)
+            e.embedding = (mean / (float(np.linalg.norm(mean)) or 1.0)).tolist()
 
     @staticmethod
     def _check_owner(batch: WriteBatch) -> None:
@@ -333,6 +387,9 @@ class Neo4jMemoryStore:
         }
         has_start, has_end = window.start is not None, window.end is not None
         lucene = lucene_query(request.user_id, request.query, request.keywords)
+        image_vector = None
+        if self.image_embedder is not None and MemoryKind.TURN in request.kinds:
+            image_vector = self.image_embedder.embed_texts([text])[0].tolist()
 
         def work(tx: ManagedTransaction) -> RetrievalResult:
             t1 = time.perf_counter()
@@ -347,16 +404,29 @@ class Neo4jMemoryStore:
                 else []
             )
             timings["fulltext"] = (time.perf_counter() - t2) * 1000
+            img_rows: list[dict[str, Any]] = []
+            if image_vector is not None:
+                t4 = time.perf_counter()
+                img_rows = tx.run(
+                    R.image_search(has_start, has_end, search_clause=path == VectorPath.SEARCH),
+                    image_vector=image_vector,
+                    min_score=self.image_min_score,
+                    **params,
+                ).data()
+                timings["image"] = (time.perf_counter() - t4) * 1000
             vec_rows = [r for r in vec_rows if r["id"] not in exclude]
             ft_rows = [r for r in ft_rows if r["id"] not in exclude]
+            img_rows = [r for r in img_rows if r["id"] not in exclude]
             scores = {("vector", r["id"]): r["score"] for r in vec_rows}
             scores.update({("fulltext", r["id"]): r["score"] for r in ft_rows})
-            fused = rrf(
-                {
-                    "vector": [r["id"] for r in vec_rows],
-                    "fulltext": [r["id"] for r in ft_rows],
-                }
-            )[: request.k]
+            scores.update({("image", r["id"]): r["score"] for r in img_rows})
+            rankings = {
+                "vector": [r["id"] for r in vec_rows],
+                "fulltext": [r["id"] for r in ft_rows],
+            }
+            if img_rows:
+                rankings["image"] = [r["id"] for r in img_rows]
+            fused = rrf(rankings)[: request.k]
             t3 = time.perf_counter()
             items = self._hydrate(tx, request, fused, scores, path, exclude)
             timings["hydrate"] = (time.perf_counter() - t3) * 1000
@@ -420,6 +490,7 @@ class Neo4jMemoryStore:
             session_id=row.get("session_id"),
             speaker=row.get("speaker"),
             source_id=row.get("source_id"),
+            caption=row.get("image_caption"),
             keywords=row.get("keywords") or [],
             status=row.get("status"),
             valid_to=row.get("valid_to"),
@@ -512,8 +583,12 @@ class Neo4jMemoryStore:
         rows = self.conn.read(R.EXISTING_IDS, user_id=user_id, ids=list(ids))
         return {r["id"] for r in rows}
 
-    def session_turns(self, user_id: str, session_id: str) -> list[Turn]:
-        rows = self.conn.read(R.SESSION_TURNS, user_id=user_id, session_id=session_id)
+    def session_turns(
+        self, user_id: str, session_id: str, *, with_embeddings: bool = False
+    ) -> list[Turn]:
+        rows = self.conn.read(
+            R.SESSION_TURNS, user_id=user_id, session_id=session_id, with_embeddings=with_embeddings
+        )
         return [self._turn(r["m"]) for r in rows]
 
     def recent_turns(self, user_id: str, since: datetime, limit: int = 20) -> list[Turn]:

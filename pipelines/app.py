@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from functools import cached_property
 
+from langchain_core.language_models.chat_models import BaseChatModel
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from agent.graph import AgentContext
 from agent.media import ImageStore
+from agent.memory import Extractors, build_extractors
+from agent.personality import PemSchedule
+from agent.policies import build_policy
+from agent.update import UpdateStage
 from graph.connection import Neo4jConnection, connect
-from graph.embed import SentenceTransformerEmbedder
+from graph.embed import ClipEmbedder, SentenceTransformerEmbedder
 from graph.migrate import migrate
 from graph.store import Neo4jMemoryStore
 from schema.settings import Settings
@@ -39,11 +49,19 @@ class App:
     def images(self) -> ImageStore:
         return ImageStore(self.settings.image_dir)
 
+    @cached_property
+    def image_embedder(self) -> ClipEmbedder | None:
+        if not self.settings.clip_model:
+            return None
+        return ClipEmbedder(self.settings.clip_model, device=self.settings.device)
+
     def migrate(self) -> None:
         if not self._migrated:
+            clip = self.image_embedder
             migrate(
                 self.conn,
                 dimension=self.embedder.dimension,
+                image_dimension=clip.dimension if clip else None,
                 embedder_name=self.embedder.name,
                 progress=self.note,
             )
@@ -52,7 +70,65 @@ class App:
     @cached_property
     def store(self) -> Neo4jMemoryStore:
         self.migrate()
-        return Neo4jMemoryStore(self.conn, self.embedder, vector_path=self.settings.vector_path)
+        return Neo4jMemoryStore(
+            self.conn,
+            self.embedder,
+            vector_path=self.settings.vector_path,
+            image_embedder=self.image_embedder,
+            image_min_score=self.settings.clip_min_score,
+        )
+
+    @cached_property
+    def policy(self) -> BaseChatModel:
+        return build_policy(self.settings)
+
+    @cached_property
+    def extractors(self) -> Extractors:
+        model = self.policy if self.settings.extractor == "llm" else None
+        return build_extractors(self.settings.extractor, model)
+
+    @cached_property
+    def update_stage(self) -> UpdateStage:
+        s = self.settings
+        return UpdateStage(
+            self.store,
+            self.extractors,
+            schedule=PemSchedule(floor=s.pem_floor, ceiling=s.pem_ceiling, horizon=s.pem_horizon),
+            gap_minutes=s.session_gap_minutes,
+            images=self.images,
+        )
+
+    def agent_context(
+        self,
+        user_id: str,
+        *,
+        now: datetime | None = None,
+        mode: str = "reason",
+        update: bool = True,
+        user_name: str | None = None,
+    ) -> AgentContext:
+        return AgentContext(
+            user_id=user_id,
+            store=self.store,
+            policy=self.policy,
+            settings=self.settings,
+            update_stage=self.update_stage if update else None,
+            now=now,
+            mode="direct" if mode == "direct" else "reason",
+            user_name=user_name,
+        )
+
+    @contextmanager
+    def checkpointer(self) -> Iterator[SqliteSaver]:
+        """SQLite checkpoints under the home: a conversation survives a restart."""
+        import sqlite3
+
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.settings.checkpoint_path, check_same_thread=False)
+        try:
+            yield SqliteSaver(conn)
+        finally:
+            conn.close()
 
     def close(self) -> None:
         if "conn" in self.__dict__:

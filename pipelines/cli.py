@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from schema.errors import PersonaError
@@ -334,6 +335,171 @@ def export_cmd(
     else:
         out.write_text(json.dumps(nx.node_link_data(g, edges="edges"), indent=1, default=str))
     console.print(f"wrote {g.number_of_nodes()} nodes and {g.number_of_edges()} edges to {out}")
+
+
+# ------------------------------------------------------------------------------- agent
+def _policy_banner() -> None:
+    from agent.policies import describe_policy
+
+    err.print(
+        f"[dim]policy: {escape(describe_policy(settings()))}; "
+        f"extractor: {settings().extractor}[/dim]"
+    )
+
+
+@app.command("ask")
+def ask_cmd(
+    question: Annotated[str, typer.Argument(help="the question")],
+    user: Annotated[str, typer.Option("--user", "-u")],
+    at: Annotated[str | None, typer.Option("--at", help="when the question is asked")] = None,
+    direct: Annotated[bool, typer.Option("--direct", help="non-reasoning mode")] = False,
+    no_update: Annotated[bool, typer.Option("--no-update", help="do not remember it")] = False,
+    name: Annotated[str | None, typer.Option("--name", help="the user's display name")] = None,
+) -> None:
+    """Ask one question; shows each step: thinking, retrievals with windows, memories, answer."""
+    from pipelines.conversation import ask
+
+    a = _app()
+    _policy_banner()
+    with a.checkpointer() as saver:
+        state = ask(
+            a,
+            user,
+            question,
+            console=console,
+            now=_when(at, "--at"),
+            mode="direct" if direct else "reason",
+            update=not no_update,
+            user_name=name,
+            checkpointer=saver,
+        )
+    if not state.get("answer"):
+        raise typer.Exit(1)
+
+
+@app.command("chat")
+def chat_cmd(
+    user: Annotated[str, typer.Option("--user", "-u")],
+    name: Annotated[str | None, typer.Option("--name", help="the user's display name")] = None,
+    direct: Annotated[bool, typer.Option("--direct", help="non-reasoning mode")] = False,
+) -> None:
+    """Chat in the terminal (/end closes the session, /quit leaves). Steps are shown live."""
+    from pipelines.conversation import ask
+
+    a = _app()
+    _policy_banner()
+    console.print("[dim]PersonaGraph chat. /end ends the session, /quit leaves.[/dim]")
+    with a.checkpointer() as saver:
+        while True:
+            try:
+                line = console.input("[bold]you> [/bold]").strip()
+            except (EOFError, KeyboardInterrupt):
+                console.print()
+                break
+            if not line:
+                continue
+            if line in ("/quit", "/exit"):
+                break
+            if line == "/end":
+                _end_session(a, user, name)
+                continue
+            ask(
+                a,
+                user,
+                line,
+                console=console,
+                mode="direct" if direct else "reason",
+                user_name=name,
+                checkpointer=saver,
+            )
+
+
+def _end_session(a: Any, user: str, name: str | None) -> None:
+    from schema.nodes import User
+
+    open_sessions = a.store.sessions(user, unconsolidated_only=True)
+    if not open_sessions:
+        console.print("no open session")
+        return
+    for session in open_sessions:
+        stats = a.update_stage.close_session(User(id=user, user_id=user, name=name), session)
+        console.print(
+            f"closed session {session.id} ({session.start:%Y-%m-%d %H:%M}): "
+            f"{stats.nodes_created} nodes written (episodes, habits, profile)"
+        )
+
+
+@app.command("end-session")
+def end_session_cmd(user: Annotated[str, typer.Option("--user", "-u")]) -> None:
+    """Close the user's open session now: episodes, habits/goals and profile are updated."""
+    _end_session(_app(), user, None)
+
+
+@app.command("memories")
+def memories_cmd(
+    user: Annotated[str, typer.Option("--user", "-u")],
+    kind: Annotated[
+        list[str] | None, typer.Option("--type", help="turn|event|fact|procedure")
+    ] = None,
+    start: Annotated[str | None, typer.Option("--from")] = None,
+    end: Annotated[str | None, typer.Option("--to")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n")] = 50,
+) -> None:
+    """List a user's memories in time order (optionally by type and window)."""
+    from schema.nodes import MemoryKind
+    from schema.retrieval import TimeWindow
+    from schema.timeutil import format_for_prompt
+
+    kinds = [MemoryKind(k) for k in kind] if kind else list(MemoryKind)
+    window = TimeWindow(start=_when(start, "--from"), end=_when(end, "--to"))
+    rows = _app().store.list_memories(user, kinds, window, limit)
+    table = Table("time", "type", "status", "text", title=f"{user}: {window.describe()}")
+    for r in rows:
+        who = f"{r.get('speaker')}: " if r.get("speaker") else ""
+        table.add_row(
+            format_for_prompt(r["t"]),
+            str(r["kind"]),
+            str(r.get("status") or ""),
+            _cell(who + str(r.get("text"))),
+        )
+    console.print(table)
+    console.print(f"{len(rows)} memories")
+
+
+@app.command("personality")
+def personality_cmd(
+    user: Annotated[str, typer.Option("--user", "-u")],
+    plot: Annotated[Path | None, typer.Option("--plot", help="write a PNG of the history")] = None,
+) -> None:
+    """The current Big-Five profile and its history (every update, with its evidence turn)."""
+    from agent.personality import render_profile
+    from schema.nodes import TRAITS
+    from schema.timeutil import format_for_prompt
+
+    history = _app().store.personality_history(user)
+    console.print(render_profile(history))
+    if not history:
+        console.print(
+            "[dim]No snapshots. The model-free extractor makes no personality claims; "
+            "set PERSONA_EXTRACTOR=llm with a policy to infer traits.[/dim]"
+        )
+        return
+    table = Table("step", "time", *[t[:5] for t in TRAITS], "weight", "observed", "evidence turn")
+    for s in history:
+        table.add_row(
+            str(s.step),
+            format_for_prompt(s.t),
+            *[f"{getattr(s, t):.2f}" for t in TRAITS],
+            f"{s.weight:.3f}",
+            str(["-" if v is None else v for v in s.observed]),
+            str(s.turn_id),
+        )
+    console.print(table)
+    if plot:
+        from pipelines.plots import personality_plot
+
+        personality_plot(history, plot, title=f"Big Five of {user}")
+        console.print(f"wrote {plot}")
 
 
 # ------------------------------------------------------------------------------- demo

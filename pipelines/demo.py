@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.rule import Rule
 
 from pipelines.app import App
@@ -19,6 +20,12 @@ from schema.timeutil import get_tz
 __all__ = ["SAMPLE", "run_demo", "sample_path"]
 
 SAMPLE_USER = "sam"
+DEMO_QUESTIONS = (
+    "Which dentist did I see in July 2024?",
+    "When did I finish the Boston Marathon?",
+    "Where do I live now?",
+    "What did I do last weekend?",
+)
 
 
 def sample_path() -> Path:
@@ -82,5 +89,14 @@ def run_demo(app: App, console: Console) -> None:
             )
         ),
     )
-    console.print(Rule("5. the graph model"))
+    console.print(Rule("5. the agent answers questions about the conversation"))
+    from agent.policies import describe_policy
+    from pipelines.conversation import ask
+
+    console.print(f"policy: {escape(describe_policy(s))}")
+    asked = datetime(2024, 9, 10, 9, 0, tzinfo=tz)
+    for question in DEMO_QUESTIONS:
+        console.print(f"\n[bold]Q ({asked:%Y-%m-%d}): {question}[/bold]")
+        ask(app, SAMPLE_USER, question, console=console, now=asked, update=False, user_name="Sam")
+    console.print(Rule("6. the graph model"))
     graph_model(console)

@@ -24,8 +24,11 @@ from agent.memory import (
     FactState,
     episodic_update,
     heuristic_extractors,
+    procedural_update,
     semantic_update,
 )
+from agent.personality import PemSchedule
+from agent.update import personality_update
 from pipelines.formats import Format, LoadedConversation, load
 from schema.nodes import Session, Turn, User, make_id
 from schema.protocols import Embedder, MemoryStore, WriteBatch, WriteStats
@@ -190,6 +193,7 @@ def ingest_conversation(
     report.embed_s = time.perf_counter() - t0
     # ---- extraction and one transaction per session -------------------------------------
     facts = FactState.load(store, conv.user_id)
+    history = store.personality_history(conv.user_id)
     prog.start("write", len(plan))
     for session, turns in plan:
         new_turns = [t for t in turns if t.id not in known]
@@ -206,8 +210,23 @@ def ingest_conversation(
             ex.facts, facts, conv.user_id, new_turns, batch, known_ids=known
         )
         events = []
+        if ex.mode == "llm":  # the model-free mode makes no personality claims
+            for turn in (t for t in new_turns if t.role == "user"):
+                personality_update(
+                    ex.personality, conv.user_id, turn, turns, history, PemSchedule(), batch
+                )
         if session.id not in consolidated:
             events = episodic_update(ex.segmenter, conv.user_id, session, turns, batch)
+            procedural_update(
+                ex.updater,
+                conv.user_id,
+                session,
+                turns,
+                store.procedures(conv.user_id),
+                store.profile(conv.user_id),
+                facts_written,
+                batch,
+            )
         report.extract_s += time.perf_counter() - t1
         t2 = time.perf_counter()
         report.stats = report.stats + store.write(batch)

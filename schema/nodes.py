@@ -163,6 +163,9 @@ class Fact(MemoryNode):
     )
     source: Literal["heuristic", "llm"] = "heuristic"
     turn_ids: list[str] = Field(default_factory=list, description="provenance: source turns")
+    supersedes: list[str] = Field(
+        default_factory=list, description="ids of facts the extractor said this one replaces"
+    )
 
 
 class Procedure(MemoryNode):
@@ -173,6 +176,7 @@ class Procedure(MemoryNode):
     trigger: str | None = None
     schedule: str | None = None
     status: Literal["active", "retired"] = "active"
+    valid_to: AwareDatetime | None = Field(default=None, description="when it was replaced")
     reason: str | None = Field(default=None, description="why it was added/updated/retired")
     turn_ids: list[str] = Field(default_factory=list, description="provenance: source turns")
 

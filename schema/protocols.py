@@ -30,6 +30,7 @@ __all__ = [
     "Embedder",
     "EpisodeSegmenter",
     "FactExtractor",
+    "ImageEmbedder",
     "Link",
     "MemoryStore",
     "Supersession",
@@ -127,6 +128,21 @@ class Embedder(Protocol):
 
 
 @runtime_checkable
+class ImageEmbedder(Protocol):
+    """Images and texts in one space (CLIP): image memories searched by text."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_images(self, images: Sequence[bytes]) -> np.ndarray: ...
+
+
+@runtime_checkable
 class MemoryStore(Protocol):
     """One user's memory, always addressed with an explicit ``user_id``."""
 
@@ -136,7 +152,9 @@ class MemoryStore(Protocol):
 
     def existing_ids(self, user_id: str, ids: Sequence[str]) -> set[str]: ...
 
-    def session_turns(self, user_id: str, session_id: str) -> list[Turn]: ...
+    def session_turns(
+        self, user_id: str, session_id: str, *, with_embeddings: bool = False
+    ) -> list[Turn]: ...
 
     def recent_turns(self, user_id: str, since: AwareDatetime, limit: int = 20) -> list[Turn]: ...
 
@@ -166,7 +184,9 @@ class MemoryStore(Protocol):
 class FactExtractor(Protocol):
     """Turns -> facts (with provenance ids). Model-free and LLM versions implement it."""
 
-    def extract(self, user_id: str, turns: Sequence[Turn]) -> list[Fact]: ...
+    def extract(
+        self, user_id: str, turns: Sequence[Turn], active: Sequence[Fact] = ()
+    ) -> list[Fact]: ...
 
 
 class EpisodeSegmenter(Protocol):

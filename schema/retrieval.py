@@ -148,6 +148,7 @@ class RetrievedMemory(BaseModel):
     session_id: str | None = None
     speaker: str | None = None
     source_id: str | None = None
+    caption: str | None = Field(default=None, description="image caption (turns with images)")
     keywords: list[str] = Field(default_factory=list)
     status: str | None = None
     valid_to: AwareDatetime | None = None
@@ -169,7 +170,8 @@ class RetrievedMemory(BaseModel):
         """One line for a prompt or a report: time with weekday, kind, text."""
         who = f"{self.speaker}: " if self.speaker else ""
         extra = " (superseded)" if self.status == "superseded" else ""
-        return f"[{format_for_prompt(self.t)}] {self.kind.value}{extra}: {who}{self.text}"
+        image = f" [image: {self.caption}]" if self.caption else ""
+        return f"[{format_for_prompt(self.t)}] {self.kind.value}{extra}: {who}{self.text}{image}"
 
 
 class RetrievalResult(BaseModel):

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     clip_model: str | None = Field(
         default=None, description="CLIP model name or path for image embeddings (off if unset)"
     )
+    clip_min_score: float = Field(
+        default=0.6,
+        ge=0.0,
+        le=1.0,
+        description="image matches below this (normalised) CLIP similarity are ignored",
+    )
     vector_path: VectorPath | None = Field(
         default=None, description="force a vector path (search|prefilter); unset = best available"
     )

@@ -56,9 +56,30 @@ def plan_fact_updates(
             continue
         seen.add(norm)
         plan.write.append(fact)
+        for old_id in fact.supersedes:  # explicit (LLM extractors), honoured when known
+            old = next((f for f in active.values() if f.id == old_id), None) or next(
+                (f for f in existing_active if f.id == old_id), None
+            )
+            if old is not None and old.valid_from <= fact.valid_from:
+                plan.supersessions.append(
+                    Supersession(
+                        new_id=fact.id,
+                        old_id=old_id,
+                        at=fact.valid_from,
+                        reason="the extractor marked it as updated",
+                    )
+                )
+                if old.slot and active.get(old.slot) is old:
+                    active.pop(old.slot)
         if fact.slot:
             old = active.get(fact.slot)
-            if old is not None and old.valid_from <= fact.valid_from and old.id != fact.id:
+            explicit = {s.old_id for s in plan.supersessions if s.new_id == fact.id}
+            if (
+                old is not None
+                and old.valid_from <= fact.valid_from
+                and old.id != fact.id
+                and old.id not in explicit
+            ):
                 plan.supersessions.append(
                     Supersession(
                         new_id=fact.id,

@@ -7,7 +7,7 @@ Every query binds ``$user_id`` and filters on it; time windows are predicates on
 from __future__ import annotations
 
 from graph.cypher import label, prop
-from schema.model import FULLTEXT_INDEX, VECTOR_INDEX
+from schema.model import FULLTEXT_INDEX, IMAGE_VECTOR_INDEX, VECTOR_INDEX
 
 __all__ = [
     "ACTIVE_FACTS",
@@ -29,6 +29,7 @@ __all__ = [
     "USER_EDGES",
     "VERSIONED_LABELS",
     "fulltext_search",
+    "image_search",
     "user_nodes",
     "vector_postfilter",
     "vector_prefilter",
@@ -66,6 +67,30 @@ MATCH (m:Memory)
 WITH m, score{post}
 RETURN m.id AS id, score
 ORDER BY score DESC
+"""
+
+
+def image_search(has_start: bool, has_end: bool, *, search_clause: bool) -> str:
+    """Text-to-image: the CLIP text vector against the user's turn images in the window."""
+    if search_clause:
+        return f"""CYPHER 25
+MATCH (m:Turn)
+  SEARCH m IN (VECTOR INDEX `{IMAGE_VECTOR_INDEX}` FOR $image_vector
+    WHERE m.user_id = $user_id{window_predicate("m", has_start, has_end)}
+    LIMIT $depth) SCORE AS score
+WITH m, score WHERE score >= $min_score
+RETURN m.id AS id, score
+ORDER BY score DESC
+"""
+    return f"""
+MATCH (m:Turn)
+WHERE m.user_id = $user_id{window_predicate("m", has_start, has_end)}
+  AND m.image_embedding IS NOT NULL
+WITH m, vector.similarity.cosine(m.image_embedding, $image_vector) AS score
+WHERE score >= $min_score
+ORDER BY score DESC
+LIMIT $depth
+RETURN m.id AS id, score
 """
 
 
@@ -169,7 +194,8 @@ RETURN mid AS memory_id, tp.name AS via, ms
 
 SESSION_TURNS = """
 MATCH (m:Turn {user_id: $user_id, session_id: $session_id})
-RETURN m {.*, embedding: null, image_embedding: null} AS m
+RETURN m {.*, embedding: CASE WHEN $with_embeddings THEN m.embedding END,
+          image_embedding: null} AS m
 ORDER BY m.index
 """
 
@@ -209,7 +235,8 @@ RETURN m {.*, embedding: null} AS m ORDER BY m.t
 FACT_HISTORY = """
 MATCH (m:Fact) WHERE m.user_id = $user_id AND m.slot = $slot
 OPTIONAL MATCH (m)-[:SUPERSEDES]->(old:Fact {user_id: $user_id})
-RETURN m {.*, embedding: null, supersedes: collect(old.id)} AS m
+WITH m, collect(old.id) AS supersedes
+RETURN m {.*, embedding: null, supersedes: supersedes} AS m
 ORDER BY m.valid_from, m.id
 """
 

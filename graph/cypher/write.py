@@ -4,7 +4,10 @@ constraint instead of being overwritten), and is scoped to ``$user_id``."""
 
 from __future__ import annotations
 
+import re
+
 from graph.cypher import label, prop, rel
+from schema.errors import UnsafeIdentifier
 
 __all__ = [
     "CONSOLIDATE_SESSIONS",
@@ -60,12 +63,35 @@ CALL db.create.setNodeVectorProperty(m, 'embedding', r.embedding)
 """
 
 
+_ROW_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _owner_id(owner_key: str) -> str:
+    """The owner's id in a row: ``$user_id`` for ``user``, else the row field ``r.<key>``.
+
+    The key names a field of the rows the store builds (``session_id``, ``profile_id``), not
+    a node property, so it is checked as a plain identifier rather than against the schema.
+
+    >>> _owner_id("profile_id")
+    'r.`profile_id`'
+    >>> _owner_id("x`}) DETACH DELETE (n")
+    Traceback (most recent call last):
+    ...
+    schema.errors.UnsafeIdentifier: row field 'x`}) DETACH DELETE (n' is not an identifier
+    """
+    if owner_key == "user":
+        return "$user_id"
+    if not _ROW_FIELD.match(owner_key):
+        raise UnsafeIdentifier(f"row field {owner_key!r} is not an identifier")
+    return f"r.`{owner_key}`"
+
+
 def merge_owned(node_label: str, owner_label: str, has_rel: str, owner_key: str) -> str:
     """Nodes hung from an owner (User or Session) by a HAS_* relationship.
 
     ``owner_key`` names the row field holding the owner's id (``user`` = the user itself)."""
     lbl, owner, has = label(node_label), label(owner_label), rel(has_rel)
-    owner_id = "$user_id" if owner_key == "user" else f"r.{prop(owner_key)}"
+    owner_id = _owner_id(owner_key)
     return f"""
 UNWIND $rows AS r
 MERGE (n:{lbl} {{id: r.id, user_id: $user_id}})
@@ -79,7 +105,7 @@ MERGE (o)-[:{has}]->(n)
 def attach(owner_label: str, has_rel: str, node_label: str, owner_key: str) -> str:
     """``(owner)-[:HAS_*]->(n)`` for rows ``{id, <owner_key>}`` (``user`` = the user)."""
     owner, has, lbl = label(owner_label), rel(has_rel), label(node_label)
-    owner_id = "$user_id" if owner_key == "user" else f"r.{prop(owner_key)}"
+    owner_id = _owner_id(owner_key)
     return f"""
 UNWIND $rows AS r
 MATCH (n:{lbl} {{id: r.id, user_id: $user_id}})
@@ -155,13 +181,14 @@ MERGE (m)-[:MENTIONS]->(e)
 def supersede(node_label: str) -> str:
     """``new`` SUPERSEDES ``old``; the old node stays, closed at ``at`` (first closing wins)."""
     lbl = label(node_label)
+    status = {"Fact": ", old.status = 'superseded'", "Procedure": ", old.status = 'retired'"}
     return f"""
 UNWIND $rows AS r
 MATCH (new:{lbl} {{id: r.new_id, user_id: $user_id}})
 MATCH (old:{lbl} {{id: r.old_id, user_id: $user_id}})
 MERGE (new)-[s:SUPERSEDES]->(old)
 ON CREATE SET s.at = r.at, s.reason = r.reason
-SET old.valid_to = coalesce(old.valid_to, r.at), old.status = 'superseded'
+SET old.valid_to = coalesce(old.valid_to, r.at){status.get(node_label, "")}
 """
 
 

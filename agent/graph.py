@@ -1,0 +1,450 @@
+"""The response loop as a LangGraph state machine.
+
+    START -> start -> think --retrieve--> retrieve -> think ... --answer--> answer -> update -> END
+                   \\        \\--invalid--> think (one repair) / retrieve (query as keywords)
+                    \\        \\--budget spent--> force -> answer
+                     \\--(direct mode)--> direct -> answer
+
+Per-run facts (user, store, policy, settings, the query time, the mode) come through the run
+context (:class:`AgentContext`), never globals. The state is a TypedDict with reducers; the
+reasoning chain (messages, steps, seen ids) is reset at the start of every question, while
+the checkpointer keeps the thread (user + session) across questions and restarts.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypedDict, cast
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, RemoveMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import REMOVE_ALL_MESSAGES, add_messages
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Checkpointer
+
+from agent.parsing import parse_output
+from agent.personality import render_profile
+from agent.prompts import direct_answer, reason_continue, reason_start, repair
+from agent.prompts._common import ChatTurn, PromptContext, render_memories
+from agent.session import resolve_session
+from agent.update import UpdateStage
+from schema.agent import ParsedOutput, Step
+from schema.nodes import MemoryKind, User
+from schema.protocols import MemoryStore
+from schema.retrieval import RetrievalRequest, RetrievedMemory, TimeWindow
+from schema.settings import Settings
+from schema.timeutil import UTC, ensure_aware, get_tz
+
+__all__ = ["STOP", "AgentContext", "AgentState", "build_agent", "build_graph"]
+
+#: generation stops at the closing tags (vLLM/OpenAI exclude them; the parser tolerates it)
+STOP = ["</retrieve>", "</answer>"]
+
+
+def chain(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
+    """Append; ``None`` resets (a new question starts a new chain)."""
+    return [] if right is None else [*(left or []), *right]
+
+
+class AgentState(TypedDict, total=False):
+    question: str  # input
+    asked_at: str  # input (ISO 8601), optional; else the context's `now`, else the clock
+    image_caption: str  # input, optional: a caption of an image sent with the question
+    messages: Annotated[list[AnyMessage], add_messages]  # the policy transcript of this chain
+    steps: Annotated[list[dict[str, Any]], chain]  # the trace (schema.agent.Step)
+    seen_ids: Annotated[list[str], chain]  # memories already returned in this chain
+    memories: Annotated[list[dict[str, Any]], chain]  # RetrievedMemory dumps, in order
+    calls: int  # policy calls in this chain
+    repairs: int
+    pending: dict[str, Any] | None  # the next retrieve request
+    route: str
+    answer: str
+    session_id: str | None
+    update: dict[str, Any]
+    turns_answered: Annotated[int, operator.add]  # over the thread's life
+
+
+@dataclass
+class AgentContext:
+    """Per-run facts. ``store`` and ``policy`` are required for a real run."""
+
+    user_id: str
+    store: MemoryStore | None = None
+    policy: BaseChatModel | None = None
+    settings: Settings | None = None
+    update_stage: UpdateStage | None = None
+    now: datetime | str | None = None
+    mode: Literal["reason", "direct"] = "reason"
+    user_name: str | None = None
+
+
+Resolver = Callable[[Any], AgentContext]
+
+
+def _identity(ctx: Any) -> AgentContext:
+    if isinstance(ctx, dict):
+        return AgentContext(**ctx)
+    if not isinstance(ctx, AgentContext):
+        raise ValueError("a run needs context=AgentContext(user_id=..., store=..., policy=...)")
+    return ctx
+
+
+def _settings(ctx: AgentContext) -> Settings:
+    return ctx.settings or Settings()
+
+
+def _now(state: AgentState, ctx: AgentContext) -> datetime:
+    tz = get_tz(_settings(ctx).timezone)
+    raw = state.get("asked_at") or ctx.now
+    if isinstance(raw, str) and raw:
+        return ensure_aware(datetime.fromisoformat(raw.replace("Z", "+00:00")), tz)
+    if isinstance(raw, datetime):
+        return ensure_aware(raw, tz)
+    return datetime.now(UTC).astimezone(tz)
+
+
+def _store(ctx: AgentContext) -> MemoryStore:
+    if ctx.store is None:
+        raise ValueError("AgentContext.store is required")
+    return ctx.store
+
+
+def _policy(ctx: AgentContext) -> BaseChatModel:
+    if ctx.policy is None:
+        raise ValueError("AgentContext.policy is required")
+    return ctx.policy
+
+
+def _prompt_context(state: AgentState, ctx: AgentContext) -> PromptContext:
+    store, s = _store(ctx), _settings(ctx)
+    now = _now(state, ctx)
+    session, _ = resolve_session(store, ctx.user_id, now, s.session_gap_minutes)
+    recent = store.session_turns(ctx.user_id, session.id)[-20:] if session else []
+    profile = [
+        (e.key, e.value)
+        for e in store.profile(ctx.user_id)
+        if e.valid_to is None and e.value is not None
+    ]
+    procedures = [f"({p.type}) {p.text}" for p in store.procedures(ctx.user_id)]
+    return PromptContext(
+        question=state["question"],
+        asked_at=now,
+        user_name=ctx.user_name,
+        profile=profile,
+        procedures=procedures,
+        personality=render_profile(store.personality_history(ctx.user_id)),
+        recent=[
+            ChatTurn(t=t.t, speaker=t.speaker, text=t.text, caption=t.image_caption) for t in recent
+        ],
+        max_steps=s.max_steps,
+    )
+
+
+# ---------------------------------------------------------------------------------- nodes
+def start(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
+    if not (state.get("question") or "").strip():
+        raise ValueError("the input needs a non-empty 'question'")
+    pctx = _prompt_context(state, ctx)
+    session, _ = resolve_session(
+        _store(ctx), ctx.user_id, pctx.asked_at, _settings(ctx).session_gap_minutes
+    )
+    update: dict[str, Any] = {
+        "messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES)],
+        "steps": None,
+        "seen_ids": None,
+        "memories": None,
+        "calls": 0,
+        "repairs": 0,
+        "pending": None,
+        "answer": "",
+        "route": "",
+        "asked_at": pctx.asked_at.isoformat(),
+        "session_id": session.id if session else None,
+    }
+    if ctx.mode == "reason":
+        update["messages"] += reason_start.render(pctx)
+    else:
+        update["route"] = "direct"
+    return update
+
+
+def _invoke(ctx: AgentContext, messages: list[BaseMessage]) -> str:
+    try:
+        reply = _policy(ctx).invoke(messages, stop=STOP)
+    except Exception as exc:  # a model error must not lose the turn: treat it as empty output
+        return f"<error>{type(exc).__name__}: {exc}</error>"
+    content = reply.content
+    return content if isinstance(content, str) else str(content)
+
+
+def _step(parsed: ParsedOutput, kind: str, **extra: Any) -> dict[str, Any]:
+    return Step(
+        kind=kind,
+        think=parsed.think,
+        issues=[i.value for i in parsed.issues],
+        **extra,
+    ).model_dump()
+
+
+def _fallback_call(state: AgentState) -> dict[str, Any]:
+    return {
+        "keywords": [state["question"]],
+        "start": None,
+        "end": None,
+        "types": None,
+        "k": None,
+        "fallback": True,
+    }
+
+
+def think(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
+    s = _settings(ctx)
+    now = _now(state, ctx)
+    raw = _invoke(ctx, list(state.get("messages", [])))
+    parsed = parse_output(raw, now=now, tz=get_tz(s.timezone))
+    calls = state.get("calls", 0) + 1
+    out: dict[str, Any] = {"calls": calls, "messages": [AIMessage(content=raw)]}
+    if parsed.action == "answer":
+        out.update(
+            answer=parsed.answer,
+            route="answer",
+            steps=[_step(parsed, "answer", answer=parsed.answer)],
+        )
+        return out
+    if parsed.action == "retrieve" and parsed.retrieve is not None:
+        call = parsed.retrieve
+        pending = {
+            "keywords": call.keywords,
+            "start": parsed.start.isoformat() if parsed.start else None,
+            "end": parsed.end.isoformat() if parsed.end else None,
+            "types": [t.value for t in call.types] if call.types else None,
+            "k": call.k,
+        }
+        out.update(
+            pending=pending,
+            route="retrieve" if calls < s.max_steps else "force",
+            steps=[_step(parsed, "think")],
+        )
+        return out
+    # invalid: one repair request, then a retrieve with the query as keywords
+    error = parsed.error or "unusable output"
+    if state.get("repairs", 0) < 1 and calls < s.max_steps:
+        out.update(
+            repairs=state.get("repairs", 0) + 1,
+            route="think",
+            messages=[AIMessage(content=raw), *repair.render(error)],
+            steps=[_step(parsed, "repair", note=f"asked the model to fix: {error}")],
+        )
+        return out
+    already = any((st.get("request") or {}).get("fallback") for st in state.get("steps", []))
+    if not already and calls < s.max_steps:
+        out.update(
+            pending=_fallback_call(state),
+            route="retrieve",
+            steps=[
+                _step(parsed, "fallback", note=f"{error}; searching with the question as keywords")
+            ],
+        )
+        return out
+    out.update(route="force", steps=[_step(parsed, "fallback", note=f"{error}; answering now")])
+    return out
+
+
+def _request(state: AgentState, ctx: AgentContext, pending: dict[str, Any]) -> RetrievalRequest:
+    s = _settings(ctx)
+    tz = get_tz(s.timezone)
+    start = datetime.fromisoformat(pending["start"]) if pending.get("start") else None
+    end = datetime.fromisoformat(pending["end"]) if pending.get("end") else None
+    window = TimeWindow.of(start, end, tz) if (start or end) else TimeWindow()
+    kinds = [MemoryKind(t) for t in pending["types"]] if pending.get("types") else None
+    keywords = [k for k in pending.get("keywords", []) if k]
+    query = " ".join(keywords) if not pending.get("fallback") else state["question"]
+    return RetrievalRequest(
+        user_id=ctx.user_id,
+        query=query,
+        keywords=[] if pending.get("fallback") else keywords,
+        window=window,
+        k=pending.get("k") or 8,
+        exclude_ids=list(state.get("seen_ids", [])),
+        **({"kinds": kinds} if kinds else {}),
+    )
+
+
+def retrieve(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
+    pending = state.get("pending") or _fallback_call(state)
+    request = _request(state, ctx, pending)
+    result = _store(ctx).retrieve(request)
+    window = result.window.describe()
+    step = Step(
+        kind="retrieve",
+        request=pending,
+        window=window,
+        memory_ids=[m.id for m in result.items],
+        memories=[m.render() for m in result.items],
+        note=f"{len(result.items)} memories via {result.vector_path.value}",
+    )
+    message = reason_continue.render(
+        result.items, window=window, step=state.get("calls", 0), max_steps=_settings(ctx).max_steps
+    )
+    return {
+        "messages": message,
+        "steps": [step.model_dump()],
+        "pending": None,
+        "seen_ids": result.all_ids(),
+        "memories": [m.model_dump(mode="json") for m in result.items],
+    }
+
+
+def _fallback_answer(state: AgentState) -> str:
+    memories = [RetrievedMemory.model_validate(m) for m in state.get("memories", [])]
+    if not memories:
+        return "I don't have any memory that answers this."
+    return "I could not finish reasoning about this. Here is what I remember:\n" + render_memories(
+        memories[:3]
+    )
+
+
+def force(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
+    s = _settings(ctx)
+    messages = [*state.get("messages", []), *direct_answer.render_forced()]
+    raw = _invoke(ctx, messages)
+    parsed = parse_output(raw, now=_now(state, ctx), tz=get_tz(s.timezone))
+    answer = parsed.answer if parsed.action == "answer" and parsed.answer else None
+    note = None if answer else "the forced answer was unusable; answering from the memories"
+    answer = answer or _fallback_answer(state)
+    return {
+        "messages": [AIMessage(content=raw)],
+        "answer": answer,
+        "calls": state.get("calls", 0) + 1,
+        "steps": [_step(parsed, "forced", answer=answer, note=note)],
+    }
+
+
+def direct(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
+    """Non-reasoning mode: one retrieval with the question, one call to answer."""
+    s = _settings(ctx)
+    pctx = _prompt_context(state, ctx)
+    request = RetrievalRequest(user_id=ctx.user_id, query=state["question"], k=8)
+    result = _store(ctx).retrieve(request)
+    messages = direct_answer.render(pctx, result.items)
+    raw = _invoke(ctx, messages)
+    parsed = parse_output(raw, now=pctx.asked_at, tz=get_tz(s.timezone))
+    memories = [m.model_dump(mode="json") for m in result.items]
+    answer = parsed.answer if parsed.action == "answer" and parsed.answer else None
+    if answer is None:
+        answer = _fallback_answer({"memories": memories})
+    return {
+        "messages": [*messages, AIMessage(content=raw)],
+        "answer": answer,
+        "calls": 1,
+        "memories": memories,
+        "seen_ids": result.all_ids(),
+        "steps": [
+            Step(
+                kind="retrieve",
+                request={"keywords": [state["question"]]},
+                window=result.window.describe(),
+                memory_ids=[m.id for m in result.items],
+                memories=[m.render() for m in result.items],
+            ).model_dump(),
+            _step(parsed, "answer", answer=answer),
+        ],
+    }
+
+
+def answer(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
+    text = (state.get("answer") or "").strip()
+    if not text:
+        text = _fallback_answer(state)
+    return {"answer": text, "turns_answered": 1}
+
+
+def update(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
+    stage = ctx.update_stage
+    if stage is None:
+        return {"update": {"skipped": True}}
+    store = _store(ctx)
+    s = _settings(ctx)
+    asked = _now(state, ctx)
+    session, _ = resolve_session(store, ctx.user_id, asked, s.session_gap_minutes)
+    user = User(id=ctx.user_id, user_id=ctx.user_id, name=ctx.user_name)
+    report = stage.record_exchange(
+        user,
+        session,
+        state["question"],
+        asked,
+        state["answer"],
+        asked,
+        caption=state.get("image_caption"),
+    )
+    return {
+        "session_id": report.session_id,
+        "update": {
+            "session_id": report.session_id,
+            "turn_ids": report.turn_ids,
+            "facts": report.facts,
+            "supersessions": report.supersessions,
+            "personality_step": report.snapshot.step if report.snapshot else None,
+            "closed_sessions": report.closed_sessions,
+            "elapsed_ms": round(report.elapsed_ms, 1),
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------- wiring
+def _after_start(state: AgentState) -> str:
+    return state.get("route") or "think"
+
+
+def _after_think(state: AgentState) -> str:
+    return state.get("route") or "force"
+
+
+def _bind(
+    fn: Callable[[AgentState, AgentContext], dict[str, Any]], resolve: Resolver
+) -> Callable[[AgentState, Runtime[AgentContext]], dict[str, Any]]:
+    def node(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+        return fn(state, resolve(runtime.context))
+
+    node.__name__ = fn.__name__
+    return node
+
+
+def build_graph(
+    resolve: Resolver | None = None,
+) -> StateGraph[AgentState, AgentContext, AgentState, AgentState]:
+    """The uncompiled graph. ``resolve`` completes each run's context (the LangGraph server
+    uses it to add the shared clients to the JSON context a run carries)."""
+    r = resolve or _identity
+    g: StateGraph[AgentState, AgentContext, AgentState, AgentState] = StateGraph(
+        AgentState, context_schema=AgentContext
+    )
+    for fn in (start, think, retrieve, force, direct, answer, update):
+        g.add_node(fn.__name__, cast(Any, _bind(fn, r)))
+    g.add_edge(START, "start")
+    g.add_conditional_edges("start", _after_start, {"think": "think", "direct": "direct"})
+    g.add_conditional_edges(
+        "think",
+        _after_think,
+        {"retrieve": "retrieve", "think": "think", "answer": "answer", "force": "force"},
+    )
+    g.add_edge("retrieve", "think")
+    g.add_edge("force", "answer")
+    g.add_edge("direct", "answer")
+    g.add_edge("answer", "update")
+    g.add_edge("update", END)
+    return g
+
+
+def build_agent(
+    checkpointer: Checkpointer = None,
+) -> CompiledStateGraph[AgentState, AgentContext, AgentState, AgentState]:
+    """Compile the agent. ``checkpointer``: ``InMemorySaver()`` in tests, a ``SqliteSaver`` for
+    the CLI (a conversation survives restarts), ``None`` for the LangGraph server (which
+    brings its own) and for embedding as a subgraph (the parent's checkpointer is used)."""
+    return build_graph().compile(checkpointer=checkpointer, name="personagraph")

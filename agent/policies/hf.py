@@ -1,0 +1,90 @@
+"""A local transformers model (a directory or a hub id) behind the chat-model interface, with
+its own chat template, on CPU or GPU."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict, PrivateAttr
+
+from schema.errors import ConfigError
+
+__all__ = ["HFChatModel", "to_chat"]
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
+
+
+def to_chat(messages: list[BaseMessage]) -> list[dict[str, str]]:
+    return [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
+
+
+class HFChatModel(BaseChatModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_path: str
+    device: str = "cpu"
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    _model: Any = PrivateAttr(default=None)
+    _tokenizer: Any = PrivateAttr(default=None)
+
+    @property
+    def _llm_type(self) -> str:
+        return "hf"
+
+    def load(self) -> None:
+        if self._model is not None:
+            return
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+            self._model = AutoModelForCausalLM.from_pretrained(self.model_path)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot load the transformers model {self.model_path!r}: {exc}",
+                hint="set PERSONA_MODEL to a local model directory (or a hub id when online)",
+            ) from exc
+        if getattr(self._tokenizer, "chat_template", None) is None:
+            raise ConfigError(
+                f"model {self.model_path!r} has no chat template",
+                hint="use an instruction-tuned model or add a chat_template",
+            )
+        self._model.to(self.device)
+        self._model.eval()
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        import torch
+
+        self.load()
+        tok, model = self._tokenizer, self._model
+        inputs = tok.apply_chat_template(
+            to_chat(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
+        ).to(self.device)
+        sample = self.temperature > 0
+        gen: dict[str, Any] = {
+            "max_new_tokens": kwargs.get("max_new_tokens", self.max_new_tokens),
+            "do_sample": sample,
+            "pad_token_id": tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+        }
+        if sample:
+            gen["temperature"] = self.temperature
+        if stop:
+            gen["stop_strings"] = list(stop)
+            gen["tokenizer"] = tok
+        with torch.no_grad():
+            out = model.generate(**inputs, **gen)
+        text = tok.decode(out[0][inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        for s in stop or []:  # keep the closing tag, drop anything after it
+            if s in text:
+                text = text[: text.index(s) + len(s)]
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])

@@ -1,0 +1,26 @@
+"""Task: ask the model once to fix a malformed output (what was wrong, what is expected)."""
+
+from __future__ import annotations
+
+from langchain_core.messages import BaseMessage, HumanMessage
+
+from schema.agent import ParsedOutput
+
+__all__ = ["VERSION", "Response", "render"]
+
+VERSION = "repair/1"
+Response = ParsedOutput
+
+
+def render(error: str) -> list[BaseMessage]:
+    return [
+        HumanMessage(
+            content=(
+                f"Your last reply could not be used: {error}.\n"
+                "Reply again in exactly this format: <think>your reasoning</think> followed "
+                'by either <retrieve>{"keywords": ["..."], "start": "YYYY-MM-DD", '
+                '"end": "YYYY-MM-DD"}</retrieve> (start/end optional) or '
+                "<answer>your reply</answer>."
+            )
+        )
+    ]

@@ -1,0 +1,203 @@
+"""The update stage: after each answer, remember the exchange and learn from it.
+
+Per turn (one transaction): the user's turn and the assistant's reply are stored in the
+session, facts are extracted from the user's turn (superseding older ones), and the
+personality estimate is updated (PEM) when the turn carries a signal.
+Per session close (an idle gap, an explicit end, or the end of an ingest): the session is
+segmented into topic events, habits/goals and the core profile are maintained through
+explicit operations, and the session is marked consolidated exactly once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from agent.extraction.text import keywords
+from agent.media import ImageStore
+from agent.memory import (
+    Extractors,
+    FactState,
+    PersonalityInferencer,
+    episodic_update,
+    procedural_update,
+    semantic_update,
+)
+from agent.personality import PemSchedule, current, ema_update
+from agent.session import chat_session_id
+from schema.nodes import PersonalitySnapshot, Session, Turn, User, make_id
+from schema.protocols import MemoryStore, WriteBatch, WriteStats
+
+__all__ = ["ExchangeReport", "UpdateStage", "personality_update"]
+
+
+@dataclass
+class ExchangeReport:
+    session_id: str
+    turn_ids: list[str] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
+    supersessions: int = 0
+    snapshot: PersonalitySnapshot | None = None
+    closed_sessions: list[str] = field(default_factory=list)
+    stats: WriteStats = field(default_factory=WriteStats)
+    elapsed_ms: float = 0.0
+
+
+def personality_update(
+    inferencer: PersonalityInferencer,
+    user_id: str,
+    turn: Turn,
+    context: Sequence[Turn],
+    history: list[PersonalitySnapshot],
+    schedule: PemSchedule,
+    batch: WriteBatch,
+) -> PersonalitySnapshot | None:
+    """Infer the momentary traits from ``turn``; with a signal, add the EMA-updated snapshot
+    to ``batch`` (and to ``history``). t = the number of earlier snapshots."""
+    obs = inferencer.infer(turn, context)
+    if not obs.has_signal:
+        return None
+    t = len(history)
+    values, w = ema_update(current(history), obs.as_list(), t, schedule)
+    snap = PersonalitySnapshot(
+        id=make_id("personality", user_id, t + 1),
+        user_id=user_id,
+        t=turn.t,
+        step=t + 1,
+        openness=values[0],
+        conscientiousness=values[1],
+        extraversion=values[2],
+        agreeableness=values[3],
+        neuroticism=values[4],
+        weight=w,
+        observed=obs.as_list(),
+        turn_id=turn.id,
+    )
+    batch.snapshots.append(snap)
+    history.append(snap)
+    return snap
+
+
+class UpdateStage:
+    def __init__(
+        self,
+        store: MemoryStore,
+        extractors: Extractors,
+        *,
+        schedule: PemSchedule | None = None,
+        gap_minutes: float = 60.0,
+        images: ImageStore | None = None,
+    ) -> None:
+        self.store = store
+        self.extractors = extractors
+        self.schedule = schedule or PemSchedule()
+        self.gap = timedelta(minutes=gap_minutes)
+        self.images = images
+
+    def record_exchange(
+        self,
+        user: User,
+        session: Session | None,
+        question: str,
+        asked_at: datetime,
+        answer: str,
+        answered_at: datetime,
+        *,
+        image: bytes | None = None,
+        caption: str | None = None,
+    ) -> ExchangeReport:
+        started = time.perf_counter()
+        uid = user.id
+        if session is None:
+            index = len(self.store.sessions(uid))
+            session = Session(
+                id=chat_session_id(uid, asked_at),
+                user_id=uid,
+                source_id="chat",
+                index=index,
+                start=asked_at,
+                end=answered_at,
+            )
+            earlier: list[Turn] = []
+        else:
+            earlier = self.store.session_turns(uid, session.id)
+            session = session.model_copy(update={"end": max(session.end, answered_at)})
+        report = ExchangeReport(session_id=session.id)
+        n = len(earlier)
+        sha = path = None
+        if image is not None and self.images is not None:
+            sha, stored = self.images.put(image)
+            path = str(stored)
+        speaker = user.name or "user"
+        user_turn = Turn(
+            id=make_id("turn", uid, session.id, n),
+            user_id=uid,
+            session_id=session.id,
+            index=n,
+            role="user",
+            speaker=speaker,
+            text=question,
+            t=asked_at,
+            keywords=keywords(f"{question} {caption or ''}", 6, exclude=[speaker]),
+            image_sha256=sha,
+            image_path=path,
+            image_caption=caption,
+        )
+        reply = Turn(
+            id=make_id("turn", uid, session.id, n + 1),
+            user_id=uid,
+            session_id=session.id,
+            index=n + 1,
+            role="assistant",
+            speaker="assistant",
+            text=answer,
+            t=answered_at,
+            keywords=keywords(answer, 6),
+        )
+        batch = WriteBatch(user=user, sessions=[session], turns=[user_turn, reply])
+        facts = semantic_update(
+            self.extractors.facts, FactState.load(self.store, uid), uid, [user_turn], batch
+        )
+        report.facts = [f.id for f in facts]
+        report.supersessions = len(batch.supersessions)
+        report.snapshot = personality_update(
+            self.extractors.personality,
+            uid,
+            user_turn,
+            earlier,
+            self.store.personality_history(uid),
+            self.schedule,
+            batch,
+        )
+        report.stats = self.store.write(batch)
+        report.turn_ids = [user_turn.id, reply.id]
+        for stale in self.store.sessions(uid, unconsolidated_only=True):
+            if stale.id != session.id and stale.end < asked_at - self.gap:
+                self.close_session(user, stale)
+                report.closed_sessions.append(stale.id)
+        report.elapsed_ms = (time.perf_counter() - started) * 1000
+        return report
+
+    def close_session(self, user: User, session: Session) -> WriteStats:
+        """Consolidate a session once: episodes, habits/goals and profile operations."""
+        uid = user.id
+        if session.consolidated_at is not None:
+            return WriteStats()
+        turns = self.store.session_turns(uid, session.id, with_embeddings=True)
+        batch = WriteBatch(user=user, consolidated_at=session.end)
+        episodic_update(self.extractors.segmenter, uid, session, turns, batch)
+        turn_ids = {t.id for t in turns}
+        session_facts = [f for f in self.store.active_facts(uid) if set(f.turn_ids) & turn_ids]
+        procedural_update(
+            self.extractors.updater,
+            uid,
+            session,
+            turns,
+            self.store.procedures(uid),
+            self.store.profile(uid),
+            session_facts,
+            batch,
+        )
+        return self.store.write(batch)

@@ -1,0 +1,85 @@
+"""Running the agent from the command line: one question, streamed step by step."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import Checkpointer
+from rich.console import Console
+from rich.markup import escape
+
+from agent.graph import AgentState, build_agent
+from agent.session import chat_session_id, resolve_session
+from pipelines.app import App
+from schema.timeutil import UTC, get_tz
+
+__all__ = ["ask", "thread_id"]
+
+
+def thread_id(app: App, user_id: str, now: datetime) -> str:
+    """Thread = user + session: the open session, or the one this message will start."""
+    session, _ = resolve_session(app.store, user_id, now, app.settings.session_gap_minutes)
+    return f"{user_id}:{session.id if session else chat_session_id(user_id, now)}"
+
+
+def _render_update(console: Console, node: str, update: dict[str, Any]) -> None:
+    for step in update.get("steps") or []:
+        kind = step["kind"]
+        if step.get("think"):
+            console.print(f"[magenta]think[/magenta] {escape(step['think'])}")
+        if step.get("issues"):
+            console.print(f"[yellow]  output issues: {', '.join(step['issues'])}[/yellow]")
+        if kind in ("repair", "fallback", "forced") and step.get("note"):
+            console.print(f"[yellow]{kind}[/yellow] {escape(step['note'])}")
+        if kind == "retrieve":
+            req = step.get("request") or {}
+            console.print(
+                f"[cyan]retrieve[/cyan] keywords={req.get('keywords')} "
+                f"types={req.get('types') or 'all'} window {step.get('window')}"
+            )
+            for line in step.get("memories") or ["(nothing found)"]:
+                console.print(f"   [dim]{escape(line)}[/dim]")
+    if node == "answer" and update.get("answer"):
+        console.print(f"[bold green]answer[/bold green] {escape(update['answer'])}")
+    if node == "update" and update.get("update") and not update["update"].get("skipped"):
+        u = update["update"]
+        console.print(
+            f"[dim]remembered: {len(u.get('turn_ids', []))} turns, {len(u.get('facts', []))} "
+            f"facts, {u.get('supersessions', 0)} supersessions"
+            + (f", personality step {u['personality_step']}" if u.get("personality_step") else "")
+            + (f", closed sessions {u['closed_sessions']}" if u.get("closed_sessions") else "")
+            + f" ({u.get('elapsed_ms', 0):.0f} ms)[/dim]"
+        )
+
+
+def ask(
+    app: App,
+    user_id: str,
+    question: str,
+    *,
+    console: Console,
+    now: datetime | None = None,
+    mode: str = "reason",
+    update: bool = True,
+    user_name: str | None = None,
+    checkpointer: Checkpointer = None,
+) -> dict[str, Any]:
+    """Ask one question; stream and print each step; return the final state."""
+    tz = get_tz(app.settings.timezone)
+    when = now or datetime.now(UTC).astimezone(tz)
+    agent = build_agent(checkpointer)
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id(app, user_id, when)}}
+    inputs: AgentState = {"question": question, "asked_at": when.isoformat()}
+    ctx = app.agent_context(user_id, now=when, mode=mode, update=update, user_name=user_name)
+    final: dict[str, Any] = {}
+    stream: Any = agent.stream(inputs, config, context=ctx, stream_mode=["updates", "values"])
+    for mode_name, chunk in stream:
+        if mode_name == "values":
+            final = dict(chunk)
+            continue
+        for node, upd in chunk.items():
+            if isinstance(upd, dict):
+                _render_update(console, node, upd)
+    return final
