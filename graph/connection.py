@@ -34,6 +34,8 @@ class Capabilities:
     search_in_list: bool  # `IN $list` inside SEARCH ... WHERE (2026.06+)
     fulltext_search_clause: bool  # SEARCH over full-text indexes (2026.09+)
     vector_index_filters: bool  # CREATE VECTOR INDEX ... WITH [filter properties]
+    #: `vector.quantization.enabled` in a vector index's indexConfig (vector-2.0, 5.23+)
+    vector_index_quantization: bool = False
 
     @property
     def best_vector_path(self) -> str:
@@ -45,6 +47,8 @@ def capabilities_for(version: str) -> Capabilities:
 
     >>> capabilities_for("5.26.30").vector_search_clause
     False
+    >>> capabilities_for("5.26.30").vector_index_quantization
+    True
     >>> capabilities_for("2026.08.1").search_in_list
     True
     """
@@ -55,6 +59,7 @@ def capabilities_for(version: str) -> Capabilities:
         search_in_list=key >= (2026, 6, 0),
         fulltext_search_clause=key >= (2026, 9, 0),
         vector_index_filters=key >= (2026, 1, 0),
+        vector_index_quantization=key >= (5, 23, 0),
     )
 
 

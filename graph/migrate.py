@@ -2,8 +2,9 @@
 
 ``migrate`` creates whatever is missing (``IF NOT EXISTS``), checks that existing vector
 indexes have the embedder's dimension (a mismatch is a :class:`DimensionMismatch` naming the
-command that re-embeds), rebuilds a vector index whose filter properties are outdated, and
-waits for the indexes to come online.
+command that re-embeds), rebuilds a vector index whose filter properties or quantisation are
+outdated (the embeddings stay on the nodes; only the index is rebuilt), and waits for the
+indexes to come online.
 """
 
 from __future__ import annotations
@@ -46,6 +47,17 @@ def _wanted_properties(spec: IndexSpec, conn: Neo4jConnection) -> list[str]:
     return [*spec.properties, *filters]
 
 
+def _outdated(row: dict[str, Any], spec: IndexSpec, conn: Neo4jConnection) -> str | None:
+    """Why an existing vector index must be rebuilt (None = it is what we would create)."""
+    wanted = _wanted_properties(spec, conn)
+    if list(row["properties"]) != wanted:
+        return f"with filter properties {wanted}"
+    config = (row.get("options") or {}).get("indexConfig") or {}
+    if conn.caps.vector_index_quantization and config.get("vector.quantization.enabled") is True:
+        return "without quantisation"
+    return None
+
+
 def migrate(
     conn: Neo4jConnection,
     *,
@@ -68,11 +80,9 @@ def migrate(
                 have = _vector_dimension(row)
                 if have is not None and have != dim:
                     raise DimensionMismatch(spec.name, have, dim, embedder_name)
-                if list(row["properties"]) != _wanted_properties(spec, conn):
-                    say(
-                        f"rebuilding {spec.name} with filter properties "
-                        f"{_wanted_properties(spec, conn)}"
-                    )
+                why = _outdated(row, spec, conn)
+                if why is not None:
+                    say(f"rebuilding {spec.name} {why}")
                     conn.run_schema(ddl.drop_index(spec.name))
                     conn.run_schema(ddl.render(spec, conn.caps, dimension=dim))
                     report.rebuilt.append(spec.name)

@@ -53,11 +53,15 @@ def render(spec: IndexSpec, caps: Capabilities, *, dimension: int | None = None)
         with_clause = ""
         prefix = ""
         if caps.vector_index_filters and filters:
+            # In-index filter properties are Cypher 25 syntax (2026.01+). The 5.26 LTS parser
+            # rejects `WITH [...]` and the `CYPHER 25` prefix, so there the index holds the
+            # vector alone and retrieval filters by the (user_id, t) range index instead.
             with_clause = " WITH [" + ", ".join(f"n.{prop(f)}" for f in filters) + "]"
             prefix = "CYPHER 25 "
         # Quantisation off: exact float vectors keep ANN recall close to exact search
-        # (the 2026 default, binary quantisation, costs recall; see docs/benchmarks).
-        quant = ", `vector.quantization.enabled`: false" if caps.vector_index_filters else ""
+        # (quantisation is on by default since 5.23 and costs recall; see docs/benchmarks).
+        # Servers before 5.23 (vector-1.0) do not know the option.
+        quant = ", `vector.quantization.enabled`: false" if caps.vector_index_quantization else ""
         return (
             f"{prefix}CREATE VECTOR INDEX {_name(spec.name)} IF NOT EXISTS FOR (n:{lbl}) "
             f"ON n.{props[0]}{with_clause} OPTIONS {{indexConfig: {{"

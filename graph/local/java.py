@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,10 +105,16 @@ def find_jdks(extra: Path | None = None) -> list[Jdk]:
     return sorted(found.values(), reverse=True)
 
 
-def pick_jdk(neo4j_version: str, jdks: list[Jdk]) -> Jdk:
-    """The newest JDK within the version's supported range."""
+def pick_jdk(neo4j_version: str, jdks: Sequence[Jdk], *, prefer: Path | None = None) -> Jdk:
+    """The preferred JDK (``PERSONA_JAVA_HOME``) if it can run the version, else the newest JDK
+    within the version's supported range."""
     low, high = java_range(neo4j_version)
     usable = [j for j in jdks if low <= j.major <= high]
+    if prefer is not None:
+        wanted = prefer.resolve()
+        for jdk in usable:
+            if jdk.home == wanted:
+                return jdk
     if usable:
         return max(usable)
     seen = ", ".join(f"Java {j.major} at {j.home}" for j in jdks) or "none"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from schema.errors import MavenNotFound, ServerError
 
-__all__ = ["distribution_dir", "ensure_distribution", "entry_point"]
+__all__ = ["declares_setting", "distribution_dir", "ensure_distribution", "entry_point"]
 
 _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -103,26 +103,64 @@ def ensure_distribution(
     return lib
 
 
+#: Known server main classes, newest first (used when a jar has no service file).
+_KNOWN_ENTRY_POINTS = (
+    "org.neo4j.server.Neo4jCommunity",  # 2026.x
+    "org.neo4j.server.CommunityEntryPoint",  # 5.x and 2025.x
+)
+_SERVICE = "META-INF/services/org.neo4j.server.startup.EntryPoint"
+
+
 def entry_point(lib: Path, version: str) -> str:
     """The server's main class, read from the service file of the ``neo4j`` jar.
 
     Neo4j 5.x names it ``org.neo4j.server.CommunityEntryPoint``; 2026.x renamed it
-    (``org.neo4j.server.Neo4jCommunity``). Reading the service file follows such renames.
+    (``org.neo4j.server.Neo4jCommunity``). Reading the service file follows such renames; a
+    jar without the service file falls back to whichever known main class it contains.
     """
     jar = lib / f"neo4j-{version}.jar"
-    service = "META-INF/services/org.neo4j.server.startup.EntryPoint"
     try:
         with zipfile.ZipFile(jar) as zf:
-            names = [
-                line.strip()
-                for line in zf.read(service).decode().splitlines()
-                if line.strip() and not line.startswith("#")
-            ]
+            contents = set(zf.namelist())
+            if _SERVICE in contents:
+                names = [
+                    line.split("#", 1)[0].strip()
+                    for line in zf.read(_SERVICE).decode().splitlines()
+                ]
+                names = [n for n in names if n]
+            else:
+                names = [
+                    cls
+                    for cls in _KNOWN_ENTRY_POINTS
+                    if cls.replace(".", "/") + ".class" in contents
+                ]
     except (OSError, KeyError, zipfile.BadZipFile) as exc:
         raise ServerError(
             f"cannot read the server entry point from {jar}: {exc}",
             hint=f"delete {lib.parent} to resolve the distribution again",
         ) from exc
     if not names:
-        raise ServerError(f"{jar} declares no server entry point")
+        raise ServerError(
+            f"{jar} declares no server entry point",
+            hint=f"delete {lib.parent} to resolve the distribution again",
+        )
     return names[0]
+
+
+def declares_setting(lib: Path, version: str, name: str) -> bool:
+    """True if the distribution's configuration jar declares the setting ``name``.
+
+    For internal settings, which may disappear in any release: strict config validation makes
+    the server refuse to start on an unknown key, so such keys are written only when declared.
+    """
+    jar = lib / f"neo4j-configuration-{version}.jar"
+    needle = name.encode()
+    try:
+        with zipfile.ZipFile(jar) as zf:
+            return any(
+                needle in zf.read(info)
+                for info in zf.infolist()
+                if info.filename.endswith("Settings.class")
+            )
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return False

@@ -21,16 +21,16 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from graph.local.java import Jdk, find_jdks, java_range, pick_jdk
-from graph.local.maven import ensure_distribution, entry_point
-from schema.errors import ServerError
+from graph.local.maven import declares_setting, ensure_distribution, entry_point
+from schema.errors import JavaNotFound, ServerError
 from schema.settings import DEFAULT_NEO4J_VERSION, LTS_NEO4J_VERSION, Settings
 
-__all__ = ["Instance", "LocalNeo4j", "ServerStatus"]
+__all__ = ["Instance", "LocalNeo4j", "ServerStatus", "choose_version"]
 
 #: JVM options the `neo4j` launcher script would take from server.jvm.additional.
 _JVM_OPTIONS = (
@@ -48,6 +48,11 @@ _JVM_OPTIONS = (
     "-Dlog4j2.disable.jmx=true",
     "-Dfile.encoding=UTF-8",
 )
+
+#: At shutdown Bolt waits up to this long for its worker pool, per connector (default 5 s,
+#: so ~10 s per stop), although every database has stopped by then. An internal setting:
+#: written only when the distribution declares it (unknown keys fail strict validation).
+_BOLT_POOL_SHUTDOWN_WAIT = ("internal.server.bolt.thread_pool_shutdown_wait_time", "1s")
 
 
 @dataclass
@@ -94,6 +99,58 @@ def _write_private(path: Path, text: str) -> None:
         fh.write(text)
     os.chmod(tmp, 0o600)
     tmp.replace(path)
+
+
+def choose_version(
+    configured: str,
+    jdks: Sequence[Jdk],
+    *,
+    existing: str | None = None,
+    prefer: Path | None = None,
+    home: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[str, Jdk]:
+    """Which Neo4j version to run, and on which JDK (pure: the installed JDKs are given).
+
+    - a home that already holds a store keeps the version that wrote it (a store cannot be
+      opened by an older server, and is not silently upgraded);
+    - the default version falls back to the LTS line (Java 17-21) when no installed JDK is in
+      the default's supported range but one is in the LTS range;
+    - otherwise the configured version runs on ``prefer`` (``PERSONA_JAVA_HOME``) when that
+      JDK is in the version's range, else on the newest JDK in its range.
+
+    Raises :class:`JavaNotFound`, with an install hint, when no installed JDK fits.
+    """
+    say = progress or (lambda _msg: None)
+    found = list(jdks)
+    if existing:
+        if configured not in (existing, DEFAULT_NEO4J_VERSION):
+            where = f" (delete {home} to start over with {configured})" if home else ""
+            say(f"this home holds a Neo4j {existing} store; keeping {existing}{where}")
+        return existing, pick_jdk(existing, found, prefer=prefer)
+    if configured != DEFAULT_NEO4J_VERSION:
+        return configured, pick_jdk(configured, found, prefer=prefer)
+    low, high = java_range(configured)
+    lts_low, lts_high = java_range(LTS_NEO4J_VERSION)
+    if any(low <= j.major <= high for j in found):
+        return configured, pick_jdk(configured, found, prefer=prefer)
+    if any(lts_low <= j.major <= lts_high for j in found):
+        say(
+            f"no Java {low}-{high} found; falling back to the Neo4j {LTS_NEO4J_VERSION} LTS "
+            f"line, which runs on Java {lts_low}-{lts_high}"
+        )
+        return LTS_NEO4J_VERSION, pick_jdk(LTS_NEO4J_VERSION, found, prefer=prefer)
+    seen = ", ".join(f"Java {j.major} at {j.home}" for j in found) or "none"
+    raise JavaNotFound(
+        f"Neo4j {configured} needs Java {low}-{high} (or Java {lts_low}-{lts_high} for the "
+        f"{LTS_NEO4J_VERSION} LTS line); JDKs found: {seen}",
+        hint=(
+            f"install a JDK {high} (Debian/Ubuntu: `apt-get install openjdk-{high}-jdk-headless`, "
+            f"or Temurin {high} from adoptium.net), or a JDK {lts_low} "
+            f"(`apt-get install openjdk-{lts_low}-jdk-headless`) to run the LTS line; set "
+            "PERSONA_JAVA_HOME if it is installed somewhere unusual"
+        ),
+    )
 
 
 class LocalNeo4j:
@@ -187,33 +244,18 @@ class LocalNeo4j:
 
     # -- choosing a version and a JDK -------------------------------------------------------
     def _choose(self) -> tuple[str, Jdk]:
-        jdks = find_jdks(self.settings.java_home)
         existing = self.instance()
-        if existing:  # a store must be opened by the version that wrote it (or newer)
-            version = existing.version
-            if self.settings.neo4j_version not in (version, DEFAULT_NEO4J_VERSION):
-                self.progress(
-                    f"this home holds a Neo4j {version} store; keeping {version} "
-                    f"(delete {self.root} to start over with {self.settings.neo4j_version})"
-                )
-            return version, pick_jdk(version, jdks)
-        version = self.settings.neo4j_version
-        low, _ = java_range(version)
-        no_modern_java = not any(j.major >= low for j in jdks)
-        if (
-            version == DEFAULT_NEO4J_VERSION
-            and no_modern_java
-            and any(17 <= j.major <= 21 for j in jdks)
-        ):
-            self.progress(
-                f"no Java {low}+ found; falling back to the Neo4j {LTS_NEO4J_VERSION} LTS "
-                "line, which runs on Java 17"
-            )
-            version = LTS_NEO4J_VERSION
-        return version, pick_jdk(version, jdks)
+        return choose_version(
+            self.settings.neo4j_version,
+            find_jdks(self.settings.java_home),
+            existing=existing.version if existing else None,
+            prefer=self.settings.java_home,
+            home=self.root,
+            progress=self.progress,
+        )
 
     # -- configuration ----------------------------------------------------------------------
-    def _write_conf(self, port: int) -> None:
+    def _write_conf(self, port: int, extra: dict[str, str] | None = None) -> None:
         s = self.settings
         lines = [
             "# Written by PersonaGraph on every start; edits are overwritten.",
@@ -233,6 +275,7 @@ class LocalNeo4j:
             f"server.directories.run={self.root / 'run'}",
             f"server.directories.import={self.root / 'import'}",
             f"server.directories.plugins={self.root / 'plugins'}",
+            *(f"{key}={value}" for key, value in (extra or {}).items()),
         ]
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         (self.conf_dir / "neo4j.conf").write_text("\n".join(lines) + "\n")
@@ -283,7 +326,8 @@ class LocalNeo4j:
         os.chmod(self.root, 0o700)
         inst = self.instance()
         port = inst.port if inst and not _port_open(inst.port) else _free_port()
-        self._write_conf(port)
+        key, value = _BOLT_POOL_SHUTDOWN_WAIT
+        self._write_conf(port, {key: value} if declares_setting(lib, version, key) else None)
         if not self.password_file.is_file():
             self._set_initial_password(jdk, lib)
         cmd = [
