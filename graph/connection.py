@@ -10,17 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import neo4j
-from neo4j import GraphDatabase, ManagedTransaction
+from neo4j import GraphDatabase, ManagedTransaction, Result
 from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
 
 from graph.local.java import neo4j_version_key
 from schema.errors import ConfigError, ServerError, StoreError
 from schema.settings import Settings
 
-__all__ = ["Capabilities", "Neo4jConnection", "ServerInfo", "capabilities_for", "connect"]
+__all__ = [
+    "Capabilities",
+    "Neo4jConnection",
+    "ServerInfo",
+    "capabilities_for",
+    "connect",
+    "run",
+    "utc_params",
+]
 
 T = TypeVar("T")
 
@@ -40,6 +49,31 @@ class Capabilities:
     @property
     def best_vector_path(self) -> str:
         return "search" if self.vector_search_clause else "prefilter"
+
+
+def utc_params(value: Any) -> Any:
+    """Every aware datetime in ``value`` as UTC, recursively.
+
+    Neo4j orders equal instants with different offsets by offset (so a window bound given in
+    UTC misses a memory stored at the same instant in -05:00), and the driver crashes on
+    ``zoneinfo`` zones in some Python builds. Sending UTC only avoids both.
+
+    >>> from datetime import datetime, timedelta, timezone
+    >>> utc_params({"t": [datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=-5)))]})
+    {'t': [datetime.datetime(2024, 1, 1, 5, 0, tzinfo=datetime.timezone.utc)]}
+    """
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo is not None else value
+    if isinstance(value, dict):
+        return {k: utc_params(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [utc_params(v) for v in value]
+    return value
+
+
+def run(tx: ManagedTransaction, query: str, **params: Any) -> Result:
+    """``tx.run`` with UTC-normalised parameters: the one way the store runs Cypher."""
+    return tx.run(query, utc_params(params))
 
 
 def capabilities_for(version: str) -> Capabilities:
@@ -124,7 +158,7 @@ class Neo4jConnection:
         """Run one parameterised query in a read transaction; rows as dicts."""
 
         def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
-            return tx.run(query, params).data()
+            return tx.run(query, utc_params(params)).data()
 
         return self.read_tx(work)
 
@@ -147,7 +181,7 @@ class Neo4jConnection:
 
     def write(self, query: str, **params: Any) -> list[dict[str, Any]]:
         def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
-            return tx.run(query, params).data()
+            return tx.run(query, utc_params(params)).data()
 
         return self.write_tx(work)
 
@@ -155,11 +189,19 @@ class Neo4jConnection:
         """DDL runs in an auto-commit transaction (Neo4j requires schema changes alone)."""
         try:
             with self.driver.session(database=self.database) as session:
-                session.run(query, params).consume()
+                session.run(query, utc_params(params)).consume()
         except Neo4jError as exc:
             raise StoreError(
                 f"schema change failed: {exc.message or exc}\n  query: {query}"
             ) from exc
+
+    def run_autocommit(self, query: str, **params: Any) -> None:
+        """For ``CALL {...} IN TRANSACTIONS`` (bulk deletes), which manages its own commits."""
+        try:
+            with self.driver.session(database=self.database) as session:
+                session.run(query, utc_params(params)).consume()
+        except Neo4jError as exc:
+            raise StoreError(f"bulk operation failed: {exc.message or exc}") from exc
 
     def close(self) -> None:
         self.driver.close()

@@ -45,6 +45,8 @@ def _json_path(loc: tuple[Any, ...]) -> tuple[str, str | None]:
             parts[-1] = f"{parts[-1]}[{item}]" if parts else f"[{item}]"
         else:
             parts.append(str(item))
+    if len(parts) == 1 and not parts[0].endswith("]"):
+        return "(root)", parts[0]
     if len(parts) >= 2 and not parts[-1].endswith("]"):
         return ".".join(parts[:-1]), parts[-1]
     return ".".join(parts) or "(root)", None

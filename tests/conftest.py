@@ -22,12 +22,11 @@ def _java_or_skip(settings: Settings) -> None:
 
     jdks = find_jdks(settings.java_home)
     low, high = java_range(settings.neo4j_version)
-    if not any(low <= j.major <= high for j in jdks) and not any(
-        17 <= j.major <= 21 for j in jdks
-    ):
+    if not any(low <= j.major <= high for j in jdks) and not any(17 <= j.major <= 21 for j in jdks):
         found = ", ".join(f"{j.major}@{j.home}" for j in jdks) or "none"
-        pytest.skip(f"no usable Java for Neo4j (need {low}-{high}, or 17 for the LTS); "
-                    f"found: {found}")
+        pytest.skip(
+            f"no usable Java for Neo4j (need {low}-{high}, or 17 for the LTS); found: {found}"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -87,3 +86,105 @@ def store(conn: object, embedder: object, migrated: object) -> object:
 def user_id() -> str:
     """A fresh user per test: tests never see each other's data."""
     return f"u-{uuid.uuid4().hex[:10]}"
+
+
+# --------------------------------------------------------------------------------------------
+# Shared helpers for the foundation suite (added; the fixtures above are unchanged).
+# --------------------------------------------------------------------------------------------
+
+SAMPLE = ROOT / "pipelines" / "data" / "sample_conversation.json"
+
+
+def fresh_user(prefix: str = "u") -> str:
+    """A new user id (what the ``user_id`` fixture gives, for module-scoped fixtures)."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def raw_snapshot(conn: object, user_id: str) -> dict[str, object]:
+    """Everything stored for ``user_id``, read with plain Cypher (not through the code under
+    test): every node (labels + all properties, embeddings included) and every relationship
+    that starts at one of the user's nodes (type, end node, end node's owner, properties)."""
+    nodes = conn.read(  # type: ignore[attr-defined]
+        "MATCH (n) WHERE n.user_id = $u RETURN labels(n) AS labels, properties(n) AS props",
+        u=user_id,
+    )
+    rels = conn.read(  # type: ignore[attr-defined]
+        "MATCH (a)-[r]->(b) WHERE a.user_id = $u "
+        "RETURN a.id AS src, type(r) AS type, b.id AS dst, b.user_id AS dst_user, "
+        "properties(r) AS props",
+        u=user_id,
+    )
+    return {
+        "nodes": {
+            row["props"]["id"]: (tuple(sorted(row["labels"])), row["props"]) for row in nodes
+        },
+        "rels": sorted(
+            (r["src"], r["type"], r["dst"], r["dst_user"], repr(sorted(r["props"].items())))
+            for r in rels
+        ),
+    }
+
+
+def count_user_nodes(conn: object, user_id: str) -> int:
+    rows = conn.read(  # type: ignore[attr-defined]
+        "MATCH (n) WHERE n.user_id = $u RETURN count(n) AS n", u=user_id
+    )
+    return int(rows[0]["n"])
+
+
+@pytest.fixture(scope="session")
+def session_store(conn: object, embedder: object, migrated: object) -> object:
+    """One store for session/module-scoped fixtures (same as ``store``, longer-lived)."""
+    from graph.store import Neo4jMemoryStore
+
+    return Neo4jMemoryStore(conn, embedder)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def sample_user(session_store: object, embedder: object) -> str:
+    """A user holding the ingested sample conversation. Read-only for every test using it."""
+    from pipelines.ingest import ingest_file
+
+    uid = fresh_user("sample")
+    ingest_file(SAMPLE, store=session_store, embedder=embedder, user=uid)  # type: ignore[arg-type]
+    return uid
+
+
+#: a memory only the second sample user has (isolation tests look for it from the first user)
+SECRET = "My secret vault code is swordfish and I hide it under the porcelain elephant"
+
+
+@pytest.fixture(scope="session")
+def second_sample_user(session_store: object, embedder: object) -> str:
+    """Another user with the SAME conversation as ``sample_user`` (overlapping texts, days,
+    topics, entities) plus one secret turn (``SECRET``) only this user has. Read-only."""
+    from pipelines.ingest import ingest_file
+    from schema.nodes import Session, Turn, User, make_id
+    from schema.protocols import WriteBatch
+
+    uid = fresh_user("sample-b")
+    ingest_file(SAMPLE, store=session_store, embedder=embedder, user=uid)  # type: ignore[arg-type]
+    sid = make_id("session", uid, "secret")
+    t = session_store.sessions(uid)[-1].end  # type: ignore[attr-defined]
+    vec = embedder.embed([SECRET])[0]  # type: ignore[attr-defined]
+    session_store.write(  # type: ignore[attr-defined]
+        WriteBatch(
+            user=User(id=uid, user_id=uid),
+            sessions=[Session(id=sid, user_id=uid, source_id="secret", index=99, start=t, end=t)],
+            turns=[
+                Turn(
+                    id=make_id("turn", uid, sid, 0),
+                    user_id=uid,
+                    session_id=sid,
+                    index=0,
+                    role="user",
+                    speaker="B",
+                    text=SECRET,
+                    keywords=["swordfish", "vault", "elephant"],
+                    t=t,
+                    embedding=[float(x) for x in vec],
+                )
+            ],
+        )
+    )
+    return uid

@@ -203,7 +203,10 @@ _FILLER = [
 
 STOPWORDS: frozenset[str] = frozenset(STOPWORDS_EN_PLUS) | frozenset(_FILLER)
 
-_SENT_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_SENT_SPLIT = re.compile(
+    r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bSt\.)(?<!\bvs\.)(?<!\bJr\.)"
+    r"(?<!\bSr\.)(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])"
+)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*[A-Za-z]|[A-Za-z]")
 _CAP_RUN = re.compile(r"\b([A-Z][a-z]+(?:\s+(?:of\s+|the\s+)?[A-Z][a-z]+)*)\b")
 

@@ -73,13 +73,19 @@ def plan_fact_updates(
                     active.pop(old.slot)
         if fact.slot:
             old = active.get(fact.slot)
+            if old is not None and old.valid_from > fact.valid_from:
+                # an older statement arriving late: the newer one it predates replaces it
+                plan.supersessions.append(
+                    Supersession(
+                        new_id=old.id,
+                        old_id=fact.id,
+                        at=old.valid_from,
+                        reason=f"newer statement for {fact.slot}",
+                    )
+                )
+                continue
             explicit = {s.old_id for s in plan.supersessions if s.new_id == fact.id}
-            if (
-                old is not None
-                and old.valid_from <= fact.valid_from
-                and old.id != fact.id
-                and old.id not in explicit
-            ):
+            if old is not None and old.id != fact.id and old.id not in explicit:
                 plan.supersessions.append(
                     Supersession(
                         new_id=fact.id,

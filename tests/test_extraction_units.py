@@ -1,0 +1,339 @@
+"""Model-free extraction: first-person facts from user turns, third-person rewrite, slots,
+supersession planning, and topic segmentation that covers every turn exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent.extraction.heuristic import (
+    HeuristicFactExtractor,
+    HeuristicSegmenter,
+    link_topics_and_entities,
+    slot_of,
+)
+from agent.extraction.text import keywords, sentences, third_person
+from agent.extraction.updates import normalise, plan_fact_updates
+from schema.nodes import Fact, Session, Turn, make_id
+
+T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+USER = "alice"
+SID = "session-x"
+
+
+def _turn(i: int, text: str, role: str = "user", speaker: str = "Sam", **kw: object) -> Turn:
+    return Turn(
+        id=make_id("turn", USER, SID, i),
+        user_id=USER,
+        session_id=SID,
+        index=i,
+        role=role,  # type: ignore[arg-type]
+        speaker=speaker,
+        text=text,
+        t=kw.pop("t", T0 + timedelta(minutes=i)),  # type: ignore[arg-type]
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+# ----------------------------------------------------------------------------- facts
+def test_facts_come_from_user_turns_only() -> None:
+    turns = [
+        _turn(0, "I live in Boston and I work as a nurse at Mass General."),
+        _turn(1, "I live in Paris and I work as a chef at a bistro.", "assistant", "Bot"),
+        _turn(2, "I live in Rome and I paint landscapes every weekend.", "other", "Ana"),
+    ]
+    facts = HeuristicFactExtractor().extract(USER, turns)
+    assert facts, "a first-person user statement gives a fact"
+    assert {tuple(f.turn_ids) for f in facts} == {(turns[0].id,)}
+    assert all("Paris" not in f.text and "Rome" not in f.text for f in facts)
+    fact = facts[0]
+    assert fact.user_id == USER
+    assert fact.t == fact.valid_from == turns[0].t
+    assert fact.status == "active" and fact.valid_to is None
+    assert fact.source == "heuristic"
+
+
+def test_fact_statement_is_in_the_third_person() -> None:
+    facts = HeuristicFactExtractor().extract(
+        USER, [_turn(0, "I adopted a beagle called Pepper and I love my dog.")]
+    )
+    assert len(facts) == 1
+    text = facts[0].text
+    assert text.startswith("Sam adopted a beagle")
+    assert "Sam loves Sam's dog" in text
+    assert " I " not in f" {text} " and " my " not in f" {text} "
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Do I live in Boston?",  # a question
+        "I'm good, thanks!",  # small talk
+        "Thanks, I agree.",
+        "I see.",  # too short
+        "The weather is lovely in Boston today.",  # not first person
+    ],
+)
+def test_non_facts_are_ignored(text: str) -> None:
+    assert HeuristicFactExtractor().extract(USER, [_turn(0, text)]) == []
+
+
+def test_one_fact_per_qualifying_sentence_with_stable_ids() -> None:
+    turn = _turn(0, "I moved to Denver last week. My new job starts on Monday at the hospital.")
+    first = HeuristicFactExtractor().extract(USER, [turn])
+    again = HeuristicFactExtractor().extract(USER, [turn])
+    assert len(first) == len(sentences(turn.text)) == 2
+    assert [f.id for f in first] == [f.id for f in again]
+    assert len({f.id for f in first}) == 2
+    other_user = HeuristicFactExtractor().extract("bob", [turn])
+    assert not {f.id for f in first} & {f.id for f in other_user}
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("I live in Boston and I love my team.", "Sam lives in Boston and Sam loves Sam's team."),
+        ("I'm moving to Denver with my sister.", "Sam is moving to Denver with Sam's sister."),
+        ("I've got two cats.", "Sam has got two cats."),
+        ("I go hiking and I study French.", "Sam goes hiking and Sam studies French."),
+        (
+            "I was tired, so my friend drove me home.",
+            "Sam was tired, so Sam's friend drove Sam home.",
+        ),
+        ("I'll run a marathon.", "Sam will run a marathon."),
+        ("I really enjoy painting.", "Sam really enjoys painting."),
+    ],
+)
+def test_third_person_rewrite(sentence: str, expected: str) -> None:
+    assert third_person(sentence, "Sam") == expected
+
+
+# ----------------------------------------------------------------------------- slots
+@pytest.mark.parametrize(
+    ("sentence", "slot"),
+    [
+        ("My name is Samantha.", "sam:name"),
+        ("I'm 34 years old.", "sam:age"),
+        ("I live in Boston.", "sam:lives_in"),
+        ("I just moved to Denver.", "sam:lives_in"),
+        ("I relocated to Austin for work.", "sam:lives_in"),
+        ("I work as a nurse.", "sam:job"),
+        ("I got a new job at the bank.", "sam:job"),
+        ("I'm now married.", "sam:relationship"),
+        ("I'm currently reading Dune.", "sam:doing"),
+        ("The sky is blue.", None),
+        ("I love how it looks.", None),  # no object: not an opinion slot
+    ],
+)
+def test_slot_detection(sentence: str, slot: str | None) -> None:
+    assert slot_of(sentence, "Sam") == slot
+
+
+def test_slots_group_opposite_opinions_and_separate_speakers() -> None:
+    assert slot_of("I love sushi!", "Sam") == slot_of("I hate sushi now", "Sam")
+    assert slot_of("I love sushi!", "Sam") != slot_of("I love pizza!", "Sam")
+    assert slot_of("My favourite colour is blue", "Sam") == slot_of(
+        "My favorite colour is green", "Sam"
+    )
+    assert slot_of("I live in Oslo", "Sam") != slot_of("I live in Oslo", "Ana")
+
+
+# ----------------------------------------------------------------------------- supersession
+def _fact(n: int, text: str, month: int, slot: str | None = "sam:lives_in") -> Fact:
+    t = datetime(2024, month, 1, tzinfo=UTC)
+    return Fact(id=f"fact-{n}", user_id=USER, t=t, text=text, valid_from=t, slot=slot)
+
+
+def _active_after(plan_write: Sequence[Fact], superseded: set[str], existing: Sequence[Fact]):
+    return {f.id for f in (*existing, *plan_write) if f.id not in superseded}
+
+
+def test_newer_fact_on_the_same_slot_supersedes_the_active_one() -> None:
+    boston = _fact(1, "Sam lives in Boston.", 1)
+    denver = _fact(2, "Sam moved to Denver.", 7)
+    plan = plan_fact_updates([denver], [boston])
+    assert [f.id for f in plan.write] == ["fact-2"]
+    assert len(plan.supersessions) == 1
+    sup = plan.supersessions[0]
+    assert (sup.new_id, sup.old_id) == ("fact-2", "fact-1")
+    assert sup.at == denver.valid_from
+    assert plan.duplicates == []
+
+
+def test_supersession_chains_within_one_batch_in_time_order() -> None:
+    a, b, c = (
+        _fact(1, "Sam lives in Boston.", 1),
+        _fact(2, "Sam lives in Denver.", 5),
+        _fact(3, "Sam lives in Austin.", 9),
+    )
+    plan = plan_fact_updates([c, a, b], [])  # given out of order
+    assert [f.id for f in plan.write] == ["fact-1", "fact-2", "fact-3"]
+    assert [(s.new_id, s.old_id) for s in plan.supersessions] == [
+        ("fact-2", "fact-1"),
+        ("fact-3", "fact-2"),
+    ]
+
+
+def test_duplicates_are_dropped() -> None:
+    active = _fact(1, "Sam lives in Boston.", 1)
+    same = _fact(2, "sam LIVES in boston", 3)  # same statement once normalised
+    twice = [_fact(3, "Sam has a dog.", 2, None), _fact(4, "Sam has a dog!", 4, None)]
+    plan = plan_fact_updates([same, *twice], [active])
+    assert normalise(same.text) == normalise(active.text)
+    assert {f.id for f in plan.duplicates} == {"fact-2", "fact-4"}
+    assert [f.id for f in plan.write] == ["fact-3"]
+    assert plan.supersessions == []
+
+
+def test_known_ids_are_skipped_so_reingest_never_reactivates() -> None:
+    old = _fact(1, "Sam lives in Boston.", 1)
+    new = _fact(2, "Sam moved to Denver.", 7)
+    # after the first ingest, `old` is superseded (not active) but its id is stored
+    plan = plan_fact_updates([old, new], [new], known_ids={"fact-1", "fact-2"})
+    assert plan.write == [] and plan.supersessions == [] and plan.duplicates == []
+
+
+def test_different_slots_do_not_supersede() -> None:
+    home = _fact(1, "Sam lives in Boston.", 1)
+    job = _fact(2, "Sam works as a nurse.", 7, "sam:job")
+    free = _fact(3, "Sam went hiking.", 8, None)
+    plan = plan_fact_updates([job, free], [home])
+    assert plan.supersessions == []
+    assert {f.id for f in plan.write} == {"fact-2", "fact-3"}
+
+
+def test_an_older_fact_does_not_supersede_a_newer_active_one() -> None:
+    newer = _fact(2, "Sam moved to Denver.", 7)
+    older = _fact(1, "Sam lives in Boston.", 1)
+    plan = plan_fact_updates([older], [newer])
+    assert not any(s.old_id == "fact-2" for s in plan.supersessions)
+
+
+def test_out_of_order_history_leaves_one_active_fact_per_slot() -> None:
+    denver = _fact(2, "Sam lives in Denver.", 7)  # stored and active
+    boston = _fact(1, "Sam lives in Boston.", 1)  # older history ingested later
+    austin = _fact(3, "Sam lives in Austin.", 9)  # the newest statement
+    plan = plan_fact_updates([boston, austin], [denver])
+    superseded = {s.old_id for s in plan.supersessions}
+    active = _active_after(plan.write, superseded, [denver])
+    holders = {i for i in active if i in {"fact-1", "fact-2", "fact-3"}}
+    assert "fact-2" in superseded  # Austin replaces Denver, the current home
+    assert holders == {"fact-3"}
+
+
+# ----------------------------------------------------------------------------- topics/entities
+def test_topics_and_entities_links_are_per_user_and_deduplicated() -> None:
+    turns = [_turn(0, "I flew to New York with Ana."), _turn(1, "New York was cold, Ana said.")]
+    facts = HeuristicFactExtractor().extract(USER, turns)
+    links = link_topics_and_entities(USER, [*turns, *facts], speakers=["Sam"])
+    names = [e.name for e in links.entities]
+    assert len(names) == len(set(names))
+    assert {"New York", "Ana"} <= set(names)
+    assert all(e.user_id == USER for e in links.entities)
+    assert all(t.user_id == USER for t in links.topics)
+    node_ids = {e.id for e in links.entities} | {t.id for t in links.topics}
+    memory_ids = {m.id for m in (*turns, *facts)}
+    for link in (*links.about, *links.mentions):
+        assert link.node_id in node_ids and link.memory_id in memory_ids
+    # turns mention entities but are not ABOUT topics
+    assert not {link.memory_id for link in links.about} & {t.id for t in turns}
+
+
+def test_keywords_exclude_the_speaker_and_stopwords() -> None:
+    kws = keywords("Sam said Sam loves running and running makes Sam happy", 5, exclude=["Sam"])
+    assert "sam" not in kws and "running" in kws
+    assert "and" not in kws
+
+
+# ----------------------------------------------------------------------------- segmentation
+def _turns_with_vectors(vectors: np.ndarray, gaps_minutes: Sequence[float]) -> list[Turn]:
+    t = T0
+    out = []
+    for i, vec in enumerate(vectors):
+        if i:
+            t = t + timedelta(minutes=gaps_minutes[i - 1])
+        out.append(_turn(i, f"turn number {i}", t=t, embedding=[float(x) for x in vec]))
+    return out
+
+
+@st.composite
+def _sessions(draw: st.DrawFn) -> tuple[list[Turn], HeuristicSegmenter]:
+    n = draw(st.integers(min_value=1, max_value=45))
+    min_turns = draw(st.integers(min_value=1, max_value=5))
+    max_turns = draw(st.integers(min_value=2 * min_turns, max_value=20))
+    seed = draw(st.integers(min_value=0, max_value=2**32 - 1))
+    topics = draw(st.integers(min_value=1, max_value=4))
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(topics, 16))
+    labels = np.sort(rng.integers(0, topics, size=n))
+    vecs = centres[labels] + 0.3 * rng.normal(size=(n, 16))
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    gaps = draw(
+        st.lists(st.sampled_from([0.5, 1.0, 2.0, 45.0]), min_size=max(n - 1, 0), max_size=n)
+    )
+    seg = HeuristicSegmenter(min_turns=min_turns, max_turns=max_turns)
+    return _turns_with_vectors(vecs, gaps), seg
+
+
+@settings(max_examples=150, deadline=None)
+@given(_sessions())
+def test_segmentation_covers_every_turn_once_within_length_bounds(
+    case: tuple[list[Turn], HeuristicSegmenter],
+) -> None:
+    turns, seg = case
+    n = len(turns)
+    starts = seg.boundaries(turns)
+    assert starts[0] == 0
+    assert starts == sorted(set(starts))
+    assert all(0 <= s < n for s in starts)
+    lengths = np.diff([*starts, n])
+    assert lengths.sum() == n
+    assert lengths.max() <= max(seg.max_turns, seg.min_turns)
+    jumps = {
+        i
+        for i in range(1, n)
+        if (turns[i].t - turns[i - 1].t) >= timedelta(minutes=seg.time_gap_minutes)
+    }
+    if n <= seg.min_turns:
+        assert starts == [0, *sorted(jumps)]  # too short to tile: cut at clock jumps only
+    else:
+        # a clock jump always starts a new segment
+        assert jumps <= set(starts)
+        if not jumps:
+            assert lengths.min() >= seg.min_turns
+    # the events cover every turn exactly once, in order, with their time span
+    session = Session(id=SID, user_id=USER, source_id="s", index=0, start=T0, end=turns[-1].t)
+    events = seg.segment(USER, session, list(reversed(turns)))
+    covered = [tid for e in events for tid in e.turn_ids]
+    assert covered == [t.id for t in turns]
+    by_id = {t.id: t for t in turns}
+    for event in events:
+        assert event.t == by_id[event.turn_ids[0]].t
+        assert event.t_end == by_id[event.turn_ids[-1]].t
+        assert event.session_id == SID and event.user_id == USER
+        assert event.embedding is not None
+        assert abs(float(np.linalg.norm(event.embedding)) - 1.0) < 1e-4
+    assert len({e.id for e in events}) == len(events)
+
+
+def test_segmentation_splits_two_clear_topics() -> None:
+    a, b = np.eye(16)[0], np.eye(16)[1]
+    vecs = np.asarray([a] * 6 + [b] * 6)
+    turns = _turns_with_vectors(vecs, [1.0] * 11)
+    assert HeuristicSegmenter().boundaries(turns) == [0, 6]
+
+
+def test_segmentation_is_deterministic() -> None:
+    rng = np.random.default_rng(7)
+    vecs = rng.normal(size=(30, 8))
+    turns = _turns_with_vectors(vecs, [1.0] * 29)
+    session = Session(id=SID, user_id=USER, source_id="s", index=0, start=T0, end=turns[-1].t)
+    one = HeuristicSegmenter().segment(USER, session, turns)
+    two = HeuristicSegmenter().segment(USER, session, turns)
+    assert [(e.id, e.turn_ids, e.text) for e in one] == [(e.id, e.turn_ids, e.text) for e in two]
+    assert HeuristicSegmenter().segment(USER, session, []) == []

@@ -1,0 +1,147 @@
+"""Temporal expressions are resolved against the given base time, never the wall clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent.temporal import find_window, parse_time, window_from_text
+from schema.retrieval import TimeWindow
+
+NY = ZoneInfo("America/New_York")
+BASE = datetime(2024, 3, 13, 15, 0, tzinfo=UTC)  # a Wednesday
+
+
+def _day(d: date, tz=UTC) -> datetime:  # type: ignore[no-untyped-def]
+    return datetime(d.year, d.month, d.day, tzinfo=tz)
+
+
+def _window(text: str, base: datetime = BASE, tz=UTC) -> TimeWindow:  # type: ignore[no-untyped-def]
+    expr = window_from_text(text, base=base, tz=tz)
+    assert expr is not None, text
+    return expr.window
+
+
+def test_yesterday() -> None:
+    w = _window("yesterday")
+    assert (w.start, w.end) == (_day(date(2024, 3, 12)), _day(date(2024, 3, 13)))
+
+
+def test_last_week_is_the_previous_monday_to_monday() -> None:
+    w = _window("last week")
+    assert (w.start, w.end) == (_day(date(2024, 3, 4)), _day(date(2024, 3, 11)))
+    assert w.start.weekday() == 0 and w.end.weekday() == 0
+
+
+def test_in_march_prefers_the_past() -> None:
+    w = _window("in March", base=datetime(2024, 7, 1, tzinfo=UTC))
+    assert (w.start, w.end) == (_day(date(2024, 3, 1)), _day(date(2024, 4, 1)))
+    w = _window("in March", base=datetime(2024, 1, 10, tzinfo=UTC))
+    assert (w.start, w.end) == (_day(date(2023, 3, 1)), _day(date(2023, 4, 1)))
+    w = _window("in March 2022")
+    assert (w.start, w.end) == (_day(date(2022, 3, 1)), _day(date(2022, 4, 1)))
+
+
+def test_days_ago() -> None:
+    w = _window("2 days ago")
+    assert (w.start, w.end) == (_day(date(2024, 3, 11)), _day(date(2024, 3, 12)))
+    w = _window("three days ago")
+    assert w.start == _day(date(2024, 3, 10))
+
+
+def test_iso_dates() -> None:
+    w = _window("2024-02-10")
+    assert (w.start, w.end) == (_day(date(2024, 2, 10)), _day(date(2024, 2, 11)))
+    plus1 = timezone(timedelta(hours=1))
+    assert parse_time("2024-03-05T10:00:00+01:00") == datetime(2024, 3, 5, 10, tzinfo=plus1)
+    # a naive ISO time is read in the given zone
+    assert parse_time("2024-03-05T10:00:00", tz=NY) == datetime(2024, 3, 5, 10, tzinfo=NY)
+
+
+def test_other_units() -> None:
+    assert _window("last month").start == _day(date(2024, 2, 1))
+    assert _window("last month").end == _day(date(2024, 3, 1))
+    assert _window("next week").start == _day(date(2024, 3, 18))
+    assert _window("this week").start == _day(date(2024, 3, 11))
+    w = _window("last weekend")
+    assert (w.start, w.end) == (_day(date(2024, 3, 9)), _day(date(2024, 3, 11)))
+    w = _window("in 2021")
+    assert (w.start, w.end) == (_day(date(2021, 1, 1)), _day(date(2022, 1, 1)))
+
+
+def test_resolved_in_the_given_timezone() -> None:
+    # 01:00 UTC on 1 March is still 29 February (evening) in New York
+    base = datetime(2024, 3, 1, 1, 0, tzinfo=UTC)
+    w = _window("yesterday", base=base, tz=NY)
+    assert (w.start, w.end) == (_day(date(2024, 2, 28), NY), _day(date(2024, 2, 29), NY))
+    assert parse_time("yesterday", base=base, tz=NY).date() == date(2024, 2, 28)  # type: ignore[union-attr]
+
+
+def test_not_the_wall_clock() -> None:
+    old = datetime(2011, 6, 15, 12, 0, tzinfo=UTC)
+    assert _window("yesterday", base=old).start == _day(date(2011, 6, 14))
+    assert _window("last week", base=old).start == _day(date(2011, 6, 6))
+    assert _window("2 days ago", base=old).start == _day(date(2011, 6, 13))
+    assert _window("in March", base=old).start == _day(date(2011, 3, 1))
+    assert parse_time("yesterday", base=old).date() == date(2011, 6, 14)  # type: ignore[union-attr]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    base=st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2035, 12, 31), timezones=st.just(UTC)
+    )
+)
+def test_relative_days_follow_any_base(base: datetime) -> None:
+    today = base.date()
+    w = _window("yesterday", base=base)
+    assert (w.start, w.end) == (_day(today - timedelta(days=1)), _day(today))
+    w = _window("2 days ago", base=base)
+    assert w.start == _day(today - timedelta(days=2))
+    monday = today - timedelta(days=today.weekday())
+    w = _window("last week", base=base)
+    assert (w.start, w.end) == (_day(monday - timedelta(days=7)), _day(monday))
+    assert w.contains(_day(monday - timedelta(days=1)))
+    assert not w.contains(_day(monday))
+
+
+@pytest.mark.parametrize(
+    ("question", "start"),
+    [
+        ("What did I eat yesterday?", date(2024, 3, 12)),
+        ("What did Sam do last week?", date(2024, 3, 4)),
+        ("How many cavities did I have 2 days ago?", date(2024, 3, 11)),
+        ("What happened in March 2023?", date(2023, 3, 1)),
+        ("Who did I meet on 2024-02-10?", date(2024, 2, 10)),
+    ],
+)
+def test_find_window_in_questions(question: str, start: date) -> None:
+    expr = find_window(question, base=BASE)
+    assert expr is not None
+    assert expr.window.start == _day(start)
+    assert expr.window.end is not None and expr.window.end > expr.window.start
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is my dog's name?",
+        "Where do I live?",
+        "May I ask about my job?",
+        "When did I adopt Pepper?",
+        "What do I like to do on the weekends with my sister?",
+        "Who is Dr. Patel?",
+    ],
+)
+def test_find_window_returns_none_without_time(question: str) -> None:
+    assert find_window(question, base=BASE) is None
+
+
+def test_not_a_date() -> None:
+    assert parse_time("") is None
+    assert parse_time("purple elephants") is None
+    assert window_from_text("purple elephants", base=BASE) is None
