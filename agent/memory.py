@@ -43,6 +43,7 @@ __all__ = [
     "FactState",
     "MemoryUpdater",
     "PersonalityInferencer",
+    "ProceduralState",
     "build_extractors",
     "episodic_update",
     "heuristic_extractors",
@@ -114,6 +115,43 @@ class FactState:
         self.active = [f for f in self.active if f.id not in superseded_ids] + list(written)
 
 
+@dataclass
+class ProceduralState:
+    """Habits/goals and profile entries, kept current in memory across the sessions of one
+    run (ingest writes several sessions per transaction, so it cannot re-read the store)."""
+
+    procedures: list[Procedure] = field(default_factory=list)
+    profile: list[ProfileEntry] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, store: MemoryStore, user_id: str) -> ProceduralState:
+        return cls(
+            procedures=store.procedures(user_id, active_only=False),
+            profile=store.profile(user_id),
+        )
+
+    def apply(self, batch: WriteBatch) -> None:
+        by_id = {p.id: p for p in self.procedures}
+        for p in batch.procedures:
+            by_id[p.id] = p
+        entries = {e.id: e for e in self.profile}
+        for e in batch.profile_entries:
+            entries[e.id] = e
+        for s in batch.supersessions:
+            if s.old_id in by_id:
+                by_id[s.old_id] = by_id[s.old_id].model_copy(
+                    update={"status": "retired", "valid_to": s.at}
+                )
+            if s.old_id in entries and entries[s.old_id].valid_to is None:
+                entries[s.old_id] = entries[s.old_id].model_copy(update={"valid_to": s.at})
+        self.procedures = list(by_id.values())
+        self.profile = list(entries.values())
+
+    @property
+    def active(self) -> list[Procedure]:
+        return [p for p in self.procedures if p.status == "active"]
+
+
 def _link(
     batch: WriteBatch, user_id: str, memories: Sequence[MemoryNode], speakers: Sequence[str]
 ) -> None:
@@ -177,7 +215,7 @@ def procedural_update(
     """Apply the updater's explicit operations as new versions. Returns the ops applied."""
     ops = updater.propose(turns, procedures, profile, facts)
     at: datetime = session.end
-    turn_ids = [t.id for t in turns if t.role == "user"][-3:]
+    ordered = sorted(turns, key=lambda t: t.index)
     by_id = {p.id: p for p in procedures}
     latest: dict[str, ProfileEntry] = {}
     for e in profile:
@@ -186,6 +224,8 @@ def procedural_update(
     applied: list[MemoryOp] = []
     active = [p for p in procedures if p.status == "active"]
     for n, op in enumerate(ops):
+        # provenance: the turns the op names; none rather than a guess
+        turn_ids = op.turn_ids or [ordered[i].id for i in op.evidence if 0 <= i < len(ordered)]
         if op.target == "procedure":
             new_id = make_id("procedure", user_id, session.id, n, op.op)
             old = by_id.get(op.id or "")

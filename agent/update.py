@@ -183,8 +183,9 @@ class UpdateStage:
     def close_session(self, user: User, session: Session) -> WriteStats:
         """Consolidate a session once: episodes, habits/goals and profile operations."""
         uid = user.id
-        if session.consolidated_at is not None:
-            return WriteStats()
+        stored = next((s for s in self.store.sessions(uid) if s.id == session.id), session)
+        if session.consolidated_at is not None or stored.consolidated_at is not None:
+            return WriteStats()  # consolidated already (the caller's object may be stale)
         turns = self.store.session_turns(uid, session.id, with_embeddings=True)
         batch = WriteBatch(user=user, consolidated_at=session.end)
         episodic_update(self.extractors.segmenter, uid, session, turns, batch)

@@ -15,6 +15,7 @@ from graph.connection import Neo4jConnection
 from graph.cypher import read as R
 from graph.cypher import write as W
 from graph.migrate import drop_vector_indexes, migrate
+from schema.nodes import turn_search_text
 from schema.protocols import Embedder
 
 __all__ = ["reembed"]
@@ -39,7 +40,10 @@ def reembed(
         if not rows:
             break
         texts = [
-            f"{r['text']} [image: {r['caption']}]" if r["caption"] else r["text"] for r in rows
+            turn_search_text(r["speaker"], r["text"], r["caption"])
+            if r["kind"] == "turn"
+            else r["text"]
+            for r in rows
         ]
         vecs = embedder.embed(texts)
         conn.write(

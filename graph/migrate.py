@@ -92,7 +92,18 @@ def migrate(
             conn.run_schema(ddl.render(spec, conn.caps, dimension=dim))
             report.created.append(spec.name)
             continue
-        if spec.name in before:
+        row = before.get(spec.name)
+        if (
+            row is not None
+            and spec.kind == "fulltext"
+            and list(row["properties"]) != list(spec.properties)
+        ):
+            say(f"rebuilding {spec.name} over {list(spec.properties)}")
+            conn.run_schema(ddl.drop_index(spec.name))
+            conn.run_schema(ddl.render(spec, conn.caps))
+            report.rebuilt.append(spec.name)
+            continue
+        if row is not None:
             report.unchanged.append(spec.name)
             continue
         conn.run_schema(ddl.render(spec, conn.caps))

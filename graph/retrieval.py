@@ -145,7 +145,7 @@ def lucene_query(user_id: str, query: str, keywords: Sequence[str] = ()) -> str 
     body = " ".join(escape_lucene(t) for t in all_terms)
     return (
         f"+tenant:{tenant_token(user_id)} "
-        f"+(text:({body}) OR image_caption:({body}) OR keywords:({body})^2)"
+        f"+(text:({body}) OR speaker:({body}) OR image_caption:({body}) OR keywords:({body})^2)"
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,10 @@ from neo4j.time import Date as NeoDate
 from neo4j.time import DateTime as NeoDateTime
 
 from graph.connection import Neo4jConnection
+from graph.connection import run as cypher
 from graph.cypher import read as R
 from graph.cypher import write as W
-from graph.retrieval import lucene_query, rrf, tenant_token
+from graph.retrieval import RRF_K, lucene_query, rrf, tenant_token
 from schema.errors import ConfigError
 from schema.nodes import (
     Event,
@@ -49,7 +50,10 @@ from schema.retrieval import (
     Why,
 )
 
-__all__ = ["Neo4jMemoryStore", "native"]
+__all__ = ["NEIGHBOUR_SHARE", "Neo4jMemoryStore", "native"]
+
+#: turn units: the share of a turn's score passed to each dialogue neighbour (NEXT)
+NEIGHBOUR_SHARE = 0.2
 
 _OWNERS: dict[str, tuple[str, str, str]] = {
     # label: (owner label, HAS_* relationship, row field holding the owner id)
@@ -58,6 +62,22 @@ _OWNERS: dict[str, tuple[str, str, str]] = {
     "Fact": ("User", "HAS_FACT", "user"),
     "Procedure": ("User", "HAS_PROCEDURE", "user"),
 }
+
+
+_LOCAL_TIMES = ("t", "t_end", "valid_from", "valid_to")
+
+
+def local_times(row: dict[str, Any]) -> dict[str, Any]:
+    """Times are stored in UTC (see graph.connection.utc_params); a memory keeps the UTC
+    offset it was said in (``t_offset``, seconds) so it reads back in local time."""
+    offset = row.pop("t_offset", None)
+    if offset is None:
+        return row
+    tz = timezone(timedelta(seconds=int(offset)))
+    for key in _LOCAL_TIMES:
+        if isinstance(row.get(key), datetime):
+            row[key] = row[key].astimezone(tz)
+    return row
 
 
 def native(value: Any) -> Any:
@@ -96,6 +116,8 @@ def _memory_row(node: MemoryNode, user_id: str) -> dict[str, Any]:
     props = node.model_dump(exclude={"embedding", "image_embedding", "id", "user_id"})
     props["kind"] = node.kind.value
     props["tenant"] = tenant_token(user_id)
+    offset = node.t.utcoffset()
+    props["t_offset"] = int(offset.total_seconds()) if offset is not None else 0
     row: dict[str, Any] = {"id": node.id, "props": props, "embedding": node.embedding}
     if isinstance(node, Turn | Event):
         row["session_id"] = node.session_id
@@ -146,7 +168,7 @@ class Neo4jMemoryStore:
 
             def run(query: str, **params: Any) -> None:
                 nonlocal stats
-                stats = _counters(stats, tx.run(query, user_id=user_id, **params).consume())
+                stats = _counters(stats, cypher(tx, query, user_id=user_id, **params).consume())
 
             run(W.MERGE_USER, created_at=batch.user.created_at, name=batch.user.name)
             if batch.sessions:
@@ -242,8 +264,11 @@ class Neo4jMemoryStore:
             for lbl, rows in by_label.items():
                 run(W.supersede(lbl), rows=rows)
             # temporal chains
-            for sid in sorted({t.session_id for t in batch.turns}):
-                run(W.relink_chain("Turn", "index", "session_id"), scope=sid)
+            if batch.turns:
+                run(
+                    W.relink_chain("Turn", "index", "session_id"),
+                    scopes=sorted({t.session_id for t in batch.turns}),
+                )
             if batch.sessions:
                 run(W.relink_chain("Session", "start"))
             if batch.events:
@@ -256,7 +281,7 @@ class Neo4jMemoryStore:
                 run(
                     W.CONSOLIDATE_SESSIONS,
                     ids=batch.consolidated_sessions,
-                    at=batch.consolidated_at or datetime.now().astimezone(),
+                    at=batch.consolidated_at,  # None: each session's own end
                 )
             return stats
 
@@ -269,8 +294,7 @@ class Neo4jMemoryStore:
         todo: list[tuple[MemoryNode, str]] = []
         for t in batch.turns:
             if t.embedding is None:
-                cap = f" [image: {t.image_caption}]" if t.image_caption else ""
-                todo.append((t, t.text + cap))
+                todo.append((t, t.embedding_text()))
         for node in (*batch.facts, *batch.procedures):
             if node.embedding is None:
                 todo.append((node, node.text))
@@ -335,18 +359,27 @@ class Neo4jMemoryStore:
             ("ProfileEntry", batch.profile_entries),
         ):
             known.update({n.id: lbl for n in nodes})
+
+        def resolve(memory_id: str) -> str:
+            if memory_id in known:
+                return known[memory_id]
+            rows = cypher(tx, R.VERSIONED_LABELS, id=memory_id, user_id=user_id).data()
+            labels = rows[0]["labels"] if rows else []
+            found = next((x for x in ("Fact", "Procedure", "ProfileEntry") if x in labels), None)
+            if found is None:  # raised inside the transaction: the whole batch rolls back
+                raise ConfigError(f"supersession names unknown memory {memory_id!r}")
+            known[memory_id] = found
+            return found
+
         out: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for s in batch.supersessions:
-            found = known.get(s.new_id) or known.get(s.old_id)
-            if found is None:
-                rows = tx.run(R.VERSIONED_LABELS, id=s.new_id, user_id=user_id).data()
-                labels = rows[0]["labels"] if rows else []
-                found = next(
-                    (x for x in ("Fact", "Procedure", "ProfileEntry") if x in labels), None
+            new_label, old_label = resolve(s.new_id), resolve(s.old_id)
+            if new_label != old_label:
+                raise ConfigError(
+                    f"supersession {s.new_id!r} -> {s.old_id!r} joins a {new_label} to a "
+                    f"{old_label}; only memories of one kind supersede each other"
                 )
-                if found is None:
-                    raise ConfigError(f"supersession names unknown memory {s.new_id!r}")
-            out[found].append(s.model_dump())
+            out[new_label].append(s.model_dump())
         return out
 
     def set_embeddings(
@@ -373,7 +406,11 @@ class Neo4jMemoryStore:
             path = VectorPath.PREFILTER
         window = request.window
         text = " ".join([request.query, *request.keywords]).strip()
-        vector = self.embedder.embed([text])[0].tolist()
+        vector = (
+            self.embedder.embed([text])[0].tolist()
+            if "vector" in request.signals
+            else [0.0] * self.embedder.dimension
+        )
         timings["embed"] = (time.perf_counter() - t0) * 1000
         exclude = set(request.exclude_ids)
         depth = request.depth + len(exclude)
@@ -388,26 +425,38 @@ class Neo4jMemoryStore:
         has_start, has_end = window.start is not None, window.end is not None
         lucene = lucene_query(request.user_id, request.query, request.keywords)
         image_vector = None
-        if self.image_embedder is not None and MemoryKind.TURN in request.kinds:
+        if (
+            self.image_embedder is not None
+            and MemoryKind.TURN in request.kinds
+            and "image" in request.signals
+        ):
             image_vector = self.image_embedder.embed_texts([text])[0].tolist()
 
         def work(tx: ManagedTransaction) -> RetrievalResult:
             t1 = time.perf_counter()
-            vec_rows = tx.run(
-                self._vector_query(path, has_start, has_end), fetch=max(depth * 20, 200), **params
-            ).data()
+            vec_rows = (
+                cypher(
+                    tx,
+                    self._vector_query(path, has_start, has_end),
+                    fetch=max(depth * 20, 200),
+                    **params,
+                ).data()
+                if "vector" in request.signals
+                else []
+            )
             timings["vector"] = (time.perf_counter() - t1) * 1000
             t2 = time.perf_counter()
             ft_rows = (
-                tx.run(R.fulltext_search(has_start, has_end), lucene=lucene, **params).data()
-                if lucene
+                cypher(tx, R.fulltext_search(has_start, has_end), lucene=lucene, **params).data()
+                if lucene and "fulltext" in request.signals
                 else []
             )
             timings["fulltext"] = (time.perf_counter() - t2) * 1000
             img_rows: list[dict[str, Any]] = []
             if image_vector is not None:
                 t4 = time.perf_counter()
-                img_rows = tx.run(
+                img_rows = cypher(
+                    tx,
                     R.image_search(has_start, has_end, search_clause=path == VectorPath.SEARCH),
                     image_vector=image_vector,
                     min_score=self.image_min_score,
@@ -426,9 +475,12 @@ class Neo4jMemoryStore:
             }
             if img_rows:
                 rankings["image"] = [r["id"] for r in img_rows]
-            fused = rrf(rankings)[: request.k]
             t3 = time.perf_counter()
-            items = self._hydrate(tx, request, fused, scores, path, exclude)
+            if request.unit == "turn":
+                items = self._evidence(tx, request, rankings, scores, path, exclude)
+            else:
+                fused = rrf(rankings)[: request.k]
+                items = self._hydrate(tx, request, fused, scores, path, exclude)
             timings["hydrate"] = (time.perf_counter() - t3) * 1000
             return RetrievalResult(
                 request=request, items=items, window=window, vector_path=path, timings_ms=timings
@@ -458,7 +510,7 @@ class Neo4jMemoryStore:
         ids = [doc for doc, _, _ in fused]
         rows = {
             r["m"]["id"]: native(r["m"])
-            for r in tx.run(R.FETCH_MEMORIES, ids=ids, user_id=request.user_id).data()
+            for r in cypher(tx, R.FETCH_MEMORIES, ids=ids, user_id=request.user_id).data()
         }
         window_text = request.window.describe()
         items: list[RetrievedMemory] = []
@@ -479,8 +531,80 @@ class Neo4jMemoryStore:
         self._expand(tx, request, items, exclude)
         return items
 
+    def _evidence(
+        self,
+        tx: ManagedTransaction,
+        request: RetrievalRequest,
+        rankings: dict[str, list[str]],
+        scores: dict[tuple[str, str], float],
+        path: VectorPath,
+        exclude: set[str],
+    ) -> list[RetrievedMemory]:
+        """Turn units: every hit passes its reciprocal rank to the turns it stands for (a turn
+        to itself, a fact or procedure to its source turns, an event to the turns it covers);
+        then each turn passes a share to its dialogue neighbours (NEXT). Turns outside the
+        window are dropped, so a window never leaks through provenance or neighbours."""
+        uid = request.user_id
+        candidates = list(dict.fromkeys(i for ids in rankings.values() for i in ids))
+        info = {
+            r["id"]: (r["kind"], r["turn_ids"])
+            for r in cypher(tx, R.MEMORY_PROVENANCE, ids=candidates, user_id=uid).data()
+        }
+        total: dict[str, float] = defaultdict(float)
+        signals: dict[str, list[Signal]] = defaultdict(list)
+        for name, ids in rankings.items():
+            for rank, mid in enumerate(ids, start=1):
+                kind, turn_ids = info.get(mid, ("turn", []))
+                targets = [mid] if kind == "turn" else list(turn_ids)
+                for tid in targets:
+                    total[tid] += 1.0 / (RRF_K + rank)
+                    signals[tid].append(
+                        Signal(
+                            name=name,
+                            rank=rank,
+                            score=float(scores[(name, mid)]),
+                            via=None if kind == "turn" else f"{kind} {mid}",
+                        )
+                    )
+        base = dict(total)
+        for row in cypher(tx, R.TURN_NEIGHBOURS, ids=list(base), user_id=uid).data():
+            for n in row["neighbours"]:
+                total[n] += NEIGHBOUR_SHARE * base[row["id"]]
+                signals[n].append(
+                    Signal(
+                        name="neighbour",
+                        rank=1,
+                        score=NEIGHBOUR_SHARE * base[row["id"]],
+                        via=f"turn {row['id']}",
+                    )
+                )
+        ranked = [t for t in sorted(total, key=lambda t: -total[t]) if t not in exclude]
+        window_text = request.window.describe()
+        items: list[RetrievedMemory] = []
+        for lo in range(0, len(ranked), 4 * request.k):
+            page = ranked[lo : lo + 4 * request.k]
+            rows = {
+                r["m"]["id"]: native(r["m"])
+                for r in cypher(tx, R.FETCH_MEMORIES, ids=page, user_id=uid).data()
+            }
+            for tid in page:
+                hit = rows.get(tid)
+                if hit is None or hit["kind"] != "turn" or not request.window.contains(hit["t"]):
+                    continue
+                why = Why(
+                    signals=sorted(signals[tid], key=lambda s: (s.rank, s.name)),
+                    fused=total[tid],
+                    window=window_text,
+                    vector_path=path,
+                )
+                items.append(self._memory(hit, total[tid], why))
+                if len(items) == request.k:
+                    return items
+        return items
+
     @staticmethod
     def _memory(row: dict[str, Any], score: float = 0.0, why: Why | None = None) -> RetrievedMemory:
+        row = local_times(dict(row))
         text = row.get("text") or ""
         return RetrievedMemory(
             id=row["id"],
@@ -510,7 +634,7 @@ class Neo4jMemoryStore:
         by_id = {i.id: i for i in items}
         events = [i.id for i in items if i.kind == MemoryKind.EVENT]
         if Expansion.EVENT_TURNS in expand and events:
-            for row in tx.run(R.EVENT_TURNS, ids=events, user_id=uid).data():
+            for row in cypher(tx, R.EVENT_TURNS, ids=events, user_id=uid).data():
                 parent = by_id[row["event_id"]]
                 parent.turns = [
                     self._memory(
@@ -526,7 +650,7 @@ class Neo4jMemoryStore:
                 ]
         superseded = [i.id for i in items if i.kind == MemoryKind.FACT and i.status == "superseded"]
         if Expansion.SUPERSESSION in expand and superseded:
-            for row in tx.run(R.SUPERSEDING, ids=superseded, user_id=uid).data():
+            for row in cypher(tx, R.SUPERSEDING, ids=superseded, user_id=uid).data():
                 if row["m"] and row["m"]["id"] not in exclude and row["m"]["id"] not in by_id:
                     parent = by_id[row["fact_id"]]
                     parent.related.append(
@@ -546,7 +670,8 @@ class Neo4jMemoryStore:
             if kind not in expand or not items:
                 continue
             taken = set(by_id) | exclude
-            for row in tx.run(
+            for row in cypher(
+                tx,
                 query,
                 ids=list(by_id),
                 user_id=uid,
@@ -577,6 +702,13 @@ class Neo4jMemoryStore:
                         )
                     )
 
+    def delete_user(self, user_id: str) -> None:
+        """Erase everything of one user (every label, in batches). Irreversible."""
+        from schema.nodes import NODE_MODELS
+
+        for model in NODE_MODELS:
+            self.conn.run_autocommit(W.delete_user_nodes(model.label), user_id=user_id)
+
     # ================================================================== reads
     def existing_ids(self, user_id: str, ids: Sequence[str]) -> set[str]:
         """Which of these memory ids are already stored for the user."""
@@ -597,7 +729,7 @@ class Neo4jMemoryStore:
 
     @staticmethod
     def _turn(row: dict[str, Any]) -> Turn:
-        props = {k: v for k, v in native(row).items() if k not in ("kind", "tenant")}
+        props = {k: v for k, v in local_times(native(row)).items() if k not in ("kind", "tenant")}
         return Turn.model_validate(props)
 
     def sessions(self, user_id: str, *, unconsolidated_only: bool = False) -> list[Session]:
@@ -619,12 +751,12 @@ class Neo4jMemoryStore:
             end=window.end,
             limit=limit,
         )
-        return [native(r["m"]) for r in rows]
+        return [local_times(native(r["m"])) for r in rows]
 
     @staticmethod
     def _strip(row: dict[str, Any], model: type[NodeModel]) -> dict[str, Any]:
         fields = model.model_fields
-        return {k: v for k, v in native(row).items() if k in fields}
+        return {k: v for k, v in local_times(native(row)).items() if k in fields}
 
     def active_facts(self, user_id: str, slot: str | None = None) -> list[Fact]:
         rows = self.conn.read(R.ACTIVE_FACTS, user_id=user_id, slot=slot)

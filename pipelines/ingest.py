@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from agent.extraction.text import keywords
 from agent.media import ImageStore
 from agent.memory import (
     Extractors,
     FactState,
+    ProceduralState,
     episodic_update,
     heuristic_extractors,
     procedural_update,
@@ -30,12 +31,12 @@ from agent.memory import (
 from agent.personality import PemSchedule
 from agent.update import personality_update
 from pipelines.formats import Format, LoadedConversation, load
-from schema.nodes import Session, Turn, User, make_id
+from schema.nodes import Event, MemoryNode, Session, Turn, User, make_id
 from schema.protocols import Embedder, MemoryStore, WriteBatch, WriteStats
 from schema.records import TurnRecord
 from schema.timeutil import ensure_aware, get_tz
 
-__all__ = ["IngestReport", "Progress", "ingest_conversation", "ingest_file", "turn_embedding_text"]
+__all__ = ["IngestReport", "Progress", "ingest_conversation", "ingest_file"]
 
 
 class Progress:
@@ -84,10 +85,6 @@ class IngestReport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.users += other.users
         self.stats = self.stats + other.stats
-
-
-def turn_embedding_text(text: str, caption: str | None) -> str:
-    return f"{text} [image: {caption}]" if caption else text
 
 
 def _session_id(user_id: str, source_id: str) -> str:
@@ -143,6 +140,7 @@ def ingest_conversation(
     images: ImageStore | None = None,
     progress: Progress | None = None,
     embed_progress: Callable[[int], None] | None = None,
+    chunk_turns: int = 256,
 ) -> IngestReport:
     started = time.perf_counter()
     prog = progress or Progress()
@@ -171,75 +169,125 @@ def ingest_conversation(
     all_ids = [t.id for _, turns in plan for t in turns]
     known = store.existing_ids(conv.user_id, all_ids)
     consolidated = {s.id for s in store.sessions(conv.user_id) if s.consolidated_at is not None}
-    # ---- embeddings for what is new ------------------------------------------------------
-    todo = [
-        t
-        for _, turns in plan
-        for t in turns
-        if t.id not in known or (t.session_id not in consolidated)
-    ]
-    t0 = time.perf_counter()
-    prog.start("embed", len(todo))
-    vectors: Any = (
-        embedder.embed(
-            [turn_embedding_text(t.text, t.image_caption) for t in todo],
-            progress=embed_progress or (lambda n: prog.advance("embed", n)),
-        )
-        if todo
-        else []
-    )
-    for turn, vec in zip(todo, vectors, strict=True):
-        turn.embedding = [float(x) for x in vec]
-    report.embed_s = time.perf_counter() - t0
-    # ---- extraction and one transaction per session -------------------------------------
-    facts = FactState.load(store, conv.user_id)
-    history = store.personality_history(conv.user_id)
-    prog.start("write", len(plan))
+    work: list[tuple[Session, list[Turn]]] = []
     for session, turns in plan:
-        new_turns = [t for t in turns if t.id not in known]
-        if not new_turns and session.id in consolidated:
+        if session.id in consolidated and all(t.id in known for t in turns):
             report.sessions_skipped += 1
             report.turns_skipped += len(turns)
-            prog.advance("write")
-            continue
-        t1 = time.perf_counter()
-        batch = WriteBatch(
-            user=user, sessions=[session], turns=new_turns, consolidated_at=session.end
-        )
-        facts_written = semantic_update(
-            ex.facts, facts, conv.user_id, new_turns, batch, known_ids=known
-        )
-        events = []
-        if ex.mode == "llm":  # the model-free mode makes no personality claims
-            for turn in (t for t in new_turns if t.role == "user"):
-                personality_update(
-                    ex.personality, conv.user_id, turn, turns, history, PemSchedule(), batch
+        else:
+            work.append((session, turns))
+    facts = FactState.load(store, conv.user_id)
+    procedural = ProceduralState.load(store, conv.user_id)
+    history = store.personality_history(conv.user_id)
+    prog.start("embed", sum(len(turns) for _, turns in work))
+    prog.start("write", len(work))
+    # Chunks of whole sessions: embedding chunk i+1 overlaps writing chunk i (one writer
+    # thread; torch and the driver both release the GIL), one transaction per chunk.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
+        pending: Future[tuple[WriteStats, float, int]] | None = None
+        for chunk in _chunks(work, chunk_turns):
+            t0 = time.perf_counter()
+            todo = [t for _, turns in chunk for t in turns if t.embedding is None]
+            if todo:
+                vectors = embedder.embed(
+                    [t.embedding_text() for t in todo],
+                    progress=embed_progress or (lambda n: prog.advance("embed", n)),
                 )
-        if session.id not in consolidated:
-            events = episodic_update(ex.segmenter, conv.user_id, session, turns, batch)
-            procedural_update(
-                ex.updater,
-                conv.user_id,
-                session,
-                turns,
-                store.procedures(conv.user_id),
-                store.profile(conv.user_id),
-                facts_written,
-                batch,
-            )
-        report.extract_s += time.perf_counter() - t1
-        t2 = time.perf_counter()
-        report.stats = report.stats + store.write(batch)
-        report.write_s += time.perf_counter() - t2
-        report.sessions_written += 1
-        report.turns_written += len(new_turns)
-        report.turns_skipped += len(turns) - len(new_turns)
-        report.facts += len(facts_written)
-        report.supersessions += len(batch.supersessions)
-        report.events += len(events)
-        prog.advance("write")
+                for turn, vec in zip(todo, vectors, strict=True):
+                    turn.embedding = [float(x) for x in vec]
+            report.embed_s += time.perf_counter() - t0
+            t1 = time.perf_counter()
+            batch = WriteBatch(user=user)
+            for session, turns in chunk:
+                part = WriteBatch(user=user, sessions=[session])
+                new_turns = [t for t in turns if t.id not in known]
+                part.turns = new_turns
+                written = semantic_update(
+                    ex.facts, facts, conv.user_id, new_turns, part, known_ids=known
+                )
+                if ex.mode == "llm":  # the model-free mode makes no personality claims
+                    for turn in (t for t in new_turns if t.role == "user"):
+                        personality_update(
+                            ex.personality,
+                            conv.user_id,
+                            turn,
+                            turns,
+                            history,
+                            PemSchedule(),
+                            part,
+                        )
+                events: list[Event] = []
+                if session.id not in consolidated:
+                    events = episodic_update(ex.segmenter, conv.user_id, session, turns, part)
+                    procedural_update(
+                        ex.updater,
+                        conv.user_id,
+                        session,
+                        turns,
+                        procedural.procedures,
+                        procedural.profile,
+                        written,
+                        part,
+                    )
+                    procedural.apply(part)
+                report.sessions_written += 1
+                report.turns_written += len(new_turns)
+                report.turns_skipped += len(turns) - len(new_turns)
+                report.facts += len(written)
+                report.supersessions += len(part.supersessions)
+                report.events += len(events)
+                batch.extend(part)
+            report.extract_s += time.perf_counter() - t1
+            t2 = time.perf_counter()
+            _embed_derived(batch, embedder)
+            report.embed_s += time.perf_counter() - t2
+            if pending is not None:
+                report.stats, report.write_s = _collect(pending, report, prog)
+            pending = writer.submit(_timed_write, store, batch, len(chunk))
+        if pending is not None:
+            report.stats, report.write_s = _collect(pending, report, prog)
     report.total_s = time.perf_counter() - started
     return report
+
+
+def _chunks(
+    work: list[tuple[Session, list[Turn]]], chunk_turns: int
+) -> Iterator[list[tuple[Session, list[Turn]]]]:
+    chunk: list[tuple[Session, list[Turn]]] = []
+    size = 0
+    for item in work:
+        chunk.append(item)
+        size += len(item[1])
+        if size >= chunk_turns:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def _embed_derived(batch: WriteBatch, embedder: Embedder) -> None:
+    """Embed the chunk's new facts and procedures in one call (the store would otherwise
+    embed them inside the write, one small batch at a time)."""
+    nodes: list[MemoryNode] = [n for n in (*batch.facts, *batch.procedures) if n.embedding is None]
+    if nodes:
+        for node, vec in zip(nodes, embedder.embed([n.text for n in nodes]), strict=True):
+            node.embedding = [float(x) for x in vec]
+
+
+def _timed_write(
+    store: MemoryStore, batch: WriteBatch, sessions: int
+) -> tuple[WriteStats, float, int]:
+    t = time.perf_counter()
+    stats = store.write(batch)
+    return stats, time.perf_counter() - t, sessions
+
+
+def _collect(
+    pending: Future[tuple[WriteStats, float, int]], report: IngestReport, prog: Progress
+) -> tuple[WriteStats, float]:
+    stats, seconds, sessions = pending.result()
+    prog.advance("write", sessions)
+    return report.stats + stats, report.write_s + seconds
 
 
 def ingest_file(

@@ -148,6 +148,12 @@ class MemoryOp(BaseModel):
     type: Literal["habit", "goal"] | None = None
     trigger: str | None = None
     reason: str = Field(description="why: what in the conversation justifies it")
+    evidence: list[int] = Field(
+        default_factory=list, description="0-based indices of the session turns that justify it"
+    )
+    turn_ids: list[str] = Field(
+        default_factory=list, description="(set by model-free updaters) the justifying turns"
+    )
 
 
 class PersonalityObservation(BaseModel):

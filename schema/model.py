@@ -102,6 +102,12 @@ def _node_spec(model: type[NodeModel]) -> NodeSpec:
         props += (
             PropertySpec("kind", "str", True, f"memory kind: {model.kind.value}"),
             PropertySpec("tenant", "str", True, "full-text tenant token derived from user_id"),
+            PropertySpec(
+                "t_offset",
+                "int",
+                True,
+                "UTC offset (s) t was recorded in; times are stored in UTC",
+            ),
         )
     return NodeSpec(model.label, extra, model.doc, props)
 
@@ -136,7 +142,7 @@ def _indexes() -> tuple[IndexSpec, ...]:
             FULLTEXT_INDEX,
             "fulltext",
             MEMORY_LABEL,
-            ("text", "keywords", "image_caption", "tenant"),
+            ("text", "speaker", "keywords", "image_caption", "tenant"),
             analyzer="english",
         ),
         IndexSpec(

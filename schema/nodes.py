@@ -37,6 +37,7 @@ __all__ = [
     "User",
     "Year",
     "make_id",
+    "turn_search_text",
 ]
 
 MEMORY_LABEL = "Memory"
@@ -123,6 +124,18 @@ class MemoryNode(NodeModel):
     embedding: list[float] | None = Field(default=None, repr=False)
 
 
+def turn_search_text(speaker: str | None, text: str, caption: str | None = None) -> str:
+    """How a turn is embedded: who said it, what was said, and the image caption.
+
+    The speaker matters: "I moved to Denver" is a memory about whoever said it.
+
+    >>> turn_search_text("Sam", "I moved to Denver.", "boxes in a hallway")
+    'Sam: I moved to Denver. [image: boxes in a hallway]'
+    """
+    head = f"{speaker}: " if speaker else ""
+    return f"{head}{text}" + (f" [image: {caption}]" if caption else "")
+
+
 class Turn(MemoryNode):
     label: ClassVar[str] = "Turn"
     kind: ClassVar[MemoryKind] = MemoryKind.TURN
@@ -136,6 +149,9 @@ class Turn(MemoryNode):
     image_path: str | None = Field(default=None, description="where the image bytes are stored")
     image_caption: str | None = None
     image_embedding: list[float] | None = Field(default=None, repr=False)
+
+    def embedding_text(self) -> str:
+        return turn_search_text(self.speaker, self.text, self.image_caption)
 
 
 class Event(MemoryNode):
@@ -190,7 +206,7 @@ class ProfileEntry(NodeModel):
     label: ClassVar[str] = "ProfileEntry"
     doc: ClassVar[str] = "One version of one core-profile key; a newer version SUPERSEDES it."
     key: str
-    value: str | None = Field(description="None when the key was deleted")
+    value: str | None = Field(default=None, description="None when the key was deleted")
     version: int = Field(ge=1)
     op: Literal["add", "update", "delete"]
     reason: str | None = None

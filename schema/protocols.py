@@ -77,7 +77,31 @@ class WriteBatch(BaseModel):
     consolidated_sessions: list[str] = Field(
         default_factory=list, description="session ids to mark consolidated (only if not yet)"
     )
-    consolidated_at: AwareDatetime | None = None
+    consolidated_at: AwareDatetime | None = Field(
+        default=None, description="when; None = each session's end"
+    )
+
+    def extend(self, other: WriteBatch) -> None:
+        """Append another batch of the same user (one transaction for both)."""
+        if other.user.id != self.user.id:
+            raise ValueError("cannot merge batches of different users")
+        for name in (
+            "sessions",
+            "turns",
+            "events",
+            "facts",
+            "procedures",
+            "profile_entries",
+            "snapshots",
+            "supersessions",
+            "about",
+            "mentions",
+            "consolidated_sessions",
+        ):
+            getattr(self, name).extend(getattr(other, name))
+        for name in ("topics", "entities"):
+            have = {n.id for n in getattr(self, name)}
+            getattr(self, name).extend(n for n in getattr(other, name) if n.id not in have)
 
     def is_empty(self) -> bool:
         return not any(

@@ -23,6 +23,10 @@ __all__ = [
 ]
 
 
+SignalName = Literal["vector", "fulltext", "image"]
+ALL_SIGNALS: tuple[SignalName, ...] = ("vector", "fulltext", "image")
+
+
 class VectorPath(StrEnum):
     """How the vector signal is computed.
 
@@ -102,7 +106,20 @@ class RetrievalRequest(BaseModel):
     exclude_ids: list[str] = Field(default_factory=list, description="already returned")
     vector_path: VectorPath | None = Field(default=None, description="None = best available")
     candidates: int | None = Field(
-        default=None, ge=1, le=2000, description="per-signal candidate depth (default 4k, >=20)"
+        default=None,
+        ge=1,
+        le=2000,
+        description="per-signal candidate depth (default 4k, >= 20; >= 100 for turn units)",
+    )
+    signals: list[SignalName] = Field(
+        default_factory=lambda: list(ALL_SIGNALS),
+        description="which signals to run (benchmarks and debugging isolate one)",
+    )
+    unit: Literal["memory", "turn"] = Field(
+        default="memory",
+        description="memory: the matching memories themselves; turn: raw turns as evidence, "
+        "each scored by the memories that point at it (a fact or an event passes its rank "
+        "to the turns it came from) and by its neighbours in the dialogue",
     )
 
     @model_validator(mode="after")
@@ -115,13 +132,17 @@ class RetrievalRequest(BaseModel):
 
     @property
     def depth(self) -> int:
-        return self.candidates or max(4 * self.k, 20)
+        floor = 100 if self.unit == "turn" else 20
+        return self.candidates or max(4 * self.k, floor)
 
 
 class Signal(BaseModel):
-    name: Literal["vector", "fulltext", "image"]
+    name: Literal["vector", "fulltext", "image", "neighbour"]
     rank: int = Field(ge=1)
     score: float
+    via: str | None = Field(
+        default=None, description="turn units: the memory that carried the signal to this turn"
+    )
 
 
 class Why(BaseModel):
@@ -134,7 +155,10 @@ class Why(BaseModel):
     vector_path: VectorPath | None = None
 
     def describe(self) -> str:
-        parts = [f"{s.name}#{s.rank} ({s.score:.3f})" for s in self.signals]
+        parts = [
+            f"{s.name}#{s.rank} ({s.score:.3f})" + (f" via {s.via}" if s.via else "")
+            for s in self.signals
+        ]
         if self.path:
             parts.append("via " + " ".join(self.path))
         return f"rrf={self.fused:.4f} " + ", ".join(parts) + f"; window {self.window}"

@@ -181,8 +181,8 @@ class HeuristicSegmenter:
     def boundaries(self, turns: Sequence[Turn]) -> list[int]:
         """Indices i where a new segment starts (always includes 0)."""
         n = len(turns)
-        if n <= self.min_turns:
-            return [0]
+        if n <= self.min_turns:  # too short to tile; still split where the clock jumps
+            return [0] + [g for g in range(1, n) if self._jump(turns, g)]
         vecs = np.asarray([t.embedding for t in turns], dtype=np.float32)
         sims = np.zeros(n)
         for gap in range(1, n):
@@ -199,7 +199,7 @@ class HeuristicSegmenter:
         cutoff = scores.mean() + self.depth_std * scores.std() if len(scores) else 0.0
         starts = [0]
         for gap in sorted(range(1, n), key=lambda g: -depth[g]):
-            jump = (turns[gap].t - turns[gap - 1].t).total_seconds() / 60 >= self.time_gap_minutes
+            jump = self._jump(turns, gap)
             if depth[gap] <= cutoff and not jump:
                 continue
             cand = sorted([*starts, gap])
@@ -219,6 +219,10 @@ class HeuristicSegmenter:
                     changed = True
                     break
         return sorted(set(starts))
+
+    def _jump(self, turns: Sequence[Turn], gap: int) -> bool:
+        minutes = (turns[gap].t - turns[gap - 1].t).total_seconds() / 60
+        return minutes >= self.time_gap_minutes
 
     def segment(self, user_id: str, session: Session, turns: Sequence[Turn]) -> list[Event]:
         ordered = sorted(turns, key=lambda t: t.index)
@@ -357,6 +361,7 @@ class HeuristicMemoryUpdater:
                             type=kind,
                             trigger=trigger.group(0) if trigger else None,
                             reason=f"{turn.speaker} restated it: {sent!r}",
+                            turn_ids=[turn.id],
                         )
                     )
                 else:
@@ -368,6 +373,7 @@ class HeuristicMemoryUpdater:
                             type=kind,
                             trigger=trigger.group(0) if trigger else None,
                             reason=f"{turn.speaker} said: {sent!r}",
+                            turn_ids=[turn.id],
                         )
                     )
         current = {e.key: e for e in profile if e.valid_to is None}
@@ -386,6 +392,7 @@ class HeuristicMemoryUpdater:
                     key=key,
                     value=fact.text,
                     reason=f"fact {fact.id}: {fact.text}",
+                    turn_ids=list(fact.turn_ids),
                 )
             )
             current[key] = ProfileEntry(

@@ -14,7 +14,7 @@ from schema.nodes import Procedure, ProfileEntry
 
 __all__ = ["VERSION", "Response", "render"]
 
-VERSION = "update_memory/1"
+VERSION = "update_memory/2"
 
 
 class Response(BaseModel):
@@ -41,7 +41,10 @@ def render(
         HumanMessage(
             content=(
                 f"Habits and goals:\n{procs}\n\nCore profile:\n{prof}\n\n"
-                f"Session:\n{render_turns(turns)}"
+                "Session (numbered; cite the numbers as evidence):\n"
+                + "\n".join(
+                    f"{i}: {line}" for i, line in enumerate(render_turns(turns).splitlines())
+                )
             )
         ),
     ]

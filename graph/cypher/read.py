@@ -17,6 +17,7 @@ __all__ = [
     "FETCH_MEMORIES",
     "LAST_SESSION",
     "LIST_MEMORIES",
+    "MEMORY_PROVENANCE",
     "PERSONALITY_HISTORY",
     "PROCEDURES",
     "PROFILE",
@@ -26,6 +27,7 @@ __all__ = [
     "SESSIONS",
     "SESSION_TURNS",
     "SUPERSEDING",
+    "TURN_NEIGHBOURS",
     "USER_EDGES",
     "VERSIONED_LABELS",
     "fulltext_search",
@@ -38,7 +40,7 @@ __all__ = [
 ]
 
 MEMORY_FIELDS = (
-    "m {.id, .kind, .text, .t, .session_id, .speaker, .source_id, .keywords, .status, "
+    "m {.id, .kind, .text, .t, .t_offset, .session_id, .speaker, .source_id, .keywords, .status, "
     ".valid_to, .turn_ids, .index, .image_caption}"
 )
 
@@ -153,12 +155,25 @@ MATCH (m:Memory {id: mid, user_id: $user_id})
 RETURN m.id AS id
 """
 
+MEMORY_PROVENANCE = """
+UNWIND $ids AS mid
+MATCH (m:Memory {id: mid, user_id: $user_id})
+RETURN m.id AS id, m.kind AS kind, coalesce(m.turn_ids, []) AS turn_ids
+"""
+
+TURN_NEIGHBOURS = """
+UNWIND $ids AS tid
+MATCH (t:Turn {id: tid, user_id: $user_id})
+OPTIONAL MATCH (t)-[:NEXT]-(n:Turn {user_id: $user_id})
+RETURN t.id AS id, collect(n.id) AS neighbours
+"""
+
 EVENT_TURNS = """
 UNWIND $ids AS eid
 MATCH (e:Event {id: eid, user_id: $user_id})-[:DERIVED_FROM]->(m:Turn {user_id: $user_id})
 WITH e, m ORDER BY m.t, m.index
 RETURN e.id AS event_id,
-       collect(m {.id, .kind, .text, .t, .session_id, .speaker, .source_id, .index,
+       collect(m {.id, .kind, .text, .t, .t_offset, .session_id, .speaker, .source_id, .index,
                   .image_caption}) AS turns
 """
 
@@ -168,7 +183,8 @@ MATCH (old:Fact {id: fid, user_id: $user_id})
 MATCH p = (new:Fact {user_id: $user_id})-[:SUPERSEDES*1..10]->(old)
 WHERE new.status = 'active'
 WITH fid, new AS m, length(p) AS hops ORDER BY hops
-RETURN fid AS fact_id, collect(m {.id, .kind, .text, .t, .status, .valid_to, .keywords})[0] AS m
+WITH fid, collect(m {.id, .kind, .text, .t, .t_offset, .status, .valid_to, .keywords}) AS ms
+RETURN fid AS fact_id, ms[0] AS m
 """
 
 SAME_DAY = """
@@ -177,7 +193,7 @@ MATCH (a:Memory {id: mid, user_id: $user_id})-[:ON]->(d:Day {user_id: $user_id})
 MATCH (m:Memory {user_id: $user_id})-[:ON]->(d)
 WHERE m.id <> a.id AND m.kind IN $kinds AND NOT m.id IN $exclude
 WITH mid, d, m ORDER BY abs(duration.inSeconds(a.t, m.t).seconds)
-WITH mid, d, collect(m {.id, .kind, .text, .t, .session_id, .speaker, .source_id}) AS all
+WITH mid, d, collect(m {.id, .kind, .text, .t, .t_offset, .session_id, .speaker, .source_id}) AS all
 WITH mid, d, all[..$per_item] AS ms
 RETURN mid AS memory_id, toString(d.date) AS via, ms
 """
@@ -188,7 +204,7 @@ MATCH (a:Memory {id: mid, user_id: $user_id})-[:ABOUT]->(tp:Topic {user_id: $use
 MATCH (m:Memory {user_id: $user_id})-[:ABOUT]->(tp)
 WHERE m.id <> a.id AND m.kind IN $kinds AND NOT m.id IN $exclude
 WITH mid, tp, m ORDER BY m.t DESC
-WITH mid, tp, collect(m {.id, .kind, .text, .t, .session_id})[..$per_item] AS ms
+WITH mid, tp, collect(m {.id, .kind, .text, .t, .t_offset, .session_id})[..$per_item] AS ms
 RETURN mid AS memory_id, tp.name AS via, ms
 """
 
@@ -303,7 +319,8 @@ RETURN elementId(a) AS src, elementId(b) AS dst, type(r) AS type, properties(r) 
 
 ALL_MEMORIES_PAGE = """
 MATCH (m:Memory) WHERE m.kind IN $kinds AND m.id > $after
-RETURN m.id AS id, m.user_id AS user_id, m.text AS text, m.image_caption AS caption
+RETURN m.id AS id, m.user_id AS user_id, m.text AS text, m.image_caption AS caption,
+       m.kind AS kind, m.speaker AS speaker
 ORDER BY m.id LIMIT $limit
 """
 

@@ -46,7 +46,7 @@ CONSOLIDATE_SESSIONS = """
 UNWIND $ids AS sid
 MATCH (s:Session {id: sid, user_id: $user_id})
 WHERE s.consolidated_at IS NULL
-SET s.consolidated_at = $at
+SET s.consolidated_at = coalesce($at, s.end)
 RETURN s.id AS id
 """
 
@@ -193,14 +193,22 @@ SET old.valid_to = coalesce(old.valid_to, r.at){status.get(node_label, "")}
 
 
 def relink_chain(node_label: str, order_key: str, scope_key: str | None = None) -> str:
-    """Make the NEXT chain of one user's nodes (optionally within one scope value, e.g. one
-    session) follow ``order_key``: stale links are removed, missing ones merged. Idempotent."""
+    """Make the NEXT chain of one user's nodes follow ``order_key``: stale links are removed,
+    missing ones merged. Idempotent. With ``scope_key`` (e.g. session_id) there is one chain
+    per scope value, for the values in ``$scopes``."""
     lbl, key = label(node_label), prop(order_key)
-    scope = f" AND n.{prop(scope_key)} = $scope" if scope_key else ""
-    return f"""
-MATCH (n:{lbl}) WHERE n.user_id = $user_id{scope}
+    if scope_key:
+        sk = prop(scope_key)
+        head = f"""
+MATCH (n:{lbl}) WHERE n.user_id = $user_id AND n.{sk} IN $scopes
 WITH n ORDER BY n.{key}, n.id
-WITH collect(n) AS ns
+WITH n.{sk} AS scope, collect(n) AS ns"""
+    else:
+        head = f"""
+MATCH (n:{lbl}) WHERE n.user_id = $user_id
+WITH n ORDER BY n.{key}, n.id
+WITH collect(n) AS ns"""
+    return f"""{head}
 CALL (ns) {{
   UNWIND range(0, size(ns) - 1) AS i
   WITH ns[i] AS a, CASE WHEN i + 1 < size(ns) THEN ns[i + 1] END AS b
@@ -213,7 +221,16 @@ CALL (ns) {{
   WITH ns[i] AS a, ns[i + 1] AS b
   MERGE (a)-[:NEXT]->(b)
 }}
-RETURN size(ns) AS n
+RETURN sum(size(ns)) AS n
+"""
+
+
+def delete_user_nodes(node_label: str) -> str:
+    """Every node of one user with this label, in batches (auto-commit transaction)."""
+    lbl = label(node_label)
+    return f"""
+MATCH (n:{lbl}) WHERE n.user_id = $user_id
+CALL (n) {{ DETACH DELETE n }} IN TRANSACTIONS OF 5000 ROWS
 """
 
 

@@ -1,0 +1,115 @@
+"""The agent commands of ``persona`` through typer's CliRunner, against the test server:
+``ask`` (window and answer shown), ``memories``, ``personality``, ``end-session``, and the
+SQLite checkpointer keeping a conversation thread across App instances (restarts)."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from agent_helpers import SAMPLE_QUESTION, ingest_sample
+from langgraph.checkpoint.sqlite import SqliteSaver
+from typer.testing import CliRunner
+
+from agent.graph import build_agent
+from agent.session import chat_session_id
+from pipelines import cli
+from schema.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+runner = CliRunner()
+WIDE = {"COLUMNS": "400"}
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.fixture
+def cli_settings(settings: Settings) -> Iterator[Settings]:
+    previous = cli._State.settings
+    cli._State.settings = settings
+    try:
+        yield settings
+    finally:
+        cli._State.settings = previous
+
+
+@pytest.fixture(scope="module")
+def sam(conn: Any, embedder: Any, migrated: Any) -> str:
+    """The sample conversation for a fresh user. The tests below add chat sessions to it,
+    each at its own time (days apart), so they do not depend on each other's order."""
+    from graph.store import Neo4jMemoryStore
+
+    return ingest_sample(Neo4jMemoryStore(conn, embedder), embedder)
+
+
+def _invoke(*args: str) -> Any:
+    result = runner.invoke(cli.app, list(args), env=WIDE)
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+def test_ask_shows_the_window_and_answers(cli_settings: Settings, sam: str) -> None:
+    result = _invoke("ask", "--user", sam, SAMPLE_QUESTION, "--at", "2024-09-10T09:00:00-06:00")
+    out = _flat(result.output)
+    assert "retrieve keywords=" in out
+    assert "window [2024-07-01 00:00 (Monday), 2024-08-01 00:00 (Thursday))" in out
+    answer = out.split("answer", 1)[1]
+    assert "Nguyen" in answer and "[offline policy]" in answer
+    assert "remembered: 2 turns" in out  # the update stage ran
+
+
+def test_a_thread_survives_a_restart(cli_settings: Settings, sam: str) -> None:
+    at = "2024-09-12T09:00:00-06:00"
+    _invoke("ask", "--user", sam, SAMPLE_QUESTION, "--at", at)
+    # a second process: a new App, a new SqliteSaver on the same file
+    _invoke("ask", "--user", sam, "Where did I move to?", "--at", at)
+    thread = f"{sam}:{chat_session_id(sam, datetime.fromisoformat(at))}"
+
+    db = sqlite3.connect(cli_settings.checkpoint_path)
+    try:
+        threads = {r[0] for r in db.execute("SELECT DISTINCT thread_id FROM checkpoints")}
+    finally:
+        db.close()
+    assert thread in threads
+
+    db = sqlite3.connect(cli_settings.checkpoint_path, check_same_thread=False)
+    try:
+        state = build_agent(SqliteSaver(db)).get_state({"configurable": {"thread_id": thread}})
+    finally:
+        db.close()
+    assert state.values["turns_answered"] == 2  # both questions, across two App instances
+    assert state.values["question"] == "Where did I move to?"
+    assert state.values["answer"].startswith("[offline policy]")
+
+
+def test_memories_lists_a_window_in_time_order(cli_settings: Settings, sam: str) -> None:
+    result = _invoke(
+        "memories", "--user", sam, "--type", "turn", "--from", "2024-07-01", "--to", "2024-08-01"
+    )
+    out = _flat(result.output)
+    assert "Nguyen" in out
+    assert "Patel" not in out  # March is outside the window
+    count = int(re.search(r"(\d+) memories", out).group(1))  # type: ignore[union-attr]
+    assert count >= 2
+    facts = _flat(_invoke("memories", "--user", sam, "--type", "fact").output)
+    assert "Denver" in facts and "superseded" in facts
+
+
+def test_personality_explains_the_model_free_mode(cli_settings: Settings, sam: str) -> None:
+    out = _flat(_invoke("personality", "--user", sam).output)
+    assert "no evidence yet" in out
+    assert "No snapshots. The model-free extractor makes no personality claims" in out
+
+
+def test_end_session_closes_the_open_session_once(cli_settings: Settings, sam: str) -> None:
+    _invoke("ask", "--user", sam, "What is my dog called?", "--at", "2024-09-20T18:00:00-06:00")
+    first = _flat(_invoke("end-session", "--user", sam).output)
+    assert "closed session" in first
+    assert "no open session" in _flat(_invoke("end-session", "--user", sam).output)

@@ -1,0 +1,286 @@
+"""The three policies settings can choose, for real:
+
+(a) ``hf``: a tiny random Qwen2 with a ChatML template, loaded and run by HFChatModel;
+(b) ``openai``: ChatOpenAI against a local OpenAI-compatible HTTP endpoint started here;
+(c) ``offline``: the rule-based policy on the ingested sample conversation.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from agent_helpers import (
+    SAMPLE_QUESTION,
+    Said,
+    ingest_sample,
+    kinds,
+    retrieve_steps,
+    run_agent,
+    seed_sessions,
+)
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from agent.graph import STOP
+from agent.policies import OFFLINE_LABEL, OfflinePolicy, build_policy, describe_policy
+from agent.policies.hf import HFChatModel, to_chat
+from schema.settings import Settings
+
+ASKED = datetime(2024, 9, 10, 9, 0, tzinfo=ZoneInfo("America/Denver"))
+
+
+# ------------------------------------------------------------------------------ (a) hf
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from training.tiny import build_tiny_chat_model
+
+    return build_tiny_chat_model(tmp_path_factory.mktemp("tiny-chat"))
+
+
+class _GenerateSpy:
+    """Records what HFChatModel hands to ``generate`` (the real generate still runs)."""
+
+    def __init__(self, model: Any) -> None:
+        self.inner = model.generate
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, **kwargs: Any) -> Any:
+        self.calls.append(kwargs)
+        return self.inner(**kwargs)
+
+
+@pytest.mark.slow
+def test_hf_policy_loads_and_follows_its_chat_template(tiny_model: Path) -> None:
+    policy = HFChatModel(model_path=str(tiny_model), max_new_tokens=6)
+    policy.load()
+    spy = _GenerateSpy(policy._model)
+    policy._model.generate = spy
+    messages = [SystemMessage(content="You are terse."), HumanMessage(content="Hello there")]
+    expected = (
+        "<|im_start|>system\nYou are terse.<|im_end|>\n"
+        "<|im_start|>user\nHello there<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+    tok = policy._tokenizer
+    assert tok.apply_chat_template(
+        to_chat(messages), add_generation_prompt=True, tokenize=False
+    ) == (expected)
+
+    reply = policy.invoke(messages, stop=STOP)
+    assert isinstance(reply.content, str)
+    (call,) = spy.calls
+    assert tok.decode(call["input_ids"][0]) == expected  # the prompt the model really saw
+    assert call["stop_strings"] == STOP
+    assert call["max_new_tokens"] == 6
+    assert call["do_sample"] is False
+    # the protocol tags are single, non-special tokens
+    for tag in ("<think>", "</retrieve>", "</answer>"):
+        assert len(tok.encode(tag, add_special_tokens=False)) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_hf_policy_runs_a_whole_agent_loop(
+    tiny_model: Path, store: Any, settings: Settings, user_id: str
+) -> None:
+    seed_sessions(
+        store,
+        user_id,
+        [[Said(datetime(2024, 7, 2, 10, tzinfo=ZoneInfo("UTC")), "I saw the dentist today.")]],
+    )
+    small = settings.model_copy(update={"max_steps": 2, "policy": "hf", "model": str(tiny_model)})
+    policy = HFChatModel(model_path=str(tiny_model), max_new_tokens=12)
+    state = run_agent(
+        store=store,
+        policy=policy,
+        settings=small,
+        user_id=user_id,
+        question=SAMPLE_QUESTION,
+        now=ASKED,
+    )
+    assert isinstance(state["answer"], str) and state["answer"].strip()
+    assert kinds(state)[-1] in ("answer", "forced")
+    assert 1 <= state["calls"] <= small.max_steps + 1
+    outputs = [str(m.content) for m in state["messages"] if m.type == "ai"]
+    assert outputs and not any(o.startswith("<error>") for o in outputs)  # generation ran
+    assert describe_policy(small).startswith("hf: ")
+
+
+# ------------------------------------------------------------------------------ (b) openai
+class _Endpoint:
+    """A minimal OpenAI-compatible /v1/chat/completions on 127.0.0.1 (a real HTTP server)."""
+
+    def __init__(self, replies: list[str]) -> None:
+        self.replies = replies
+        self.requests: list[dict[str, Any]] = []
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                endpoint.requests.append(
+                    {
+                        "path": self.path,
+                        "body": body,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                    }
+                )
+                n = len(endpoint.requests) - 1
+                content = endpoint.replies[min(n, len(endpoint.replies) - 1)]
+                payload = {
+                    "id": f"chatcmpl-{n}",
+                    "object": "chat.completion",
+                    "created": 1_725_000_000,
+                    "model": body.get("model", "?"),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": content},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                }
+                data = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _Endpoint:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def endpoint() -> Iterator[_Endpoint]:
+    replies = [
+        '<think>I should search.</think><retrieve>{"keywords": ["dentist"], '
+        '"start": "2024-07-01", "end": "2024-08-01"}',
+        "<think>Found it.</think><answer>You saw Dr. Nguyen.",
+    ]
+    with _Endpoint(replies) as ep:
+        yield ep
+
+
+@pytest.mark.integration
+def test_openai_policy_request_shape_through_the_agent(
+    endpoint: _Endpoint, store: Any, settings: Settings, user_id: str
+) -> None:
+    seed_sessions(
+        store,
+        user_id,
+        [[Said(datetime(2024, 7, 9, 8, tzinfo=ZoneInfo("UTC")), "Dentist today: Dr. Nguyen.")]],
+    )
+    s = settings.model_copy(
+        update={
+            "openai_base_url": f"http://127.0.0.1:{endpoint.port}/v1",
+            "model": "test-model",
+            "policy": "openai",
+            "temperature": 0.3,
+            "max_tokens": 77,
+        }
+    )
+    policy = build_policy(s)
+    state = run_agent(
+        store=store, policy=policy, settings=s, user_id=user_id, question=SAMPLE_QUESTION, now=ASKED
+    )
+    assert state["answer"] == "You saw Dr. Nguyen."
+    assert kinds(state) == ["think", "retrieve", "answer"]
+    assert "unclosed_tag" in state["steps"][0]["issues"]  # the server stripped </retrieve>
+    assert len(retrieve_steps(state)[0]["memory_ids"]) == 1
+
+    assert len(endpoint.requests) == 2
+    first, second = (r["body"] for r in endpoint.requests)
+    for req in endpoint.requests:
+        assert req["path"] == "/v1/chat/completions"
+        assert req["headers"].get("authorization") == "Bearer EMPTY"
+    for body in (first, second):
+        assert body["model"] == "test-model"
+        assert body["temperature"] == pytest.approx(0.3)
+        assert body["max_completion_tokens"] == 77
+        assert body["stop"] == ["</retrieve>", "</answer>"]
+        assert not body.get("stream")
+    assert [m["role"] for m in first["messages"]] == ["system", "user"]
+    assert "long-term memory" in first["messages"][0]["content"]
+    assert SAMPLE_QUESTION in first["messages"][1]["content"]
+    assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "user"]
+    assert "Dr. Nguyen" in second["messages"][3]["content"]  # the memory went back
+    assert describe_policy(s) == f"openai: test-model at http://127.0.0.1:{endpoint.port}/v1"
+
+
+# ------------------------------------------------------------------------------ (c) offline
+@pytest.fixture(scope="module")
+def sample_sam(conn: Any, embedder: Any, migrated: Any) -> str:
+    """The sample conversation for a fresh user; read-only here (no update stage)."""
+    from graph.store import Neo4jMemoryStore
+
+    return ingest_sample(Neo4jMemoryStore(conn, embedder), embedder)
+
+
+@pytest.mark.integration
+def test_offline_policy_answers_the_dentist_question(
+    store: Any, settings: Settings, sample_sam: str
+) -> None:
+    state = run_agent(
+        store=store,
+        policy=OfflinePolicy(),
+        settings=settings,
+        user_id=sample_sam,
+        question=SAMPLE_QUESTION,
+        now=ASKED,
+    )
+    (step,) = retrieve_steps(state)
+    assert step["request"]["start"].startswith("2024-07-01T00:00:00")
+    assert step["request"]["end"].startswith("2024-08-01T00:00:00")
+    assert step["window"].startswith("[2024-07-01 00:00 (Monday), 2024-08-01 00:00")
+    assert step["memory_ids"], "the July session is found"
+    assert "dentist" in [k.lower() for k in step["request"]["keywords"]]
+    answer = state["answer"]
+    assert answer.startswith(OFFLINE_LABEL)
+    assert "Nguyen" in answer
+    assert "Patel" not in answer  # the March dentist is outside the window
+    assert kinds(state) == ["think", "retrieve", "answer"]
+
+
+@pytest.mark.integration
+def test_offline_policy_labels_a_general_question(
+    store: Any, settings: Settings, sample_sam: str
+) -> None:
+    state = run_agent(
+        store=store,
+        policy=OfflinePolicy(),
+        settings=settings,
+        user_id=sample_sam,
+        question="What is a good name for a sailboat?",
+        now=ASKED,
+    )
+    assert kinds(state) == ["answer"]
+    assert state["answer"].startswith(OFFLINE_LABEL)
+    assert "cannot chat without a language model" in state["answer"]
+    assert retrieve_steps(state) == []
+
+
+def test_build_policy_defaults_to_offline() -> None:
+    assert isinstance(build_policy(Settings(policy="offline")), OfflinePolicy)
+    assert "[offline policy]" in describe_policy(Settings(policy="offline"))
