@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +29,11 @@ db_app = typer.Typer(
     help="The Neo4j server: embedded (default) or external (NEO4J_URI).", no_args_is_help=True
 )
 app.add_typer(db_app, name="db")
+bench_app = typer.Typer(
+    help="Benchmarks: JSON + Markdown + plots under docs/benchmarks/ (baselines in the same run).",
+    no_args_is_help=True,
+)
+app.add_typer(bench_app, name="bench")
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -290,6 +296,7 @@ def search_cmd(
     expand: Annotated[
         list[str] | None, typer.Option(help="event_turns | supersession | same_day | same_topic")
     ] = None,
+    unit: Annotated[str, typer.Option(help="memory | turn (raw turns as evidence)")] = "memory",
 ) -> None:
     """Time-bounded hybrid retrieval, with why each memory was returned."""
     from pipelines.render import retrieval
@@ -306,6 +313,7 @@ def search_cmd(
         **({"kinds": [MemoryKind(k) for k in kind]} if kind else {}),
         **({"expand": [Expansion(e) for e in expand]} if expand else {}),
         vector_path=VectorPath(path) if path else None,
+        unit="turn" if unit == "turn" else "memory",
     )
     retrieval(console, _app().store.retrieve(req))
 
@@ -500,6 +508,201 @@ def personality_cmd(
 
         personality_plot(history, plot, title=f"Big Five of {user}")
         console.print(f"wrote {plot}")
+
+
+# ------------------------------------------------------------------------------- bench
+_DEFAULT_LOCOMO = (
+    Path(__file__).resolve().parent.parent.parent / "shared/data/locomo/locomo10_dev.json"
+)
+_OUT = typer.Option("--out", help="report folder")
+_DATA = typer.Option("--data", help="LoCoMo JSON (default: ../shared/data/locomo)")
+
+
+def _bench_app() -> Any:
+    """Benchmarks run against their own embedded server (<home>/bench), never the user's data;
+    with NEO4J_URI they use that server, with bench- prefixed users only."""
+    from pipelines.app import App
+
+    s = settings()
+    if s.embedded:
+        s = s.model_copy(update={"home": s.home / "bench"})
+    return App(s, note=_note)
+
+
+def _bench_progress() -> Any:
+    def say(task: str, i: int, n: int) -> None:
+        err.print(f"[dim]· {task} {i}/{n}[/dim]")
+
+    return say
+
+
+def _data(path: Path | None) -> Path:
+    data = path or Path(os.environ.get("PERSONA_LOCOMO", _DEFAULT_LOCOMO))
+    if not data.is_file():
+        raise typer.BadParameter(f"{data} not found", param_hint="--data")
+    return data
+
+
+@bench_app.command("locomo")
+def bench_locomo(
+    data: Annotated[Path | None, _DATA] = None,
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+    conversations: Annotated[int | None, typer.Option(help="first N conversations")] = None,
+    questions: Annotated[int | None, typer.Option(help="first N questions each")] = None,
+) -> None:
+    """LoCoMo recall@k (turn units) and at token budgets, vs BM25, dense, RRF, full history."""
+    from pipelines.bench.locomo import run_locomo
+
+    a = _bench_app()
+    rep = run_locomo(
+        data=_data(data),
+        store=a.store,
+        embedder=a.embedder,
+        out_dir=out,
+        limit_conversations=conversations,
+        limit_questions=questions,
+        progress=_bench_progress(),
+    )
+    console.print("\n".join(rep.markdown))
+
+
+@bench_app.command("windows")
+def bench_windows(
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+    months: Annotated[int, typer.Option(help="length of the synthetic timeline")] = 12,
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Time-window value: in-window recall and leakage with and without the window."""
+    from pipelines.bench.windows import run_windows
+
+    a = _bench_app()
+    rep = run_windows(
+        store=a.store,
+        embedder=a.embedder,
+        out_dir=out,
+        months=months,
+        seed=seed,
+        user_id=f"bench-windows-{months}-{seed}",
+        progress=_bench_progress(),
+    )
+    console.print("\n".join(rep.markdown))
+
+
+@bench_app.command("scale")
+def bench_scale(
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+    sizes: Annotated[str, typer.Option(help="memories per user, comma-separated")] = "1000,10000",
+    users: Annotated[int, typer.Option(help="users sharing the database")] = 100,
+    per_user: Annotated[int, typer.Option(help="memories of each shared user")] = 100,
+    queries: Annotated[int, typer.Option()] = 50,
+    full: Annotated[bool, typer.Option("--scale", help="1M memories: 100 users x 10,000")] = False,
+) -> None:
+    """Retrieval latency p50/p95/p99 by memory count and path, against a numpy floor."""
+    from pipelines.bench.scale import run_scale
+
+    a = _bench_app()
+    n = [int(x) for x in sizes.split(",") if x.strip()]
+    if full:
+        per_user = 10_000
+    rep = run_scale(
+        store=a.store,
+        embedder=a.embedder,
+        out_dir=out,
+        sizes=tuple(n),
+        shared_users=users,
+        shared_per_user=per_user,
+        queries=queries,
+        progress=_bench_progress(),
+    )
+    console.print("\n".join(rep.markdown))
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    data: Annotated[Path | None, _DATA] = None,
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+    conversations: Annotated[int, typer.Option()] = 2,
+    repeats: Annotated[int, typer.Option()] = 2,
+) -> None:
+    """Ingest throughput end to end vs embedding only (the ratio is the figure)."""
+    from pipelines.bench.ingest_speed import run_ingest_speed
+
+    a = _bench_app()
+    rep = run_ingest_speed(
+        data=_data(data),
+        store=a.store,
+        embedder=a.embedder,
+        out_dir=out,
+        conversations=conversations,
+        repeats=repeats,
+        progress=_bench_progress(),
+    )
+    console.print("\n".join(rep.markdown))
+
+
+@bench_app.command("agent")
+def bench_agent(
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+    turns: Annotated[int, typer.Option()] = 40,
+) -> None:
+    """Agent overhead per turn with a zero-latency scripted policy."""
+    from pipelines.bench.agent_overhead import run_agent_overhead
+
+    a = _bench_app()
+    rep = run_agent_overhead(
+        store=a.store,
+        embedder=a.embedder,
+        settings=a.settings,
+        out_dir=out,
+        turns=turns,
+        progress=_bench_progress(),
+    )
+    console.print("\n".join(rep.markdown))
+
+
+@bench_app.command("all")
+def bench_all(
+    data: Annotated[Path | None, _DATA] = None,
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+    quick: Annotated[bool, typer.Option("--quick/--full", help="quick: dev split, 10k")] = True,
+) -> None:
+    """Every benchmark, then docs/benchmarks/README.md (quick by default, --full for 100k)."""
+    from pipelines.bench.agent_overhead import run_agent_overhead
+    from pipelines.bench.common import command_line
+    from pipelines.bench.ingest_speed import run_ingest_speed
+    from pipelines.bench.locomo import run_locomo
+    from pipelines.bench.report import write_readme
+    from pipelines.bench.scale import run_scale
+    from pipelines.bench.windows import run_windows
+
+    a = _bench_app()
+    say = _bench_progress()
+    path = _data(data)
+    run_locomo(data=path, store=a.store, embedder=a.embedder, out_dir=out, progress=say)
+    run_windows(store=a.store, embedder=a.embedder, out_dir=out, progress=say)
+    run_scale(
+        store=a.store,
+        embedder=a.embedder,
+        out_dir=out,
+        sizes=(1_000, 10_000) if quick else (1_000, 10_000, 100_000),
+        shared_users=100,
+        shared_per_user=100 if quick else 1_000,
+        progress=say,
+    )
+    run_ingest_speed(data=path, store=a.store, embedder=a.embedder, out_dir=out, progress=say)
+    run_agent_overhead(
+        store=a.store, embedder=a.embedder, settings=a.settings, out_dir=out, progress=say
+    )
+    readme = write_readme(out, command=command_line())
+    console.print(readme.read_text(), markup=False)
+
+
+@bench_app.command("report")
+def bench_report(out: Annotated[Path, _OUT] = Path("docs/benchmarks")) -> None:
+    """Rebuild docs/benchmarks/README.md from the latest JSON reports."""
+    from pipelines.bench.report import write_readme
+
+    console.print(f"wrote {write_readme(out, command='persona bench all')}")
 
 
 # ------------------------------------------------------------------------------- demo

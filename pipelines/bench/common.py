@@ -1,0 +1,197 @@
+"""Shared benchmark plumbing: machine facts, percentiles, reports, memory measurement."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Report",
+    "context_units",
+    "machine_facts",
+    "peak_rss_mb",
+    "percentiles",
+    "source_maps",
+    "table",
+    "timed",
+]
+
+
+def machine_facts() -> dict[str, Any]:
+    """What a reader needs to compare numbers: CPU, cores, memory, versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    try:
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+            or None
+        )
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    import torch
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "os": platform.platform(),
+        "commit": commit,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def percentiles(values_ms: Sequence[float]) -> dict[str, float]:
+    if not values_ms:
+        return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan"), "n": 0}
+    arr = np.asarray(values_ms, dtype=float)
+    return {
+        "p50": round(float(np.percentile(arr, 50)), 2),
+        "p95": round(float(np.percentile(arr, 95)), 2),
+        "p99": round(float(np.percentile(arr, 99)), 2),
+        "n": len(arr),
+    }
+
+
+class timed:  # noqa: N801 - a context manager used like a function
+    """``with timed() as t: ...`` then ``t.ms``."""
+
+    def __enter__(self) -> timed:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.ms = (time.perf_counter() - self.start) * 1000
+
+
+def command_line() -> str:
+    argv = list(sys.argv)
+    if argv and argv[0].endswith(("persona", "__main__.py")):
+        argv[0] = "persona"
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+@dataclass
+class Report:
+    """One benchmark's results; written as <name>.json and <name>.md in the output folder."""
+
+    name: str
+    title: str
+    command: str = field(default_factory=command_line)
+    machine: dict[str, Any] = field(default_factory=machine_facts)
+    settings: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
+    markdown: list[str] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    def header(self) -> list[str]:
+        m = self.machine
+        return [
+            f"# {self.title}",
+            "",
+            f"Reproduce: `{self.command}`",
+            "",
+            f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB RAM, "
+            f"GPU: {m['gpu'] or 'none'}; Python {m['python']}, torch {m['torch']}; "
+            f"commit {m['commit']}; {m['date']}; took {self.elapsed_s:.0f} s.",
+            "",
+        ]
+
+    def write(self, out_dir: Path) -> Path:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        data = {
+            k: getattr(self, k)
+            for k in (
+                "name",
+                "title",
+                "command",
+                "machine",
+                "settings",
+                "results",
+                "plots",
+                "elapsed_s",
+            )
+        }
+        (out_dir / f"{self.name}.json").write_text(json.dumps(data, indent=1, default=str))
+        md = out_dir / f"{self.name}.md"
+        md.write_text("\n".join(self.header() + self.markdown) + "\n")
+        return md
+
+
+def source_maps(store: Any, user_id: str) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """(turn id -> source turn id, memory id -> provenance turn ids) for one user."""
+    from schema.nodes import MemoryKind
+    from schema.retrieval import TimeWindow
+
+    rows = store.list_memories(user_id, list(MemoryKind), TimeWindow(), 10_000_000)
+    turn_source = {
+        str(r["id"]): str(r["source_id"])
+        for r in rows
+        if r["kind"] == "turn" and r.get("source_id")
+    }
+    provenance = {str(r["id"]): list(r.get("turn_ids") or []) for r in rows if r["kind"] != "turn"}
+    return turn_source, provenance
+
+
+def context_units(
+    item: Any, turn_source: dict[str, str], provenance: dict[str, list[str]]
+) -> list[str]:
+    """The source turn ids a retrieved item puts in context: a turn itself, an event the
+    turns it covers, a fact or procedure the turns it was extracted from."""
+    from schema.nodes import MemoryKind
+
+    if item.kind == MemoryKind.TURN:
+        return [item.source_id] if item.source_id else []
+    if item.kind == MemoryKind.EVENT and item.turns:
+        return [t.source_id for t in item.turns if t.source_id]
+    return [turn_source[t] for t in provenance.get(item.id, []) if t in turn_source]
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """A Markdown table."""
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for row in rows:
+        out.append("| " + " | ".join(_fmt(v) for v in row) + " |")
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+    return str(v)

@@ -1,0 +1,126 @@
+"""docs/benchmarks/README.md: the latest table of every benchmark, the plots, the targets,
+what changed since the previous run, and how to reproduce."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipelines.bench.common import table
+
+__all__ = ["key_figures", "write_readme"]
+
+ORDER = ("locomo", "windows", "scale", "ingest", "agent")
+
+
+def _load(out_dir: Path, name: str) -> dict[str, Any] | None:
+    path = out_dir / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def key_figures(name: str, data: dict[str, Any]) -> dict[str, float | None]:
+    """The few numbers each benchmark is judged by (compared run to run)."""
+    r = data["results"]
+    if name == "locomo":
+        pg, bm = r["methods"]["PersonaGraph"], r["methods"]["BM25"]
+        return {
+            "PersonaGraph r@10": pg["overall"]["r@10"],
+            "BM25 r@10": bm["overall"]["r@10"],
+            "PersonaGraph temporal r@10": pg["by_category"]["temporal"]["r@10"],
+            "tokens@10 / full history (%)": round(
+                100 * pg["tokens_at_10"] / r["full_history_tokens"], 2
+            ),
+        }
+    if name == "windows":
+        return {
+            "in-window recall, with window": r["with window"]["recall"],
+            "in-window recall, without": r["without window"]["recall"],
+            "leakage with window (%)": r["with window"]["leakage"],
+        }
+    if name == "scale":
+        out: dict[str, float | None] = {}
+        for scenario, paths in r["scenarios"].items():
+            best = "search" if "search" in paths else "prefilter"
+            out[f"{scenario}: {best} p95 ms"] = paths[best]["total"]["p95"]
+            floor = paths["numpy"]["total"]["p95"] or 1e-9
+            out[f"{scenario}: {best} p95 / numpy"] = round(paths[best]["total"]["p95"] / floor, 1)
+        return out
+    if name == "ingest":
+        return {"end-to-end / embedding-only": r["median_ratio"]}
+    if name == "agent":
+        return {f"{mode} p95 ms": v["latency"]["p95"] for mode, v in r["modes"].items()}
+    return {}
+
+
+def write_readme(out_dir: Path, *, command: str) -> Path:
+    history_path = out_dir / "history.json"
+    history: list[dict[str, Any]] = (
+        json.loads(history_path.read_text()) if history_path.is_file() else []
+    )
+    current: dict[str, dict[str, float | None]] = {}
+    sections: list[str] = []
+    for name in ORDER:
+        data = _load(out_dir, name)
+        if data is None:
+            continue
+        current[name] = key_figures(name, data)
+        md = (out_dir / f"{name}.md").read_text().splitlines()
+        body = [line for line in md if not line.startswith("# ")]
+        sections += [
+            f"## {data['title']}",
+            "",
+            *body,
+            f"Details: [{name}.md]({name}.md), raw: [{name}.json]({name}.json).",
+            "",
+        ]
+    previous = history[-1]["figures"] if history else {}
+    changes = []
+    for name, figs in current.items():
+        for key, value in figs.items():
+            before = previous.get(name, {}).get(key)
+            if before is not None and value is not None and before != value:
+                changes.append([name, key, before, value, round(value - before, 2)])
+    commit = None
+    first = next(iter(_load(out_dir, n) for n in ORDER if _load(out_dir, n)), None)
+    if first:
+        commit = first["machine"].get("commit")
+    history.append(
+        {
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": commit,
+            "command": command,
+            "figures": current,
+        }
+    )
+    history_path.write_text(json.dumps(history[-50:], indent=1))
+    lines = [
+        "# PersonaGraph benchmarks",
+        "",
+        "Every number below was measured by the command shown, on the machine stated in each "
+        "section, with the baselines in the same run. Reproduce everything with:",
+        "",
+        f"    {command}",
+        "",
+        "(`make bench` runs the quick versions: LoCoMo dev split, 1k/10k memories, 100 users; "
+        "add `--full` for 100k memories per user and 100 x 1,000 shared.)",
+        "",
+        "## Key figures and targets",
+        "",
+        *table(
+            ["benchmark", "figure", "value"],
+            [[n, k, v] for n, figs in current.items() for k, v in figs.items()],
+        ),
+        "",
+        "## What changed since the previous run",
+        "",
+    ]
+    if changes:
+        lines += table(["benchmark", "figure", "before", "now", "change"], changes)
+    else:
+        lines += ["(first run, or no change in the key figures)"]
+    lines += ["", *sections]
+    readme = out_dir / "README.md"
+    readme.write_text("\n".join(lines) + "\n")
+    return readme

@@ -1,0 +1,424 @@
+"""Speed and scale: retrieval latency by memory count and vector path, against a numpy floor.
+
+For one user holding N memories (1k / 10k / 100k), and for one user among 100 sharing the
+database, time-bounded hybrid retrieval (vector + full-text + hydration, k = 10, a random
+90-day window) is timed on every vector path:
+
+- ``search``: Cypher 25 SEARCH, user and window filtered inside the vector index;
+- ``prefilter``: exact cosine over the user's memories in the window (range index);
+- ``postfilter``: global ANN top-k, then the user/window filter (what peers do);
+- ``numpy``: an in-process exact scan of the same vectors with the same filter: the floor.
+
+The recall of each approximate path's vector signal against exact search is reported too.
+Texts are generated sentences embedded with the real model; beyond ``unique_texts`` the
+vectors of earlier texts are reused with small noise (stated in the report).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipelines.bench.common import Report, peak_rss_mb, percentiles, table, timed
+from schema.nodes import Session, Turn, User, make_id
+from schema.protocols import Embedder, WriteBatch
+from schema.retrieval import RetrievalRequest, TimeWindow, VectorPath
+
+__all__ = ["Corpus", "make_corpus", "run_scale"]
+
+_SUBJECTS = [
+    "I",
+    "My sister",
+    "My boss",
+    "Ana",
+    "The neighbour",
+    "My friend Dev",
+    "We",
+    "My doctor",
+    "The team",
+    "Grandma",
+]
+_VERBS = [
+    "visited",
+    "talked about",
+    "booked",
+    "cancelled",
+    "planned",
+    "enjoyed",
+    "fixed",
+    "lost",
+    "bought",
+    "painted",
+    "cooked",
+    "read about",
+    "watched",
+    "forgot",
+]
+_OBJECTS = [
+    "the dentist appointment",
+    "a trip to Lisbon",
+    "the new bike",
+    "a birthday cake",
+    "the garden fence",
+    "a jazz concert",
+    "the tax forms",
+    "a pottery class",
+    "the marathon training plan",
+    "a board game night",
+    "the kitchen sink",
+    "a novel about whales",
+    "the hiking boots",
+    "a dinner at Luigi's",
+    "the car engine",
+    "a yoga retreat",
+    "the piano lessons",
+    "a camping weekend",
+    "the job interview",
+    "a museum visit",
+]
+_TAILS = [
+    "yesterday",
+    "last week",
+    "this morning",
+    "after work",
+    "with the kids",
+    "in the rain",
+    "for the first time",
+    "again",
+    "on Saturday",
+    "before lunch",
+]
+
+
+@dataclass
+class Corpus:
+    texts: list[str]
+    vectors: np.ndarray  # (n, d) unit vectors
+    times: list[datetime]
+
+
+def make_corpus(
+    n: int,
+    embedder: Embedder,
+    *,
+    seed: int = 11,
+    unique_texts: int = 20_000,
+    start: datetime = datetime(2023, 1, 1, tzinfo=UTC),
+    days: int = 730,
+    progress: Callable[[int], None] | None = None,
+) -> Corpus:
+    rng = random.Random(seed)
+    texts = [
+        f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} {rng.choice(_TAILS)}."
+        for _ in range(n)
+    ]
+    base = texts[:unique_texts]
+    vecs = embedder.embed(base, progress=progress)
+    if n > len(base):
+        nrng = np.random.default_rng(seed)
+        extra = vecs[nrng.integers(0, len(base), n - len(base))]
+        extra = extra + nrng.normal(0, 0.02, extra.shape).astype(np.float32)
+        extra /= np.linalg.norm(extra, axis=1, keepdims=True)
+        vecs = np.concatenate([vecs, extra.astype(np.float32)])
+    times = sorted(start + timedelta(minutes=rng.randint(0, days * 24 * 60)) for _ in range(n))
+    return Corpus(texts, vecs.astype(np.float32), times)
+
+
+def load_user(
+    store: Any,
+    user_id: str,
+    corpus: Corpus,
+    *,
+    session_size: int = 50,
+    batch_turns: int = 2000,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Write the corpus as one user's turns, in sessions of ``session_size``."""
+    user = User(id=user_id, user_id=user_id)
+    n = len(corpus.texts)
+    for lo in range(0, n, batch_turns):
+        batch = WriteBatch(user=user)
+        for s_lo in range(lo, min(lo + batch_turns, n), session_size):
+            idx = range(s_lo, min(s_lo + session_size, n))
+            sid = make_id("session", user_id, "bench", s_lo)
+            batch.sessions.append(
+                Session(
+                    id=sid,
+                    user_id=user_id,
+                    source_id=f"bench-{s_lo}",
+                    index=s_lo // session_size,
+                    start=corpus.times[idx[0]],
+                    end=corpus.times[idx[-1]],
+                )
+            )
+            for j, i in enumerate(idx):
+                batch.turns.append(
+                    Turn(
+                        id=make_id("turn", user_id, sid, j),
+                        user_id=user_id,
+                        session_id=sid,
+                        index=j,
+                        role="user",
+                        speaker="user",
+                        text=corpus.texts[i],
+                        t=corpus.times[i],
+                        embedding=corpus.vectors[i].tolist(),
+                    )
+                )
+        store.write(batch)
+        if progress:
+            progress(len(batch.turns))
+
+
+def _numpy_floor(
+    corpus: Corpus, times_ns: np.ndarray, qv: np.ndarray, window: TimeWindow, k: int
+) -> tuple[list[int], float]:
+    with timed() as t:
+        lo = np.int64(window.start.timestamp() * 1e9) if window.start else np.iinfo(np.int64).min
+        hi = np.int64(window.end.timestamp() * 1e9) if window.end else np.iinfo(np.int64).max
+        mask = (times_ns >= lo) & (times_ns < hi)
+        idx = np.nonzero(mask)[0]
+        scores = corpus.vectors[idx] @ qv
+        top = idx[np.argsort(-scores)[:k]] if len(idx) else idx
+    return top.tolist(), t.ms
+
+
+def _queries(
+    corpus: Corpus, embedder: Embedder, n: int, seed: int
+) -> list[tuple[str, Any, TimeWindow]]:
+    rng = random.Random(seed)
+    texts = [
+        f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)}" for _ in range(n)
+    ]
+    vecs = embedder.embed(texts)
+    lo, hi = corpus.times[0], corpus.times[-1]
+    out = []
+    for text, v in zip(texts, vecs, strict=True):
+        start = lo + (hi - lo) * rng.random() * 0.85
+        out.append((text, v, TimeWindow(start=start, end=start + timedelta(days=90))))
+    return out
+
+
+def _turn_ids(user_id: str, n: int, session_size: int = 50) -> dict[str, int]:
+    """Turn id -> corpus index, as load_user assigns them."""
+    out = {}
+    for s_lo in range(0, n, session_size):
+        sid = make_id("session", user_id, "bench", s_lo)
+        for j, i in enumerate(range(s_lo, min(s_lo + session_size, n))):
+            out[make_id("turn", user_id, sid, j)] = i
+    return out
+
+
+def measure(
+    store: Any,
+    user_id: str,
+    corpus: Corpus,
+    embedder: Embedder,
+    *,
+    queries: int,
+    k: int,
+    seed: int,
+    paths: list[VectorPath],
+) -> dict[str, Any]:
+    qs = _queries(corpus, embedder, queries, seed)
+    times_ns = np.asarray([int(t.timestamp() * 1e9) for t in corpus.times], dtype=np.int64)
+    index = _turn_ids(user_id, len(corpus.texts))
+    out: dict[str, Any] = {}
+    exact_top: list[list[int]] = []
+    floor_ms = []
+    for _, qv, window in qs:
+        top, ms = _numpy_floor(corpus, times_ns, qv, window, k)
+        exact_top.append(top)
+        floor_ms.append(ms)
+    out["numpy"] = {
+        "total": percentiles(floor_ms),
+        "vector": percentiles(floor_ms),
+        "recall_vs_exact": 1.0,
+    }
+    for path in paths:
+        totals, vector_ms, recalls = [], [], []
+        # warm-up (plan cache, page cache)
+        for text, _, window in qs[:3]:
+            store.retrieve(
+                RetrievalRequest(
+                    user_id=user_id, query=text, k=k, window=window, vector_path=path, expand=[]
+                )
+            )
+        for (text, _, window), exact in zip(qs, exact_top, strict=True):
+            req = RetrievalRequest(
+                user_id=user_id, query=text, k=k, window=window, vector_path=path, expand=[]
+            )
+            with timed() as t:
+                res = store.retrieve(req)
+            totals.append(t.ms - res.timings_ms.get("embed", 0.0))
+            vector_ms.append(res.timings_ms.get("vector", 0.0))
+            # the vector signal alone, to compare with exact search
+            alone = store.retrieve(req.model_copy(update={"signals": ["vector"]}))
+            got = {index.get(i.id) for i in alone.items}
+            want = set(exact)
+            recalls.append(len(want & got) / (len(want) or 1))
+        out[path.value] = {
+            "total": percentiles(totals),
+            "vector": percentiles(vector_ms),
+            "recall_vs_exact": round(float(np.mean(recalls)), 3),
+        }
+    return out
+
+
+def run_scale(
+    *,
+    store: Any,
+    embedder: Embedder,
+    out_dir: Path,
+    sizes: tuple[int, ...] = (1_000, 10_000),
+    shared_users: int = 100,
+    shared_per_user: int = 100,
+    queries: int = 50,
+    k: int = 10,
+    prefix: str = "bench-scale-",
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Report:
+    report = Report(name="scale", title="Retrieval latency by memory count and vector path")
+    say = progress or (lambda _t, _i, _n: None)
+    caps = store.conn.caps
+    paths = [VectorPath.SEARCH] if caps.vector_search_clause else []
+    paths += [VectorPath.PREFILTER, VectorPath.POSTFILTER]
+    results: dict[str, Any] = {}
+    with timed() as total:
+        biggest = max(sizes)
+        say("embedding corpus", 0, biggest)
+        corpus = make_corpus(biggest, embedder)
+        for n in sizes:
+            user = f"{prefix}single-{n}"
+            sub = Corpus(corpus.texts[:n], corpus.vectors[:n], sorted(corpus.times[:n]))
+            if not store.existing_ids(
+                user, [make_id("turn", user, make_id("session", user, "bench", 0), 0)]
+            ):
+                say(f"loading {n} memories", 0, n)
+                load_user(store, user, sub)
+            say(f"measuring {n}", 0, queries)
+            results[f"1 user, {n:,} memories"] = measure(
+                store, user, sub, embedder, queries=queries, k=k, seed=n, paths=paths
+            )
+        if shared_users:
+            say(f"loading {shared_users} users", 0, shared_users)
+            target = f"{prefix}shared-0"
+            for u in range(shared_users):
+                user = f"{prefix}shared-{u}"
+                lo = (u * shared_per_user) % max(1, len(corpus.texts) - shared_per_user)
+                sub = Corpus(
+                    corpus.texts[lo : lo + shared_per_user],
+                    corpus.vectors[lo : lo + shared_per_user],
+                    sorted(corpus.times[lo : lo + shared_per_user]),
+                )
+                if not store.existing_ids(
+                    user, [make_id("turn", user, make_id("session", user, "bench", 0), 0)]
+                ):
+                    load_user(store, user, sub)
+                if u == 0:
+                    target_corpus = sub
+            say("measuring shared", 0, queries)
+            results[f"{shared_users} users x {shared_per_user:,} memories (one measured)"] = (
+                measure(
+                    store,
+                    target,
+                    target_corpus,
+                    embedder,
+                    queries=queries,
+                    k=k,
+                    seed=1,
+                    paths=paths,
+                )
+            )
+    report.elapsed_s = total.ms / 1000
+    report.settings = {
+        "sizes": list(sizes),
+        "shared_users": shared_users,
+        "shared_per_user": shared_per_user,
+        "queries": queries,
+        "k": k,
+        "window_days": 90,
+        "server": store.conn.info.version,
+        "unique_texts": min(20_000, max(sizes)),
+    }
+    report.results = {"scenarios": results, "peak_rss_mb": peak_rss_mb()}
+    rows = []
+    for scenario, by_path in results.items():
+        for path, r in by_path.items():
+            floor = by_path["numpy"]["total"]["p95"] or 1e-9
+            rows.append(
+                [
+                    scenario,
+                    path,
+                    r["total"]["p50"],
+                    r["total"]["p95"],
+                    r["total"]["p99"],
+                    r["vector"]["p50"],
+                    round(r["total"]["p95"] / floor, 1),
+                    r["recall_vs_exact"],
+                ]
+            )
+    report.markdown = [
+        "Time-bounded hybrid retrieval (vector + full-text + hydration, k = 10, a random 90-day "
+        "window); query embedding excluded (it is the same for every path). The numpy floor "
+        "is an in-process exact scan of the same vectors with the same filter.",
+        "",
+        *table(
+            [
+                "scenario",
+                "path",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "vector p50 ms",
+                "p95 / numpy",
+                "recall vs exact",
+            ],
+            rows,
+        ),
+    ]
+    report.plots = [str(_plot(results, out_dir / "scale_latency.png"))]
+    report.markdown += ["", "![latency](scale_latency.png)"]
+    report.write(out_dir)
+    return report
+
+
+def _plot(results: dict[str, Any], out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    singles = [
+        (int(s.split()[2].replace(",", "")), r)
+        for s, r in results.items()
+        if s.startswith("1 user")
+    ]
+    singles.sort()
+    if singles:
+        for path in singles[0][1]:
+            ax.plot(
+                [n for n, _ in singles],
+                [r[path]["total"]["p95"] for _, r in singles],
+                marker="o",
+                label=path,
+            )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("memories of the user")
+    ax.set_ylabel("p95 latency (ms)")
+    ax.set_title("Time-bounded hybrid retrieval latency")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out

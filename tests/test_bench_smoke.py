@@ -1,0 +1,176 @@
+"""Seconds-long smoke runs of every benchmark on tiny data, so the harness cannot rot.
+The numbers themselves are not asserted; the reports' shape and consistency are."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipelines.bench.agent_overhead import run_agent_overhead
+from pipelines.bench.ingest_speed import run_ingest_speed
+from pipelines.bench.locomo import KS, run_locomo
+from pipelines.bench.report import write_readme
+from pipelines.bench.scale import run_scale
+from pipelines.bench.windows import generate_timeline, run_windows
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _tiny_locomo(path: Path) -> Path:
+    sessions: dict[str, Any] = {}
+    lines = [
+        ("Ana", "I adopted a beagle called Pepper last week."),
+        ("Ben", "Congrats! How is Pepper settling in?"),
+        ("Ana", "She chewed my running shoes already."),
+        ("Ben", "I went to a jazz concert at Harbor Hall yesterday."),
+        ("Ana", "Was it good? I love jazz."),
+        ("Ben", "The band played until midnight."),
+    ]
+    for n in (1, 2):
+        sessions[f"session_{n}_date_time"] = f"1:{10 + n} pm on {n} May, 2023"
+        sessions[f"session_{n}"] = [
+            {"speaker": s, "dia_id": f"D{n}:{i + 1}", "text": f"{t} ({n})"}
+            for i, (s, t) in enumerate(lines)
+        ]
+    data = [
+        {
+            "sample_id": "tiny-1",
+            "conversation": {"speaker_a": "Ana", "speaker_b": "Ben", **sessions},
+            "qa": [
+                {
+                    "question": "What is the name of Ana's dog?",
+                    "answer": "Pepper",
+                    "evidence": ["D1:1"],
+                    "category": 4,
+                },
+                {
+                    "question": "When did Ben go to a jazz concert?",
+                    "answer": "30 April 2023",
+                    "evidence": ["D1:4", "D2:4"],
+                    "category": 2,
+                },
+                {
+                    "question": "What did Pepper chew?",
+                    "evidence": ["D:1:3"],
+                    "category": 5,
+                    "adversarial_answer": "shoes",
+                },
+            ],
+        }
+    ]
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_locomo_smoke(store: Any, embedder: Any, tmp_path: Path) -> None:
+    data = _tiny_locomo(tmp_path / "tiny.json")
+    rep = run_locomo(
+        data=data,
+        store=store,
+        embedder=embedder,
+        out_dir=tmp_path / "out",
+        user_prefix=f"smoke-{tmp_path.name}-",
+    )
+    methods = rep.results["methods"]
+    assert set(methods) == {"PersonaGraph", "BM25", "Dense (MiniLM)", "RRF(BM25, dense)"}
+    for m in methods.values():
+        values = [m["overall"][f"r@{k}"] for k in KS]
+        assert values == sorted(values)  # recall can only grow with k
+        assert m["questions"] == 3
+    assert rep.results["full_history_tokens"] > methods["PersonaGraph"]["tokens_at_10"] > 0
+    assert (tmp_path / "out" / "locomo.json").is_file()
+    assert (tmp_path / "out" / "locomo_recall.png").stat().st_size > 0
+    assert "Reproduce:" in (tmp_path / "out" / "locomo.md").read_text()
+
+
+def test_windows_generator_is_seeded() -> None:
+    a, b = generate_timeline(months=3, seed=5), generate_timeline(months=3, seed=5)
+    c = generate_timeline(months=3, seed=6)
+    assert [q.text for q in a.questions] == [q.text for q in b.questions]
+    assert a.turns == b.turns and a.turns > 0
+
+    def texts(t: Any) -> list[str]:
+        return [turn.text for s in t.record.sessions for turn in s.turns]
+
+    assert texts(a) == texts(b)
+    assert texts(a) != texts(c)
+    for q in a.questions:
+        assert q.window.start is not None and q.window.end is not None
+        assert q.evidence
+
+
+def test_windows_smoke(store: Any, embedder: Any, tmp_path: Path) -> None:
+    rep = run_windows(
+        store=store,
+        embedder=embedder,
+        out_dir=tmp_path,
+        months=2,
+        seed=3,
+        user_id=f"smoke-windows-{tmp_path.name}",
+    )
+    res = rep.results
+    assert res["with window"]["leakage"] == 0.0  # the window never leaks
+    assert 0 <= res["without window"]["recall"] <= 100
+
+
+def test_scale_smoke(store: Any, embedder: Any, tmp_path: Path) -> None:
+    rep = run_scale(
+        store=store,
+        embedder=embedder,
+        out_dir=tmp_path,
+        sizes=(150,),
+        shared_users=3,
+        shared_per_user=40,
+        queries=4,
+        prefix=f"smoke-scale-{tmp_path.name}-",
+    )
+    scenarios = rep.results["scenarios"]
+    assert len(scenarios) == 2
+    for paths in scenarios.values():
+        assert {"numpy", "prefilter", "postfilter"} <= set(paths)
+        assert paths["prefilter"]["recall_vs_exact"] == pytest.approx(1.0)
+        for r in paths.values():
+            assert r["total"]["n"] == 4
+
+
+def test_ingest_speed_smoke(store: Any, embedder: Any, tmp_path: Path) -> None:
+    data = _tiny_locomo(tmp_path / "tiny.json")
+    rep = run_ingest_speed(
+        data=data,
+        store=store,
+        embedder=embedder,
+        out_dir=tmp_path,
+        conversations=1,
+        repeats=1,
+        prefix=f"smoke-ingest-{tmp_path.name}-",
+    )
+    run = rep.results["runs"][0]
+    assert run["end_to_end_tps"] > 0 and run["embedding_only_tps"] > 0
+    assert run["ratio"] == pytest.approx(
+        run["end_to_end_tps"] / run["embedding_only_tps"], rel=0.05, abs=0.01
+    )
+    assert run["end_to_end_s"] >= run["embed_s"]
+
+
+def test_agent_overhead_and_readme(
+    store: Any, embedder: Any, settings: Any, tmp_path: Path
+) -> None:
+    rep = run_agent_overhead(
+        store=store,
+        embedder=embedder,
+        settings=settings,
+        out_dir=tmp_path,
+        turns=3,
+        user_id=f"smoke-agent-{tmp_path.name}",
+    )
+    for mode in rep.results["modes"].values():
+        assert mode["latency"]["n"] == 3
+    readme = write_readme(tmp_path, command="persona bench all --quick")
+    text = readme.read_text()
+    assert "persona bench all --quick" in text
+    assert "Agent overhead" in text
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert history[-1]["figures"]["agent"]
