@@ -31,10 +31,10 @@ from agent.parsing import parse_output
 from agent.personality import render_profile
 from agent.prompts import direct_answer, reason_continue, reason_start, repair
 from agent.prompts._common import ChatTurn, PromptContext, render_memories
-from agent.session import resolve_session
+from agent.session import resolve_session, session_is_open
 from agent.update import UpdateStage
 from schema.agent import ParsedOutput, Step
-from schema.nodes import MemoryKind, User
+from schema.nodes import MemoryKind, Session, User
 from schema.protocols import MemoryStore
 from schema.retrieval import RetrievalRequest, RetrievedMemory, TimeWindow
 from schema.settings import Settings
@@ -120,39 +120,36 @@ def _policy(ctx: AgentContext) -> BaseChatModel:
     return ctx.policy
 
 
-def _prompt_context(state: AgentState, ctx: AgentContext) -> PromptContext:
-    store, s = _store(ctx), _settings(ctx)
+def _prompt_context(state: AgentState, ctx: AgentContext) -> tuple[PromptContext, Session | None]:
+    """The first prompt's context and the open session, from ONE read transaction."""
+    s = _settings(ctx)
     now = _now(state, ctx)
-    session, _ = resolve_session(store, ctx.user_id, now, s.session_gap_minutes)
-    recent = store.session_turns(ctx.user_id, session.id)[-20:] if session else []
-    profile = [
-        (e.key, e.value)
-        for e in store.profile(ctx.user_id)
-        if e.valid_to is None and e.value is not None
-    ]
-    procedures = [f"({p.type}) {p.text}" for p in store.procedures(ctx.user_id)]
+    uc = _store(ctx).user_context(ctx.user_id)
+    session = (
+        uc.last_session if session_is_open(uc.last_session, now, s.session_gap_minutes) else None
+    )
+    recent = uc.last_session_turns if session else []
+    profile = [(e.key, e.value) for e in uc.profile if e.value is not None]
+    procedures = [f"({p.type}) {p.text}" for p in uc.procedures]
     return PromptContext(
         question=state["question"],
         asked_at=now,
         user_name=ctx.user_name,
         profile=profile,
         procedures=procedures,
-        personality=render_profile(store.personality_history(ctx.user_id)),
+        personality=render_profile([uc.personality] if uc.personality else []),
         recent=[
             ChatTurn(t=t.t, speaker=t.speaker, text=t.text, caption=t.image_caption) for t in recent
         ],
         max_steps=s.max_steps,
-    )
+    ), session
 
 
 # ---------------------------------------------------------------------------------- nodes
 def start(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
     if not (state.get("question") or "").strip():
         raise ValueError("the input needs a non-empty 'question'")
-    pctx = _prompt_context(state, ctx)
-    session, _ = resolve_session(
-        _store(ctx), ctx.user_id, pctx.asked_at, _settings(ctx).session_gap_minutes
-    )
+    pctx, session = _prompt_context(state, ctx)
     update: dict[str, Any] = {
         "messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES)],
         "steps": None,
@@ -328,7 +325,7 @@ def force(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
 def direct(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
     """Non-reasoning mode: one retrieval with the question, one call to answer."""
     s = _settings(ctx)
-    pctx = _prompt_context(state, ctx)
+    pctx, _ = _prompt_context(state, ctx)
     request = RetrievalRequest(user_id=ctx.user_id, query=state["question"], k=8)
     result = _store(ctx).retrieve(request)
     messages = direct_answer.render(pctx, result.items)

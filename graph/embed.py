@@ -41,7 +41,7 @@ class SentenceTransformerEmbedder:
     """Implements :class:`schema.protocols.Embedder`. The model loads on first use."""
 
     def __init__(
-        self, model: str = "all-MiniLM-L6-v2", *, device: str = "cpu", batch_size: int = 64
+        self, model: str = "all-MiniLM-L6-v2", *, device: str = "cpu", batch_size: int = 32
     ) -> None:
         self.model_name = model
         self.device = device
@@ -90,23 +90,27 @@ class SentenceTransformerEmbedder:
         *,
         progress: Callable[[int], None] | None = None,
     ) -> np.ndarray:
-        """(len(texts), dimension) float32, unit length. ``progress(n)`` after each batch."""
+        """(len(texts), dimension) float32, unit length. ``progress(n)`` after each batch.
+
+        Texts are batched in order of length (padding is the main waste on CPU: sorting
+        doubled throughput on LoCoMo turns) and returned in the caller's order."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        chunks = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = list(texts[start : start + self.batch_size])
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
             vecs = self.model.encode(
-                batch,
+                [texts[i] for i in idx],
                 batch_size=self.batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-            chunks.append(np.asarray(vecs, dtype=np.float32))
+            out[idx] = np.asarray(vecs, dtype=np.float32)
             if progress:
-                progress(len(batch))
-        return np.concatenate(chunks, axis=0)
+                progress(len(idx))
+        return out
 
 
 class ClipEmbedder:

@@ -38,7 +38,7 @@ from schema.nodes import (
     Turn,
     make_id,
 )
-from schema.protocols import Embedder, ImageEmbedder, WriteBatch, WriteStats
+from schema.protocols import Embedder, ImageEmbedder, UserContext, WriteBatch, WriteStats
 from schema.retrieval import (
     Expansion,
     RetrievalRequest,
@@ -715,6 +715,41 @@ class Neo4jMemoryStore:
         rows = self.conn.read(R.EXISTING_IDS, user_id=user_id, ids=list(ids))
         return {r["id"] for r in rows}
 
+    def user_context(self, user_id: str, *, recent: int = 20) -> UserContext:
+        def work(tx: ManagedTransaction) -> UserContext:
+            out = UserContext()
+            rows = cypher(tx, R.LAST_SESSION, user_id=user_id).data()
+            if rows:
+                out.last_session = Session.model_validate(native(rows[0]["s"]))
+                out.last_session_turns = [
+                    self._turn(r["m"])
+                    for r in cypher(
+                        tx,
+                        R.LAST_SESSION_TURNS,
+                        user_id=user_id,
+                        session_id=out.last_session.id,
+                        limit=recent,
+                    ).data()
+                ]
+            out.profile = [
+                e
+                for e in (
+                    ProfileEntry.model_validate(self._strip(r["e"], ProfileEntry))
+                    for r in cypher(tx, R.PROFILE, user_id=user_id).data()
+                )
+                if e.valid_to is None
+            ]
+            out.procedures = [
+                Procedure.model_validate(self._strip(r["m"], Procedure))
+                for r in cypher(tx, R.PROCEDURES, user_id=user_id, active_only=True).data()
+            ]
+            snap = cypher(tx, R.LATEST_SNAPSHOT, user_id=user_id).data()
+            if snap:
+                out.personality = self._snapshot(snap[0]["s"])
+            return out
+
+        return self.conn.read_tx(work)
+
     def session_turns(
         self, user_id: str, session_id: str, *, with_embeddings: bool = False
     ) -> list[Turn]:
@@ -775,9 +810,10 @@ class Neo4jMemoryStore:
         return [ProfileEntry.model_validate(self._strip(r["e"], ProfileEntry)) for r in rows]
 
     def personality_history(self, user_id: str) -> list[PersonalitySnapshot]:
-        out = []
-        for r in self.conn.read(R.PERSONALITY_HISTORY, user_id=user_id):
-            props = self._strip(r["s"], PersonalitySnapshot)
-            props["observed"] = [None if v == 0 else v for v in props.get("observed", [])]
-            out.append(PersonalitySnapshot.model_validate(props))
-        return out
+        rows = self.conn.read(R.PERSONALITY_HISTORY, user_id=user_id)
+        return [self._snapshot(r["s"]) for r in rows]
+
+    def _snapshot(self, row: dict[str, Any]) -> PersonalitySnapshot:
+        props = self._strip(row, PersonalitySnapshot)
+        props["observed"] = [None if v == 0 else v for v in props.get("observed", [])]
+        return PersonalitySnapshot.model_validate(props)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.extraction.text import keywords
+from agent.extraction.text import keywords, sentences
 from agent.media import ImageStore
 from agent.memory import (
     Extractors,
@@ -31,7 +31,7 @@ from agent.memory import (
 from agent.personality import PemSchedule
 from agent.update import personality_update
 from pipelines.formats import Format, LoadedConversation, load
-from schema.nodes import Event, MemoryNode, Session, Turn, User, make_id
+from schema.nodes import Event, Fact, MemoryNode, Session, Turn, User, make_id
 from schema.protocols import Embedder, MemoryStore, WriteBatch, WriteStats
 from schema.records import TurnRecord
 from schema.timeutil import ensure_aware, get_tz
@@ -140,7 +140,7 @@ def ingest_conversation(
     images: ImageStore | None = None,
     progress: Progress | None = None,
     embed_progress: Callable[[int], None] | None = None,
-    chunk_turns: int = 256,
+    chunk_turns: int = 512,
 ) -> IngestReport:
     started = time.perf_counter()
     prog = progress or Progress()
@@ -186,27 +186,16 @@ def ingest_conversation(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
         pending: Future[tuple[WriteStats, float, int]] | None = None
         for chunk in _chunks(work, chunk_turns):
-            t0 = time.perf_counter()
-            todo = [t for _, turns in chunk for t in turns if t.embedding is None]
-            if todo:
-                vectors = embedder.embed(
-                    [t.embedding_text() for t in todo],
-                    progress=embed_progress or (lambda n: prog.advance("embed", n)),
-                )
-                for turn, vec in zip(todo, vectors, strict=True):
-                    turn.embedding = [float(x) for x in vec]
-            report.embed_s += time.perf_counter() - t0
             t1 = time.perf_counter()
-            batch = WriteBatch(user=user)
-            for session, turns in chunk:
+            parts: list[tuple[Session, list[Turn], WriteBatch, list[Fact]]] = []
+            for session, turns in chunk:  # facts first: they need no embeddings
                 part = WriteBatch(user=user, sessions=[session])
-                new_turns = [t for t in turns if t.id not in known]
-                part.turns = new_turns
+                part.turns = [t for t in turns if t.id not in known]
                 written = semantic_update(
-                    ex.facts, facts, conv.user_id, new_turns, part, known_ids=known
+                    ex.facts, facts, conv.user_id, part.turns, part, known_ids=known
                 )
                 if ex.mode == "llm":  # the model-free mode makes no personality claims
-                    for turn in (t for t in new_turns if t.role == "user"):
+                    for turn in (t for t in part.turns if t.role == "user"):
                         personality_update(
                             ex.personality,
                             conv.user_id,
@@ -216,6 +205,19 @@ def ingest_conversation(
                             PemSchedule(),
                             part,
                         )
+                parts.append((session, turns, part, written))
+            report.extract_s += time.perf_counter() - t1
+            t0 = time.perf_counter()
+            _embed_chunk(
+                [t for _, turns in chunk for t in turns],
+                [f for *_, written in parts for f in written],
+                embedder,
+                embed_progress or (lambda n: prog.advance("embed", n)),
+            )
+            report.embed_s += time.perf_counter() - t0
+            t1 = time.perf_counter()
+            batch = WriteBatch(user=user)
+            for session, turns, part, written in parts:  # episodes need the turn vectors
                 events: list[Event] = []
                 if session.id not in consolidated:
                     events = episodic_update(ex.segmenter, conv.user_id, session, turns, part)
@@ -231,8 +233,8 @@ def ingest_conversation(
                     )
                     procedural.apply(part)
                 report.sessions_written += 1
-                report.turns_written += len(new_turns)
-                report.turns_skipped += len(turns) - len(new_turns)
+                report.turns_written += len(part.turns)
+                report.turns_skipped += len(turns) - len(part.turns)
                 report.facts += len(written)
                 report.supersessions += len(part.supersessions)
                 report.events += len(events)
@@ -263,6 +265,31 @@ def _chunks(
             chunk, size = [], 0
     if chunk:
         yield chunk
+
+
+def _embed_chunk(
+    turns: list[Turn], facts: list[Fact], embedder: Embedder, progress: Callable[[int], None]
+) -> None:
+    """Turns and facts in ONE length-sorted embedding call. A fact rewritten from a
+    one-sentence turn ("Sam: I moved to Denver." -> "Sam moved to Denver.") takes that turn's
+    vector instead of a second, near-identical embedding."""
+    todo_turns = [t for t in turns if t.embedding is None]
+    by_id = {t.id: t for t in turns}
+    reuse: list[tuple[Fact, Turn]] = []
+    todo_facts: list[Fact] = []
+    for f in facts:
+        source = by_id.get(f.turn_ids[0]) if len(f.turn_ids) == 1 else None
+        if source is not None and len(sentences(source.text)) == 1:
+            reuse.append((f, source))
+        else:
+            todo_facts.append(f)
+    texts = [t.embedding_text() for t in todo_turns] + [f.text for f in todo_facts]
+    if texts:
+        vectors = embedder.embed(texts, progress=progress)
+        for node, vec in zip([*todo_turns, *todo_facts], vectors, strict=True):
+            node.embedding = [float(x) for x in vec]
+    for fact, source in reuse:
+        fact.embedding = source.embedding
 
 
 def _embed_derived(batch: WriteBatch, embedder: Embedder) -> None:

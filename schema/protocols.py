@@ -34,6 +34,7 @@ __all__ = [
     "Link",
     "MemoryStore",
     "Supersession",
+    "UserContext",
     "WriteBatch",
     "WriteStats",
 ]
@@ -119,6 +120,18 @@ class WriteBatch(BaseModel):
         )
 
 
+class UserContext(BaseModel):
+    """What the agent always has in context, read in ONE transaction at the start of a turn:
+    the last session and its recent turns, the current profile, active habits/goals and the
+    latest personality snapshot."""
+
+    last_session: Session | None = None
+    last_session_turns: list[Turn] = Field(default_factory=list)
+    profile: list[ProfileEntry] = Field(default_factory=list)
+    procedures: list[Procedure] = Field(default_factory=list)
+    personality: PersonalitySnapshot | None = None
+
+
 class WriteStats(BaseModel):
     nodes_created: int = 0
     relationships_created: int = 0
@@ -175,6 +188,8 @@ class MemoryStore(Protocol):
     def retrieve(self, request: RetrievalRequest) -> RetrievalResult: ...
 
     def existing_ids(self, user_id: str, ids: Sequence[str]) -> set[str]: ...
+
+    def user_context(self, user_id: str, *, recent: int = 20) -> UserContext: ...
 
     def session_turns(
         self, user_id: str, session_id: str, *, with_embeddings: bool = False

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
         default="all-MiniLM-L6-v2",
         description="sentence-transformers model name or path (the default loads offline)",
     )
-    embed_batch_size: int = Field(default=64, ge=1)
+    embed_batch_size: int = Field(default=32, ge=1)
     device: str = Field(default="cpu", description="torch device for local models")
     clip_model: str | None = Field(
         default=None, description="CLIP model name or path for image embeddings (off if unset)"

@@ -16,6 +16,8 @@ __all__ = [
     "FACT_HISTORY",
     "FETCH_MEMORIES",
     "LAST_SESSION",
+    "LAST_SESSION_TURNS",
+    "LATEST_SNAPSHOT",
     "LIST_MEMORIES",
     "MEMORY_PROVENANCE",
     "PERSONALITY_HISTORY",
@@ -226,6 +228,18 @@ SESSIONS = """
 MATCH (s:Session) WHERE s.user_id = $user_id
   AND ($unconsolidated_only = false OR s.consolidated_at IS NULL)
 RETURN s {.*} AS s ORDER BY s.start, s.index
+"""
+
+LAST_SESSION_TURNS = """
+MATCH (m:Turn {user_id: $user_id, session_id: $session_id})
+WITH m ORDER BY m.index DESC LIMIT $limit
+RETURN m {.*, embedding: null, image_embedding: null} AS m
+ORDER BY m.index
+"""
+
+LATEST_SNAPSHOT = """
+MATCH (s:PersonalitySnapshot) WHERE s.user_id = $user_id
+RETURN s {.*} AS s ORDER BY s.step DESC LIMIT 1
 """
 
 LAST_SESSION = """
