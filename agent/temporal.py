@@ -75,32 +75,11 @@ class TemporalExpression:
         return f"TemporalExpression({self.text!r}, {self.window.describe()})"
 
 
-_MONTHS = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "sept",
-    "oct",
-    "nov",
-    "dec",
-]
+MONTHS = (
+    "january february march april may june july august september october november december"
+).split()
+WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+_MONTHS = [*MONTHS, *"jan feb mar apr jun jul aug sep sept oct nov dec".split()]
 _RELATIVE_UNIT = re.compile(
     r"\b(last|past|previous|this|next|coming)\s+(week|month|year|weekend)\b", re.I
 )

@@ -547,16 +547,22 @@ class Neo4jMemoryStore:
         uid = request.user_id
         candidates = list(dict.fromkeys(i for ids in rankings.values() for i in ids))
         info = {
-            r["id"]: (r["kind"], r["turn_ids"])
+            r["id"]: (r["kind"], r["turn_ids"], " ".join((r["text"] or "").lower().split()))
             for r in cypher(tx, R.MEMORY_PROVENANCE, ids=candidates, user_id=uid).data()
         }
         total: dict[str, float] = defaultdict(float)
         signals: dict[str, list[Signal]] = defaultdict(list)
+        counted: set[tuple[str, str, str]] = set()  # (turn, signal, statement)
         for name, ids in rankings.items():
             for rank, mid in enumerate(ids, start=1):
-                kind, turn_ids = info.get(mid, ("turn", []))
+                kind, turn_ids, statement = info.get(mid, ("turn", [], mid))
                 targets = [mid] if kind == "turn" else list(turn_ids)
                 for tid in targets:
+                    # one statement is one piece of evidence: a habit restating a fact from
+                    # the same sentence does not vote twice for its turn
+                    if kind != "turn" and (tid, name, statement) in counted:
+                        continue
+                    counted.add((tid, name, statement))
                     total[tid] += 1.0 / (RRF_K + rank)
                     signals[tid].append(
                         Signal(

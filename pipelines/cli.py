@@ -591,7 +591,9 @@ def bench_windows(
 @bench_app.command("scale")
 def bench_scale(
     out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
-    sizes: Annotated[str, typer.Option(help="memories per user, comma-separated")] = "1000,10000",
+    sizes: Annotated[
+        str, typer.Option(help="memories per user, comma-separated")
+    ] = "1000,10000,100000",
     users: Annotated[int, typer.Option(help="users sharing the database")] = 100,
     per_user: Annotated[int, typer.Option(help="memories of each shared user")] = 100,
     queries: Annotated[int, typer.Option()] = 50,
@@ -684,9 +686,9 @@ def bench_all(
         store=a.store,
         embedder=a.embedder,
         out_dir=out,
-        sizes=(1_000, 10_000) if quick else (1_000, 10_000, 100_000),
+        sizes=(1_000, 10_000, 100_000),
         shared_users=100,
-        shared_per_user=100 if quick else 1_000,
+        shared_per_user=100 if quick else 10_000,  # --full: 1M memories in all
         progress=say,
     )
     run_ingest_speed(data=path, store=a.store, embedder=a.embedder, out_dir=out, progress=say)

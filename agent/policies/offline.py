@@ -25,7 +25,7 @@ from agent.extraction.text import content_words, keywords, stem
 from agent.parsing import parse_output, render_retrieve
 from agent.prompts._common import parse_question
 from agent.prompts.reason_continue import MEMORIES_MARKER
-from agent.temporal import find_window, past_reference
+from agent.temporal import MONTHS, WEEKDAYS, find_window, past_reference
 from schema.agent import RetrieveCall
 from schema.timeutil import UTC
 
@@ -76,31 +76,7 @@ class _Memory:
         return datetime.fromisoformat(f"{self.day}T{self.clock}").replace(tzinfo=UTC)
 
 
-_TIME_WORDS = set(
-    [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "weekend",
-        "ago",
-    ]
-)
+_TIME_WORDS = {*MONTHS, *WEEKDAYS, "weekend", "ago"}
 
 
 def _question_terms(question: str) -> list[str]:

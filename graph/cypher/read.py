@@ -160,7 +160,7 @@ RETURN m.id AS id
 MEMORY_PROVENANCE = """
 UNWIND $ids AS mid
 MATCH (m:Memory {id: mid, user_id: $user_id})
-RETURN m.id AS id, m.kind AS kind, coalesce(m.turn_ids, []) AS turn_ids
+RETURN m.id AS id, m.kind AS kind, coalesce(m.turn_ids, []) AS turn_ids, m.text AS text
 """
 
 TURN_NEIGHBOURS = """

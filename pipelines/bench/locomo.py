@@ -24,6 +24,7 @@ import numpy as np
 from graph.retrieval import rrf
 from pipelines.bench.common import (
     Report,
+    line_plot,
     peak_rss_mb,
     table,
     timed,
@@ -333,23 +334,15 @@ def _markdown(summaries: dict[str, Any], full_tokens: float, report: Report) -> 
 
 
 def _plot(methods: dict[str, MethodResult], out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, m in methods.items():
-        ax.plot(KS, [100 * float(np.mean(m.recalls[k])) for k in KS], marker="o", label=name)
-    ax.set_xscale("log")
-    ax.set_xticks(KS, [str(k) for k in KS])
-    ax.set_xlabel("k (turns of context)")
-    ax.set_ylabel("recall (%)")
-    ax.set_title("LoCoMo dev: evidence recall@k")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    series = {
+        name: (KS, [100 * float(np.mean(m.recalls[k])) for k in KS]) for name, m in methods.items()
+    }
+    return line_plot(
+        series,
+        out,
+        title="LoCoMo dev: evidence recall@k",
+        xlabel="k (turns of context)",
+        ylabel="recall (%)",
+        log_x=True,
+        xticks=KS,
+    )
