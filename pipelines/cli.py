@@ -443,6 +443,18 @@ def end_session_cmd(user: Annotated[str, typer.Option("--user", "-u")]) -> None:
     _end_session(_app(), user, None)
 
 
+@app.command("forget")
+def forget_cmd(
+    user: Annotated[str, typer.Option("--user", "-u")],
+    yes: Annotated[bool, typer.Option("--yes", help="confirm")] = False,
+) -> None:
+    """Erase everything PersonaGraph holds about a user (every node of theirs). Irreversible."""
+    if not yes:
+        raise typer.BadParameter("this erases the user's whole memory; pass --yes")
+    _app().store.delete_user(user)
+    console.print(f"forgot {user}")
+
+
 @app.command("memories")
 def memories_cmd(
     user: Annotated[str, typer.Option("--user", "-u")],

@@ -109,7 +109,7 @@ class RetrievalRequest(BaseModel):
         default=None,
         ge=1,
         le=2000,
-        description="per-signal candidate depth (default 4k, >= 20; >= 100 for turn units)",
+        description="per-signal candidate depth (default 4k, >= 20; 2k, >= 100 for turn units)",
     )
     signals: list[SignalName] = Field(
         default_factory=lambda: list(ALL_SIGNALS),
@@ -132,8 +132,11 @@ class RetrievalRequest(BaseModel):
 
     @property
     def depth(self) -> int:
-        floor = 100 if self.unit == "turn" else 20
-        return self.candidates or max(4 * self.k, floor)
+        """Candidates per signal. Turn units need a deep pool (a memory projects onto several
+        turns) but not one that grows with k, so one ranking serves every k up to ~50."""
+        if self.candidates:
+            return self.candidates
+        return max(2 * self.k, 100) if self.unit == "turn" else max(4 * self.k, 20)
 
 
 class Signal(BaseModel):

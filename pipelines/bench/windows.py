@@ -232,6 +232,7 @@ def run_windows(
     with timed() as total:
         conv = LoadedConversation(user_id, "Alex", timeline.record, "synthetic", Path("."))
         say("ingest", 0, 1)
+        store.delete_user(user_id)
         ingest_conversation(conv, store=store, embedder=embedder)
         turn_source, provenance = source_maps(store, user_id)
         results: dict[str, dict[str, list[float]]] = {
