@@ -54,6 +54,8 @@ __all__ = ["NEIGHBOUR_SHARE", "Neo4jMemoryStore", "native"]
 
 #: turn units: the share of a turn's score passed to each dialogue neighbour (NEXT)
 NEIGHBOUR_SHARE = 0.2
+#: turn units, time questions: extra score share of a turn that anchors a time
+DATED_BOOST = 0.5
 
 _OWNERS: dict[str, tuple[str, str, str]] = {
     # label: (owner label, HAS_* relationship, row field holding the owner id)
@@ -584,6 +586,11 @@ class Neo4jMemoryStore:
                         via=f"turn {row['id']}",
                     )
                 )
+        if request.prefer_dated:
+            for row in cypher(tx, R.DATED_TURNS, ids=list(total), user_id=uid).data():
+                boost = DATED_BOOST * total[row["id"]]
+                total[row["id"]] += boost
+                signals[row["id"]].append(Signal(name="dated", rank=1, score=boost))
         ranked = [t for t in sorted(total, key=lambda t: -total[t]) if t not in exclude]
         window_text = request.window.describe()
         items: list[RetrievedMemory] = []

@@ -12,7 +12,9 @@ from datetime import date
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from schema.timeutil import mentions_time
 
 __all__ = [
     "MEMORY_LABEL",
@@ -149,6 +151,14 @@ class Turn(MemoryNode):
     image_path: str | None = Field(default=None, description="where the image bytes are stored")
     image_caption: str | None = None
     image_embedding: list[float] | None = Field(default=None, repr=False)
+    dated: bool = Field(
+        default=False, description="the text anchors a time ('yesterday', 'last May'); derived"
+    )
+
+    @model_validator(mode="after")
+    def _derive_dated(self) -> Turn:
+        self.dated = mentions_time(self.text)
+        return self
 
     def embedding_text(self) -> str:
         return turn_search_text(self.speaker, self.text, self.image_caption)

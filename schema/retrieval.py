@@ -115,6 +115,11 @@ class RetrievalRequest(BaseModel):
         default_factory=lambda: list(ALL_SIGNALS),
         description="which signals to run (benchmarks and debugging isolate one)",
     )
+    prefer_dated: bool = Field(
+        default=False,
+        description="turn units: the question asks WHEN, so turns that anchor a time "
+        "('yesterday', 'last May') are preferred (their score x 1.5)",
+    )
     unit: Literal["memory", "turn"] = Field(
         default="memory",
         description="memory: the matching memories themselves; turn: raw turns as evidence, "
@@ -140,7 +145,7 @@ class RetrievalRequest(BaseModel):
 
 
 class Signal(BaseModel):
-    name: Literal["vector", "fulltext", "image", "neighbour"]
+    name: Literal["vector", "fulltext", "image", "neighbour", "dated"]
     rank: int = Field(ge=1)
     score: float
     via: str | None = Field(

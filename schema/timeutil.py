@@ -10,10 +10,19 @@ Conventions (documented in the README):
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
-__all__ = ["UTC", "ensure_aware", "format_for_prompt", "get_tz", "to_utc"]
+__all__ = [
+    "UTC",
+    "asks_when",
+    "ensure_aware",
+    "format_for_prompt",
+    "get_tz",
+    "mentions_time",
+    "to_utc",
+]
 
 
 def get_tz(name: str | None) -> tzinfo:
@@ -40,3 +49,34 @@ def local_date(value: datetime) -> date:
 def format_for_prompt(value: datetime) -> str:
     """``2024-09-23 20:08 (Monday)``: minute resolution with the weekday, as prompts show time."""
     return value.strftime("%Y-%m-%d %H:%M (%A)")
+
+
+_TIME_WORDS = re.compile(
+    r"\b(yesterday|today|tonight|tomorrow|last|this past|next|ago|recently|weekend|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|"
+    r"may|june|july|august|september|october|november|december|(?:19|20)\d{2})\b",
+    re.I,
+)
+_WHEN = re.compile(
+    r"^\W*(when|what (date|day|month|year|time)|which (day|week|month|year)|how long ago|"
+    r"in (which|what) (month|year))\b",
+    re.I,
+)
+
+
+def mentions_time(text: str) -> bool:
+    """Does the text anchor something in time ("yesterday", "last May", "in 2022")?
+
+    >>> mentions_time("I ran a charity race last Saturday"), mentions_time("I love jazz")
+    (True, False)
+    """
+    return bool(_TIME_WORDS.search(text))
+
+
+def asks_when(question: str) -> bool:
+    """Is the question about a time ("When did...", "Which month...")?
+
+    >>> asks_when("When did Ana adopt Pepper?"), asks_when("What is Ana's dog called?")
+    (True, False)
+    """
+    return bool(_WHEN.search(question))

@@ -11,6 +11,7 @@ from schema.model import FULLTEXT_INDEX, IMAGE_VECTOR_INDEX, VECTOR_INDEX
 
 __all__ = [
     "ACTIVE_FACTS",
+    "DATED_TURNS",
     "EVENT_TURNS",
     "EXISTING_IDS",
     "FACT_HISTORY",
@@ -161,6 +162,13 @@ MEMORY_PROVENANCE = """
 UNWIND $ids AS mid
 MATCH (m:Memory {id: mid, user_id: $user_id})
 RETURN m.id AS id, m.kind AS kind, coalesce(m.turn_ids, []) AS turn_ids, m.text AS text
+"""
+
+DATED_TURNS = """
+UNWIND $ids AS tid
+MATCH (t:Turn {id: tid, user_id: $user_id})
+WHERE t.dated = true
+RETURN t.id AS id
 """
 
 TURN_NEIGHBOURS = """

@@ -33,6 +33,7 @@ from pipelines.formats import load
 from pipelines.ingest import ingest_conversation
 from schema.protocols import Embedder, MemoryStore
 from schema.retrieval import RetrievalRequest
+from schema.timeutil import asks_when
 
 __all__ = ["BUDGETS", "CATEGORIES", "KS", "QA", "parse_evidence", "recall", "run_locomo"]
 
@@ -217,7 +218,14 @@ def personagraph_ranking(
     """The product's retrieval in turn units: raw turns as evidence, each scored by the turns,
     facts and episodes that point at it (provenance) and by its dialogue neighbours."""
     result = store.retrieve(
-        RetrievalRequest(user_id=user_id, query=question, k=k, unit="turn", expand=[])
+        RetrievalRequest(
+            user_id=user_id,
+            query=question,
+            k=k,
+            unit="turn",
+            expand=[],
+            prefer_dated=asks_when(question),
+        )
     )
     return [item.source_id for item in result.items if item.source_id]
 
