@@ -1,0 +1,140 @@
+"""Changing the embedding model: `persona db reembed` drops the vector index, re-embeds every
+memory and recreates the index with the new dimension. Runs on a server of its own, since it
+rewrites every user's embeddings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from graph.connection import connect
+from graph.local.server import LocalNeo4j
+from graph.maintenance import reembed
+from graph.migrate import existing_indexes, migrate
+from graph.store import Neo4jMemoryStore
+from schema.errors import DimensionMismatch
+from schema.model import VECTOR_INDEX
+from schema.nodes import Event, Fact, Session, Turn, User, make_id
+from schema.protocols import WriteBatch
+from schema.retrieval import RetrievalRequest
+from schema.settings import Settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+class Projected:
+    """Another 'model': MiniLM vectors through a fixed random projection to 32 dimensions."""
+
+    def __init__(self, base: Any) -> None:
+        self.base = base
+        self.matrix = np.random.default_rng(0).normal(size=(base.dimension, 32)).astype(np.float32)
+
+    @property
+    def name(self) -> str:
+        return "projected-32"
+
+    @property
+    def dimension(self) -> int:
+        return 32
+
+    def embed(self, texts: Sequence[str], *, progress: Any = None) -> np.ndarray:
+        v = self.base.embed(texts) @ self.matrix
+        return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Iterator[Any]:
+    home = tmp_path_factory.mktemp("reembed-home")
+    s = settings.model_copy(update={"home": Path(home)})
+    server = LocalNeo4j(s)
+    server.start()
+    conn = connect(s, start=False)
+    yield conn
+    conn.close()
+    server.stop()
+
+
+def _dimension(conn: Any) -> int:
+    row = existing_indexes(conn)[VECTOR_INDEX]
+    return int(row["options"]["indexConfig"]["vector.dimensions"])
+
+
+def test_reembed_switches_every_memory_to_the_new_model(own_server: Any, embedder: Any) -> None:
+    conn = own_server
+    migrate(conn, dimension=embedder.dimension)
+    store = Neo4jMemoryStore(conn, embedder)
+    t0 = datetime(2024, 5, 1, 9, tzinfo=UTC)
+    uid, sid = "ana", make_id("session", "ana", "s")
+    turns = [
+        Turn(
+            id=make_id("turn", uid, sid, i),
+            user_id=uid,
+            session_id=sid,
+            index=i,
+            role="user",
+            speaker="Ana",
+            text=text,
+            t=t0 + timedelta(minutes=i),
+        )
+        for i, text in enumerate(
+            ["I adopted a beagle called Pepper.", "We walk in Green Park every morning."]
+        )
+    ]
+    store.write(
+        WriteBatch(
+            user=User(id=uid, user_id=uid),
+            sessions=[
+                Session(id=sid, user_id=uid, source_id="s", index=0, start=t0, end=turns[-1].t)
+            ],
+            turns=turns,
+            facts=[
+                Fact(
+                    id=make_id("fact", uid, 1),
+                    user_id=uid,
+                    t=t0,
+                    text="Ana has a beagle.",
+                    valid_from=t0,
+                    turn_ids=[turns[0].id],
+                )
+            ],
+            events=[
+                Event(
+                    id=make_id("event", uid, sid),
+                    user_id=uid,
+                    session_id=sid,
+                    t=t0,
+                    t_end=turns[-1].t,
+                    text="Ana talked about her dog.",
+                    turn_ids=[t.id for t in turns],
+                )
+            ],
+        )
+    )
+    assert _dimension(conn) == 384
+
+    other = Projected(embedder)
+    with pytest.raises(DimensionMismatch) as err:
+        migrate(conn, dimension=other.dimension, embedder_name=other.name)
+    assert "persona db reembed" in str(err.value)
+
+    n = reembed(conn, other)
+    assert n == 4  # two turns, one fact, one event
+    assert _dimension(conn) == 32
+    rows = conn.read(
+        "MATCH (m:Memory {user_id: 'ana'}) RETURN m.kind AS kind, m.embedding AS e, m.id AS id"
+    )
+    assert {len(r["e"]) for r in rows} == {32}
+    vecs = {r["id"]: np.asarray(r["e"]) for r in rows}
+    mean = (vecs[turns[0].id] + vecs[turns[1].id]) / 2
+    event = next(r["id"] for r in rows if r["kind"] == "event")
+    assert np.allclose(vecs[event], mean / np.linalg.norm(mean), atol=1e-5)
+    new_store = Neo4jMemoryStore(conn, other)
+    hit = new_store.retrieve(RetrievalRequest(user_id=uid, query="beagle", k=3, signals=["vector"]))
+    assert hit.items  # the new index answers with the new model's vectors
+    with pytest.raises(DimensionMismatch):
+        migrate(conn, dimension=embedder.dimension)
