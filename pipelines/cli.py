@@ -608,7 +608,9 @@ def bench_scale(
     ] = "1000,10000,100000",
     users: Annotated[int, typer.Option(help="users sharing the database")] = 100,
     per_user: Annotated[int, typer.Option(help="memories of each shared user")] = 100,
-    queries: Annotated[int, typer.Option()] = 50,
+    queries: Annotated[
+        int, typer.Option(help="timed queries per scenario and path (p99 needs >= 100)")
+    ] = 200,
     full: Annotated[bool, typer.Option("--scale", help="1M memories: 100 users x 10,000")] = False,
 ) -> None:
     """Retrieval latency p50/p95/p99 by memory count and path, against a numpy floor."""
@@ -636,7 +638,7 @@ def bench_ingest(
     data: Annotated[Path | None, _DATA] = None,
     out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
     conversations: Annotated[int, typer.Option()] = 2,
-    repeats: Annotated[int, typer.Option()] = 2,
+    repeats: Annotated[int, typer.Option(help="side-by-side runs; the median is reported")] = 3,
 ) -> None:
     """Ingest throughput end to end vs embedding only (the ratio is the figure)."""
     from pipelines.bench.ingest_speed import run_ingest_speed
