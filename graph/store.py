@@ -24,7 +24,7 @@ from graph.connection import run as cypher
 from graph.cypher import read as R
 from graph.cypher import write as W
 from graph.retrieval import RRF_K, lucene_query, rrf, tenant_token
-from schema.errors import ConfigError
+from schema.errors import ConfigError, StoreError
 from schema.nodes import (
     Event,
     Fact,
@@ -721,6 +721,25 @@ class Neo4jMemoryStore:
 
         for model in NODE_MODELS:
             self.conn.run_autocommit(W.delete_user_nodes(model.label), user_id=user_id)
+
+    def server_facts(self) -> dict[str, str]:
+        """Version, edition and memory settings of the server (for benchmark reports).
+        A user without the privilege to list settings gets 'unknown' for those."""
+        info = self.conn.info
+        facts = {"version": info.version, "edition": info.edition}
+        try:
+            rows = self.conn.read(R.SERVER_MEMORY_SETTINGS)
+        except StoreError:
+            rows = []
+        names = {
+            "server.memory.heap.max_size": "heap",
+            "server.memory.heap.initial_size": "heap_initial",
+            "server.memory.pagecache.size": "pagecache",
+        }
+        values = {names[r["name"]]: str(r["value"]) for r in rows if r["name"] in names}
+        for key in names.values():
+            facts[key] = values.get(key, "unknown")
+        return facts
 
     # ================================================================== reads
     def existing_ids(self, user_id: str, ids: Sequence[str]) -> set[str]:

@@ -168,6 +168,11 @@ def test_agent_overhead_and_readme(
     )
     for mode in rep.results["modes"].values():
         assert mode["latency"]["n"] == 3
+    # the memory the test server was given (conftest: 768m heap, 256m page cache), as it says
+    assert rep.server["heap"].startswith("768") and rep.server["pagecache"].startswith("256")
+    agent_md = (tmp_path / "agent.md").read_text()
+    assert "Memory: peak RSS of the benchmark process" in agent_md
+    assert f"heap {rep.server['heap']}" in agent_md
     readme = write_readme(tmp_path, command="persona bench all --quick")
     text = readme.read_text()
     assert "persona bench all --quick" in text

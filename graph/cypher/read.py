@@ -152,6 +152,14 @@ MATCH (m:Memory {{id: mid, user_id: $user_id}})
 RETURN {MEMORY_FIELDS} AS m
 """
 
+# Server-level (no user data): the memory the server was given, for benchmark reports.
+SERVER_MEMORY_SETTINGS = """
+SHOW SETTINGS YIELD name, value
+WHERE name IN ['server.memory.heap.initial_size', 'server.memory.heap.max_size',
+               'server.memory.pagecache.size']
+RETURN name, value
+"""
+
 EXISTING_IDS = """
 UNWIND $ids AS mid
 MATCH (m:Memory {id: mid, user_id: $user_id})

@@ -80,6 +80,7 @@ def run_agent_overhead(
                 latencies.append(t.ms)
             results[label] = {"latency": percentiles(latencies)}
     report.elapsed_s = total.ms / 1000
+    report.describe_server(store)
     report.settings = {
         "turns": turns,
         "chain": "retrieve (window) -> answer",

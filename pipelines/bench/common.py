@@ -120,6 +120,23 @@ class Report:
     markdown: list[str] = field(default_factory=list)
     plots: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    server: dict[str, str] = field(default_factory=dict)
+
+    def describe_server(self, store: Any) -> None:
+        """Record the server's version and memory settings (a store that cannot say is
+        reported as such)."""
+        facts = getattr(store, "server_facts", None)
+        self.server = facts() if callable(facts) else {}
+
+    def memory_line(self) -> str:
+        s = self.server
+        neo4j = (
+            f"Neo4j {s.get('version', '?')} {s.get('edition', '')}, heap {s.get('heap', '?')}, "
+            f"page cache {s.get('pagecache', '?')}"
+            if s
+            else "Neo4j settings not reported by this store"
+        )
+        return f"Memory: peak RSS of the benchmark process {peak_rss_mb():.0f} MB; {neo4j}."
 
     def header(self) -> list[str]:
         m = self.machine
@@ -131,6 +148,8 @@ class Report:
             f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB RAM, "
             f"GPU: {m['gpu'] or 'none'}; Python {m['python']}, torch {m['torch']}; "
             f"commit {m['commit']}; {m['date']}; took {self.elapsed_s:.0f} s.",
+            "",
+            self.memory_line(),
             "",
         ]
 
@@ -147,8 +166,10 @@ class Report:
                 "results",
                 "plots",
                 "elapsed_s",
+                "server",
             )
         }
+        data["peak_rss_mb"] = peak_rss_mb()
         (out_dir / f"{self.name}.json").write_text(json.dumps(data, indent=1, default=str))
         md = out_dir / f"{self.name}.md"
         md.write_text("\n".join(self.header() + self.markdown) + "\n")

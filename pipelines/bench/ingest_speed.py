@@ -77,6 +77,7 @@ def run_ingest_speed(
                 }
             )
     report.elapsed_s = total.ms / 1000
+    report.describe_server(store)
     median = statistics.median(r["ratio"] for r in rows)  # an even count averages the middle
     report.settings = {
         "data": str(data),

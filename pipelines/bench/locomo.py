@@ -284,6 +284,7 @@ def run_locomo(
                 methods["RRF(BM25, dense)"].add(qa, fused, tokens, t.ms)
                 full_history.append(history_tokens)
     report.elapsed_s = total.ms / 1000
+    report.describe_server(store)
     summaries = {name: m.summary() for name, m in methods.items()}
     full_tokens = float(np.mean(full_history)) if full_history else 0.0
     report.settings = {

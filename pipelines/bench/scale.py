@@ -339,6 +339,7 @@ def run_scale(
                 )
             )
     report.elapsed_s = total.ms / 1000
+    report.describe_server(store)
     report.settings = {
         "sizes": list(sizes),
         "shared_users": shared_users,

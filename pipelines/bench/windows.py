@@ -255,6 +255,7 @@ def run_windows(
                 outside = sum(1 for t in times if not q.window.contains(t))
                 results[mode]["leak"].append(outside / (len(times) or 1))
     report.elapsed_s = total.ms / 1000
+    report.describe_server(store)
     summary = {
         mode: {
             "recall": round(100 * float(np.mean(v["recall"])), 1),
