@@ -582,7 +582,9 @@ def bench_locomo(
 def bench_windows(
     out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
     months: Annotated[int, typer.Option(help="length of the synthetic timeline")] = 12,
-    seed: Annotated[int, typer.Option()] = 7,
+    seeds: Annotated[
+        str, typer.Option(help="comma-separated seeds, one synthetic timeline each")
+    ] = "7,8,9,10,11",
 ) -> None:
     """Time-window value: in-window recall and leakage with and without the window."""
     from pipelines.bench.windows import run_windows
@@ -593,8 +595,8 @@ def bench_windows(
         embedder=a.embedder,
         out_dir=out,
         months=months,
-        seed=seed,
-        user_id=f"bench-windows-{months}-{seed}",
+        seeds=[int(x) for x in seeds.split(",") if x.strip()],
+        user_id=f"bench-windows-{months}",
         progress=_bench_progress(),
     )
     console.print("\n".join(rep.markdown))

@@ -108,7 +108,7 @@ def test_windows_smoke(store: Any, embedder: Any, tmp_path: Path) -> None:
         embedder=embedder,
         out_dir=tmp_path,
         months=2,
-        seed=3,
+        seeds=(3, 4),
         user_id=f"smoke-windows-{tmp_path.name}",
     )
     res = rep.results
