@@ -303,7 +303,7 @@ class Neo4jMemoryStore:
         if todo:
             vecs = self.embedder.embed([text for _, text in todo])
             for (node, _), vec in zip(todo, vecs, strict=True):
-                node.embedding = [float(x) for x in vec]
+                node.embedding = vec.tolist()
                 if isinstance(node, Turn):
                     turn_vecs[node.id] = node.embedding
         if self.image_embedder is not None:
@@ -315,14 +315,14 @@ class Neo4jMemoryStore:
             if pending:
                 images = [Path(t.image_path).read_bytes() for t in pending if t.image_path]
                 for t, vec in zip(pending, self.image_embedder.embed_images(images), strict=True):
-                    t.image_embedding = [float(x) for x in vec]
+                    t.image_embedding = vec.tolist()
         events = [e for e in batch.events if e.embedding is None]
         missing = [e for e in events if any(turn_vecs.get(i) is None for i in e.turn_ids)]
         summary_vecs: Any = self.embedder.embed([e.text for e in missing]) if missing else []
         by_id = {e.id: v for e, v in zip(missing, summary_vecs, strict=True)}
         for e in events:
             if e.id in by_id:
-                e.embedding = [float(x) for x in by_id[e.id]]
+                e.embedding = by_id[e.id].tolist()
                 continue
             mean = np.asarray([turn_vecs[i] for i in e.turn_ids], dtype=np.float32).mean(axis=0)
             e.embedding = (mean / (float(np.linalg.norm(mean)) or 1.0)).tolist()

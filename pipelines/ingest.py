@@ -287,18 +287,19 @@ def _embed_chunk(
     if texts:
         vectors = embedder.embed(texts, progress=progress)
         for node, vec in zip([*todo_turns, *todo_facts], vectors, strict=True):
-            node.embedding = [float(x) for x in vec]
+            node.embedding = vec.tolist()
     for fact, source in reuse:
         fact.embedding = source.embedding
 
 
 def _embed_derived(batch: WriteBatch, embedder: Embedder) -> None:
-    """Embed the chunk's new facts and procedures in one call (the store would otherwise
-    embed them inside the write, one small batch at a time)."""
+    """Embed what the episodic/procedural pass added without a vector (procedures, mostly)
+    here rather than leave it to the store's write: the writer thread then only writes, and
+    the time is counted as embedding."""
     nodes: list[MemoryNode] = [n for n in (*batch.facts, *batch.procedures) if n.embedding is None]
     if nodes:
         for node, vec in zip(nodes, embedder.embed([n.text for n in nodes]), strict=True):
-            node.embedding = [float(x) for x in vec]
+            node.embedding = vec.tolist()
 
 
 def _timed_write(
