@@ -20,7 +20,7 @@ from agent.graph import AgentContext, AgentState, build_agent
 from agent.memory import heuristic_extractors
 from agent.policies import ScriptedChatModel
 from agent.update import UpdateStage
-from pipelines.bench.common import Report, peak_rss_mb, percentiles, table, timed
+from pipelines.bench.common import Report, percentiles, table, timed
 from pipelines.demo import sample_path
 from pipelines.ingest import ingest_file
 from schema.protocols import Embedder
@@ -87,7 +87,7 @@ def run_agent_overhead(
         "policy": "scripted, zero latency",
         "extractor": "heuristic",
     }
-    report.results = {"modes": results, "peak_rss_mb": peak_rss_mb()}
+    report.results = {"modes": results}
     report.markdown = [
         "A two-step chain (retrieve with a window, then answer) with a zero-latency scripted "
         f"policy, {turns} turns after 3 warm-up turns, over a user holding the sample "

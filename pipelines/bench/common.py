@@ -121,6 +121,7 @@ class Report:
     plots: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     server: dict[str, str] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0  # measured when the report is written
 
     def describe_server(self, store: Any) -> None:
         """Record the server's version and memory settings (a store that cannot say is
@@ -136,7 +137,7 @@ class Report:
             if s
             else "Neo4j settings not reported by this store"
         )
-        return f"Memory: peak RSS of the benchmark process {peak_rss_mb():.0f} MB; {neo4j}."
+        return f"Memory: peak RSS of the benchmark process {self.peak_rss_mb:.0f} MB; {neo4j}."
 
     def header(self) -> list[str]:
         m = self.machine
@@ -155,6 +156,7 @@ class Report:
 
     def write(self, out_dir: Path) -> Path:
         out_dir.mkdir(parents=True, exist_ok=True)
+        self.peak_rss_mb = peak_rss_mb()
         data = {
             k: getattr(self, k)
             for k in (
@@ -167,9 +169,9 @@ class Report:
                 "plots",
                 "elapsed_s",
                 "server",
+                "peak_rss_mb",
             )
         }
-        data["peak_rss_mb"] = peak_rss_mb()
         (out_dir / f"{self.name}.json").write_text(json.dumps(data, indent=1, default=str))
         md = out_dir / f"{self.name}.md"
         md.write_text("\n".join(self.header() + self.markdown) + "\n")

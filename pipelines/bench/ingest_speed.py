@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pipelines.bench.common import Report, peak_rss_mb, table, timed
+from pipelines.bench.common import Report, table, timed
 from pipelines.formats import load
 from pipelines.ingest import ingest_conversation
 from schema.protocols import Embedder
@@ -87,7 +87,7 @@ def run_ingest_speed(
         "embedder": getattr(embedder, "name", "?"),
         "batch_size": getattr(embedder, "batch_size", None),
     }
-    report.results = {"runs": rows, "median_ratio": median, "peak_rss_mb": peak_rss_mb()}
+    report.results = {"runs": rows, "median_ratio": median}
     report.markdown = [
         f"{len(texts)} LoCoMo turns ({', '.join(c.source for c in convs)}), {repeats} runs "
         "side by side (embedding only, then end to end for a fresh user).",

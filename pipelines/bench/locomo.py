@@ -25,7 +25,6 @@ from graph.retrieval import rrf
 from pipelines.bench.common import (
     Report,
     line_plot,
-    peak_rss_mb,
     table,
     timed,
 )
@@ -297,7 +296,6 @@ def run_locomo(
     report.results = {
         "methods": summaries,
         "full_history_tokens": round(full_tokens, 1),
-        "peak_rss_mb": peak_rss_mb(),
     }
     report.markdown = _markdown(summaries, full_tokens, report)
     report.plots = [str(_plot(methods, out_dir / "locomo_recall.png"))]

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.bench.common import Report, line_plot, peak_rss_mb, percentiles, table, timed
+from pipelines.bench.common import Report, line_plot, percentiles, table, timed
 from schema.nodes import Session, Turn, User, make_id
 from schema.protocols import Embedder, WriteBatch
 from schema.retrieval import RetrievalRequest, TimeWindow, VectorPath
@@ -350,7 +350,7 @@ def run_scale(
         "server": store.conn.info.version,
         "unique_texts": min(20_000, max(sizes)),
     }
-    report.results = {"scenarios": results, "peak_rss_mb": peak_rss_mb()}
+    report.results = {"scenarios": results}
     rows = []
     for scenario, by_path in results.items():
         for path, r in by_path.items():
