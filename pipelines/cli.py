@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -541,6 +542,17 @@ def _bench_app() -> Any:
     return App(s, note=_note)
 
 
+def _bench(run: Callable[..., Any], **kwargs: Any) -> None:
+    """Run one benchmark on the bench server with progress, then print its report."""
+    a = _bench_app()
+    rep = run(store=a.store, embedder=a.embedder, progress=_bench_progress(), **kwargs)
+    console.print("\n".join(rep.markdown))
+
+
+def _ints(csv: str) -> list[int]:
+    return [int(x) for x in csv.split(",") if x.strip()]
+
+
 def _bench_progress() -> Any:
     def say(task: str, i: int, n: int) -> None:
         err.print(f"[dim]· {task} {i}/{n}[/dim]")
@@ -565,17 +577,13 @@ def bench_locomo(
     """LoCoMo recall@k (turn units) and at token budgets, vs BM25, dense, RRF, full history."""
     from pipelines.bench.locomo import run_locomo
 
-    a = _bench_app()
-    rep = run_locomo(
+    _bench(
+        run_locomo,
         data=_data(data),
-        store=a.store,
-        embedder=a.embedder,
         out_dir=out,
         limit_conversations=conversations,
         limit_questions=questions,
-        progress=_bench_progress(),
     )
-    console.print("\n".join(rep.markdown))
 
 
 @bench_app.command("windows")
@@ -589,17 +597,13 @@ def bench_windows(
     """Time-window value: in-window recall and leakage with and without the window."""
     from pipelines.bench.windows import run_windows
 
-    a = _bench_app()
-    rep = run_windows(
-        store=a.store,
-        embedder=a.embedder,
+    _bench(
+        run_windows,
         out_dir=out,
         months=months,
-        seeds=[int(x) for x in seeds.split(",") if x.strip()],
+        seeds=_ints(seeds),
         user_id=f"bench-windows-{months}",
-        progress=_bench_progress(),
     )
-    console.print("\n".join(rep.markdown))
 
 
 @bench_app.command("scale")
@@ -618,21 +622,14 @@ def bench_scale(
     """Retrieval latency p50/p95/p99 by memory count and path, against a numpy floor."""
     from pipelines.bench.scale import run_scale
 
-    a = _bench_app()
-    n = [int(x) for x in sizes.split(",") if x.strip()]
-    if full:
-        per_user = 10_000
-    rep = run_scale(
-        store=a.store,
-        embedder=a.embedder,
+    _bench(
+        run_scale,
         out_dir=out,
-        sizes=tuple(n),
+        sizes=tuple(_ints(sizes)),
         shared_users=users,
-        shared_per_user=per_user,
+        shared_per_user=10_000 if full else per_user,
         queries=queries,
-        progress=_bench_progress(),
     )
-    console.print("\n".join(rep.markdown))
 
 
 @bench_app.command("ingest")
@@ -645,17 +642,13 @@ def bench_ingest(
     """Ingest throughput end to end vs embedding only (the ratio is the figure)."""
     from pipelines.bench.ingest_speed import run_ingest_speed
 
-    a = _bench_app()
-    rep = run_ingest_speed(
+    _bench(
+        run_ingest_speed,
         data=_data(data),
-        store=a.store,
-        embedder=a.embedder,
         out_dir=out,
         conversations=conversations,
         repeats=repeats,
-        progress=_bench_progress(),
     )
-    console.print("\n".join(rep.markdown))
 
 
 @bench_app.command("agent")
@@ -666,7 +659,7 @@ def bench_agent(
     """Agent overhead per turn with a zero-latency scripted policy."""
     from pipelines.bench.agent_overhead import run_agent_overhead
 
-    a = _bench_app()
+    a = _bench_app()  # the bench server's settings, not the user's
     rep = run_agent_overhead(
         store=a.store,
         embedder=a.embedder,
@@ -682,9 +675,12 @@ def bench_agent(
 def bench_all(
     data: Annotated[Path | None, _DATA] = None,
     out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
-    quick: Annotated[bool, typer.Option("--quick/--full", help="quick: dev split, 10k")] = True,
+    quick: Annotated[
+        bool,
+        typer.Option("--quick/--full", help="--full: 100 users x 10,000 share the database"),
+    ] = True,
 ) -> None:
-    """Every benchmark, then docs/benchmarks/README.md (quick by default, --full for 100k)."""
+    """Every benchmark, then docs/benchmarks/README.md (--full: 1M memories shared)."""
     from pipelines.bench.agent_overhead import run_agent_overhead
     from pipelines.bench.common import command_line
     from pipelines.bench.ingest_speed import run_ingest_speed
