@@ -101,17 +101,27 @@ def _parse_bound(
     return expr.window.end if is_end else expr.window.start
 
 
+def _invalid(
+    raw: str,
+    think: str,
+    issues: list[FailureMode],
+    mode: FailureMode,
+    error: str,
+    retrieve: RetrieveCall | None = None,
+) -> ParsedOutput:
+    """An unusable output: records its failure mode and says what was wrong."""
+    issues.append(mode)
+    return ParsedOutput(
+        raw=raw, think=think, action="invalid", retrieve=retrieve, issues=issues, error=error
+    )
+
+
 def parse_output(text: str | None, *, now: datetime, tz: tzinfo = UTC) -> ParsedOutput:
     """Parse one policy output. Never raises: an unusable output has ``action="invalid"``."""
     raw = text or ""
     issues: list[FailureMode] = []
     if not raw.strip():
-        return ParsedOutput(
-            raw=raw,
-            action="invalid",
-            issues=[FailureMode.EMPTY_OUTPUT],
-            error="the output was empty",
-        )
+        return _invalid(raw, "", issues, FailureMode.EMPTY_OUTPUT, "the output was empty")
     contents, order, unclosed, leftover = _sections(raw)
     if "think" not in contents:
         issues.append(FailureMode.MISSING_THINK)
@@ -119,13 +129,12 @@ def parse_output(text: str | None, *, now: datetime, tz: tzinfo = UTC) -> Parsed
         issues.append(FailureMode.UNCLOSED_TAG)
     think = contents.get("think", "")
     if not order:
-        issues.append(FailureMode.MISSING_ACTION)
-        return ParsedOutput(
-            raw=raw,
-            think=think or leftover,
-            action="invalid",
-            issues=issues,
-            error="no <retrieve> or <answer> block",
+        return _invalid(
+            raw,
+            think or leftover,
+            issues,
+            FailureMode.MISSING_ACTION,
+            "no <retrieve> or <answer> block",
         )
     if leftover:
         issues.append(FailureMode.EXTRA_TEXT)
@@ -135,13 +144,8 @@ def parse_output(text: str | None, *, now: datetime, tz: tzinfo = UTC) -> Parsed
     if action == "answer":
         answer = contents["answer"].strip()
         if not answer:
-            issues.append(FailureMode.EMPTY_ANSWER)
-            return ParsedOutput(
-                raw=raw,
-                think=think,
-                action="invalid",
-                issues=issues,
-                error="the <answer> block was empty",
+            return _invalid(
+                raw, think, issues, FailureMode.EMPTY_ANSWER, "the <answer> block was empty"
             )
         return ParsedOutput(raw=raw, think=think, action="answer", answer=answer, issues=issues)
     return _parse_retrieve(raw, think, contents["retrieve"], issues, now=now, tz=tz)
@@ -153,46 +157,33 @@ def _parse_retrieve(
     try:
         data = _lenient_json(body)
     except ValueError:
-        issues.append(FailureMode.INVALID_JSON)
-        return ParsedOutput(
-            raw=raw,
-            think=think,
-            action="invalid",
-            issues=issues,
-            error=f"the <retrieve> block is not JSON: {body[:120]!r}",
+        return _invalid(
+            raw,
+            think,
+            issues,
+            FailureMode.INVALID_JSON,
+            f"the <retrieve> block is not JSON: {body[:120]!r}",
         )
     if not isinstance(data, dict):
-        issues.append(FailureMode.INVALID_REQUEST)
-        return ParsedOutput(
-            raw=raw,
-            think=think,
-            action="invalid",
-            issues=issues,
-            error="the <retrieve> JSON must be an object",
+        return _invalid(
+            raw, think, issues, FailureMode.INVALID_REQUEST, "the <retrieve> JSON must be an object"
         )
     try:
         call = RetrieveCall.model_validate(data)
     except ValidationError as exc:
-        issues.append(FailureMode.INVALID_REQUEST)
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"])
-        return ParsedOutput(
-            raw=raw,
-            think=think,
-            action="invalid",
-            issues=issues,
-            error=f"invalid retrieve request: {where}: {first['msg']}",
-        )
+        error = f"invalid retrieve request: {where}: {first['msg']}"
+        return _invalid(raw, think, issues, FailureMode.INVALID_REQUEST, error)
     call.keywords = [k for k in (str(x).strip() for x in call.keywords) if k]
     if not call.keywords:
-        issues.append(FailureMode.EMPTY_KEYWORDS)
-        return ParsedOutput(
-            raw=raw,
-            think=think,
-            action="invalid",
+        return _invalid(
+            raw,
+            think,
+            issues,
+            FailureMode.EMPTY_KEYWORDS,
+            "the retrieve request has no keywords",
             retrieve=call,
-            issues=issues,
-            error="the retrieve request has no keywords",
         )
     start = _parse_bound(call.start, now=now, tz=tz, is_end=False, issues=issues)
     end = _parse_bound(call.end, now=now, tz=tz, is_end=True, issues=issues)
