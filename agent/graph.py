@@ -14,7 +14,7 @@ the checkpointer keeps the thread (user + session) across questions and restarts
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypedDict, cast
@@ -30,7 +30,13 @@ from langgraph.types import Checkpointer
 from agent.parsing import parse_output
 from agent.personality import render_profile
 from agent.prompts import direct_answer, reason_continue, reason_start, repair
-from agent.prompts._common import ChatTurn, PromptContext, render_memories
+from agent.prompts._common import (
+    ChatTurn,
+    PromptContext,
+    render_memories,
+    render_memory,
+    structured,
+)
 from agent.session import resolve_session, session_is_open
 from agent.update import UpdateStage
 from schema.agent import ParsedOutput, Step
@@ -38,7 +44,7 @@ from schema.nodes import MemoryKind, Session, User
 from schema.protocols import MemoryStore
 from schema.retrieval import RetrievalRequest, RetrievedMemory, TimeWindow
 from schema.settings import Settings
-from schema.timeutil import UTC, ensure_aware, get_tz
+from schema.timeutil import UTC, asks_when, ensure_aware, get_tz
 
 __all__ = ["STOP", "AgentContext", "AgentState", "build_agent", "build_graph"]
 
@@ -170,13 +176,22 @@ def start(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
     return update
 
 
-def _invoke(ctx: AgentContext, messages: list[BaseMessage]) -> str:
+def _invoke(ctx: AgentContext, messages: Sequence[BaseMessage]) -> str:
     try:
-        reply = _policy(ctx).invoke(messages, stop=STOP)
+        reply = _policy(ctx).invoke(list(messages), stop=STOP)
     except Exception as exc:  # a model error must not lose the turn: treat it as empty output
         return f"<error>{type(exc).__name__}: {exc}</error>"
     content = reply.content
     return content if isinstance(content, str) else str(content)
+
+
+def _prompt_version(messages: Sequence[BaseMessage]) -> str | None:
+    """The version of the prompt module behind the last message the policy was shown."""
+    for m in reversed(messages):
+        task = structured(m).get("task")
+        if task:
+            return str(task)
+    return None
 
 
 def _step(parsed: ParsedOutput, kind: str, **extra: Any) -> dict[str, Any]:
@@ -202,15 +217,17 @@ def _fallback_call(state: AgentState) -> dict[str, Any]:
 def think(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
     s = _settings(ctx)
     now = _now(state, ctx)
-    raw = _invoke(ctx, list(state.get("messages", [])))
+    shown = list(state.get("messages", []))
+    raw = _invoke(ctx, shown)
     parsed = parse_output(raw, now=now, tz=get_tz(s.timezone))
     calls = state.get("calls", 0) + 1
     out: dict[str, Any] = {"calls": calls, "messages": [AIMessage(content=raw)]}
+    version = _prompt_version(shown)
     if parsed.action == "answer":
         out.update(
             answer=parsed.answer,
             route="answer",
-            steps=[_step(parsed, "answer", answer=parsed.answer)],
+            steps=[_step(parsed, "answer", answer=parsed.answer, prompt=version)],
         )
         return out
     if parsed.action == "retrieve" and parsed.retrieve is not None:
@@ -225,7 +242,7 @@ def think(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
         out.update(
             pending=pending,
             route="retrieve" if calls < s.max_steps else "force",
-            steps=[_step(parsed, "think")],
+            steps=[_step(parsed, "think", prompt=version)],
         )
         return out
     # invalid: one repair request, then a retrieve with the query as keywords
@@ -235,7 +252,9 @@ def think(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
             repairs=state.get("repairs", 0) + 1,
             route="think",
             messages=[AIMessage(content=raw), *repair.render(error)],
-            steps=[_step(parsed, "repair", note=f"asked the model to fix: {error}")],
+            steps=[
+                _step(parsed, "repair", note=f"asked the model to fix: {error}", prompt=version)
+            ],
         )
         return out
     already = any((st.get("request") or {}).get("fallback") for st in state.get("steps", []))
@@ -244,11 +263,19 @@ def think(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
             pending=_fallback_call(state),
             route="retrieve",
             steps=[
-                _step(parsed, "fallback", note=f"{error}; searching with the question as keywords")
+                _step(
+                    parsed,
+                    "fallback",
+                    note=f"{error}; searching with the question as keywords",
+                    prompt=version,
+                )
             ],
         )
         return out
-    out.update(route="force", steps=[_step(parsed, "fallback", note=f"{error}; answering now")])
+    out.update(
+        route="force",
+        steps=[_step(parsed, "fallback", note=f"{error}; answering now", prompt=version)],
+    )
     return out
 
 
@@ -266,8 +293,10 @@ def _request(state: AgentState, ctx: AgentContext, pending: dict[str, Any]) -> R
         query=query,
         keywords=[] if pending.get("fallback") else keywords,
         window=window,
-        k=pending.get("k") or 8,
+        k=pending.get("k") or s.retrieve_k,
         exclude_ids=list(state.get("seen_ids", [])),
+        unit=s.retrieve_unit,
+        prefer_dated=s.retrieve_unit == "turn" and asks_when(state["question"]),
         **({"kinds": kinds} if kinds else {}),
     )
 
@@ -282,8 +311,9 @@ def retrieve(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
         request=pending,
         window=window,
         memory_ids=[m.id for m in result.items],
-        memories=[m.render() for m in result.items],
+        memories=[render_memory(m) for m in result.items],
         note=f"{len(result.items)} memories via {result.vector_path.value}",
+        prompt=reason_continue.VERSION,
     )
     message = reason_continue.render(
         result.items, window=window, step=state.get("calls", 0), max_steps=_settings(ctx).max_steps
@@ -318,7 +348,9 @@ def force(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
         "messages": [AIMessage(content=raw)],
         "answer": answer,
         "calls": state.get("calls", 0) + 1,
-        "steps": [_step(parsed, "forced", answer=answer, note=note)],
+        "steps": [
+            _step(parsed, "forced", answer=answer, note=note, prompt=_prompt_version(messages))
+        ],
     }
 
 
@@ -326,7 +358,13 @@ def direct(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
     """Non-reasoning mode: one retrieval with the question, one call to answer."""
     s = _settings(ctx)
     pctx, _ = _prompt_context(state, ctx)
-    request = RetrievalRequest(user_id=ctx.user_id, query=state["question"], k=8)
+    request = RetrievalRequest(
+        user_id=ctx.user_id,
+        query=state["question"],
+        k=s.retrieve_k,
+        unit=s.retrieve_unit,
+        prefer_dated=s.retrieve_unit == "turn" and asks_when(state["question"]),
+    )
     result = _store(ctx).retrieve(request)
     messages = direct_answer.render(pctx, result.items)
     raw = _invoke(ctx, messages)
@@ -347,9 +385,10 @@ def direct(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
                 request={"keywords": [state["question"]]},
                 window=result.window.describe(),
                 memory_ids=[m.id for m in result.items],
-                memories=[m.render() for m in result.items],
+                memories=[render_memory(m) for m in result.items],
+                prompt=direct_answer.VERSION,
             ).model_dump(),
-            _step(parsed, "answer", answer=answer),
+            _step(parsed, "answer", answer=answer, prompt=direct_answer.VERSION),
         ],
     }
 

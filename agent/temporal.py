@@ -19,13 +19,14 @@ import dateparser
 from dateparser.search import search_dates
 
 from schema.retrieval import TimeWindow
-from schema.timeutil import UTC, ensure_aware
+from schema.timeutil import UTC, ensure_aware, spoken_date
 
 __all__ = [
     "TemporalExpression",
     "find_window",
     "parse_time",
     "past_reference",
+    "relative_note",
     "window_from_text",
 ]
 
@@ -215,8 +216,19 @@ _FALSE_POSITIVES = {
 }
 
 
+_BARE_WEEKDAY = re.compile(rf"(?:on\s+|every\s+)?(?:{'|'.join(WEEKDAYS)})s?", re.I)
+
+
 def find_window(question: str, *, base: datetime, tz: tzinfo = UTC) -> TemporalExpression | None:
-    """The first temporal expression in a question, as a window ("what did I do last week?")."""
+    """The first temporal expression in a question, as a window ("what did I do last week?").
+    A bare weekday names a routine or is ambiguous, not a window.
+
+    >>> b = datetime(2024, 3, 13, 15, 0, tzinfo=UTC)
+    >>> find_window("What do I do on Sunday mornings now?", base=b) is None
+    True
+    >>> find_window("Where did I travel in July 2023?", base=b).window.start.date()
+    datetime.date(2023, 7, 1)
+    """
     for pattern in (_RELATIVE_UNIT, _AGO):
         if pattern.search(question):
             return window_from_text(question, base=base, tz=tz)
@@ -225,6 +237,8 @@ def find_window(question: str, *, base: datetime, tz: tzinfo = UTC) -> TemporalE
     for text, _when in found or []:
         cleaned = text.strip()
         if cleaned.lower() in _FALSE_POSITIVES or len(cleaned) < 3:
+            continue
+        if _BARE_WEEKDAY.fullmatch(cleaned):  # "on Sunday mornings": a routine, not a date
             continue
         if cleaned.lower() in ("may", "march") and not re.search(r"\d", question):
             continue
@@ -261,3 +275,87 @@ def past_reference(text: str, *, said_at: datetime) -> TemporalExpression | None
     if phrase == "the day before yesterday":
         return _bounded(match.group(1), "day", said_at - timedelta(days=2))
     return window_from_text(match.group(1), base=said_at, tz=said_at.tzinfo or UTC)
+
+
+_NOTE = re.compile(
+    r"\b(yesterday|last night|the day before yesterday|a few days ago|a couple of days ago|"
+    r"tomorrow|the day after tomorrow|"
+    r"(?:last|this past|next) (?:week|weekend|month|year|monday|tuesday|wednesday|thursday|"
+    r"friday|saturday|sunday)|"
+    r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten) "
+    r"(?:day|week|month|year)s? ago|"
+    r"in (?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten) (?:day|week|month)s?)\b",
+    re.I,
+)
+
+
+def _month_shift(t: datetime, n: int) -> str:
+    month0 = t.month - 1 + n
+    return f"{MONTHS[month0 % 12].capitalize()} {t.year + month0 // 12}"
+
+
+def relative_note(text: str, *, said_at: datetime) -> tuple[str, str] | None:
+    """The first relative time reference in something said at ``said_at``, with what it
+    means, worded as people write dates: ``("last week", "the week before 27 June 2023")``.
+    Prompts print it beside the memory, so a model copies the date instead of computing it.
+
+    >>> said = datetime(2023, 6, 27, 14, tzinfo=UTC)   # a Tuesday
+    >>> relative_note("We went camping last week!", said_at=said)
+    ('last week', 'the week before 27 June 2023')
+    >>> relative_note("I ran a race yesterday", said_at=said)
+    ('yesterday', '26 June 2023')
+    >>> relative_note("Last Sunday we painted", said_at=said)
+    ('Last Sunday', 'the Sunday before 27 June 2023')
+    >>> relative_note("It was two months ago", said_at=said)
+    ('two months ago', 'April 2023')
+    >>> relative_note("The show is next month", said_at=said)
+    ('next month', 'July 2023')
+    >>> relative_note("I fly out in two weeks", said_at=said)
+    ('in two weeks', 'two weeks after 27 June 2023')
+    >>> relative_note("I love jazz", said_at=said) is None
+    True
+    """
+    match = _NOTE.search(text)
+    if match is None:
+        return None
+    phrase = match.group(1)
+    low = phrase.lower()
+    day = spoken_date(said_at)
+    fixed = {
+        "yesterday": -1,
+        "last night": -1,
+        "the day before yesterday": -2,
+        "tomorrow": 1,
+        "the day after tomorrow": 2,
+    }
+    if low in fixed:
+        return phrase, spoken_date(said_at + timedelta(days=fixed[low]))
+    if low in ("a few days ago", "a couple of days ago"):
+        return phrase, f"a few days before {day}"
+    words = low.split()
+    if words[0] in ("last", "this", "next"):
+        unit, ahead = words[-1], words[0] == "next"
+        side = "after" if ahead else "before"
+        if unit in WEEKDAYS:
+            return phrase, f"the {unit.capitalize()} {side} {day}"
+        if unit in ("week", "weekend"):
+            return phrase, f"the {unit} {side} {day}"
+        if unit == "month":
+            return phrase, _month_shift(said_at, 1 if ahead else -1)
+        return phrase, str(said_at.year + (1 if ahead else -1))
+    ahead = words[0] == "in"
+    if ahead:
+        words = words[1:]
+    n = _WORDNUM.get(words[0]) or int(words[0])
+    unit = words[1].rstrip("s")
+    sign = 1 if ahead else -1
+    if unit == "day":
+        return phrase, spoken_date(said_at + timedelta(days=sign * n))
+    if unit == "week":
+        side = "after" if ahead else "before"
+        if n == 1:
+            return phrase, f"the week {side} {day}"
+        return phrase, f"{words[0]} weeks {side} {day}"
+    if unit == "month":
+        return phrase, _month_shift(said_at, sign * n)
+    return phrase, str(said_at.year + sign * n)

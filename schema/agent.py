@@ -134,6 +134,11 @@ class Step(BaseModel):
     answer: str | None = None
     issues: list[str] = Field(default_factory=list)
     note: str | None = None
+    prompt: str | None = Field(
+        default=None,
+        description="version of the prompt module this step answered or rendered "
+        "(e.g. reason_start/2): traces and training records name what the model saw",
+    )
 
 
 class MemoryOp(BaseModel):

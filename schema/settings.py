@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
     max_tokens: int = Field(default=512, ge=1)
     max_steps: int = Field(default=5, ge=1, le=20, description="reasoning steps before answering")
+    retrieve_unit: Literal["turn", "memory"] = Field(
+        default="turn",
+        description="what a retrieve step returns to the policy: raw turns as evidence (each "
+        "ranked by the memories that point at it) or the memories themselves",
+    )
+    retrieve_k: int = Field(
+        default=8, ge=1, le=50, description="memories per retrieve step unless the policy asks k"
+    )
     extractor: Literal["heuristic", "llm"] = Field(
         default="heuristic", description="memory extraction: model-free or LLM-driven"
     )
@@ -99,6 +107,13 @@ class Settings(BaseSettings):
     pem_floor: float = Field(default=0.1, ge=0.0, le=1.0)
     pem_ceiling: float = Field(default=0.5, ge=0.0, le=1.0)
     pem_horizon: int = Field(default=50, ge=1)
+
+    # --- benchmarks ------------------------------------------------------------------------
+    locomo: Path | None = Field(
+        default=None,
+        description="LoCoMo JSON the benchmarks read (default: ../shared/data/locomo/"
+        "locomo10_dev.json beside the checkout)",
+    )
 
     @field_validator("timezone")
     @classmethod

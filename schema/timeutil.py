@@ -19,8 +19,10 @@ __all__ = [
     "asks_when",
     "ensure_aware",
     "format_for_prompt",
+    "format_spoken",
     "get_tz",
     "mentions_time",
+    "spoken_date",
     "to_utc",
 ]
 
@@ -49,6 +51,25 @@ def local_date(value: datetime) -> date:
 def format_for_prompt(value: datetime) -> str:
     """``2024-09-23 20:08 (Monday)``: minute resolution with the weekday, as prompts show time."""
     return value.strftime("%Y-%m-%d %H:%M (%A)")
+
+
+def spoken_date(value: date | datetime) -> str:
+    """A date as people write it, the form answers use: ``7 May 2023``.
+
+    >>> spoken_date(date(2023, 5, 7))
+    '7 May 2023'
+    """
+    return f"{value.day} {value.strftime('%B')} {value.year}"
+
+
+def format_spoken(value: datetime) -> str:
+    """How a memory's time reads in a prompt: ``8 May 2023, Monday 13:56``, so an answer can
+    copy the date as people write it.
+
+    >>> format_spoken(datetime(2023, 5, 8, 13, 56, tzinfo=UTC))
+    '8 May 2023, Monday 13:56'
+    """
+    return f"{spoken_date(value)}, {value.strftime('%A %H:%M')}"
 
 
 _TIME_WORDS = re.compile(

@@ -136,11 +136,11 @@ def test_memories_go_back_to_the_policy_with_times_and_weekdays(
 
     after_first = str(policy.calls[1]["messages"][-1].content)
     assert "Memories found (2; window [2024-03-01 00:00 (Friday)" in after_first
-    assert f"[2024-03-05 10:00 (Tuesday)] turn: Ana: {AQUARIUM_MARCH}" in after_first
-    assert f"[2024-03-20 18:00 (Wednesday)] turn: Ana: {BREAD_MARCH}" in after_first
+    assert f"[5 March 2024, Tuesday 10:00] Ana: {AQUARIUM_MARCH}" in after_first
+    assert f"[20 March 2024, Wednesday 18:00] Ana: {BREAD_MARCH}" in after_first
     assert AQUARIUM_APRIL not in after_first
     after_second = str(policy.calls[2]["messages"][-1].content)
-    assert f"[2024-04-10 14:00 (Wednesday)] turn: Ana: {AQUARIUM_APRIL}" in after_second
+    assert f"[10 April 2024, Wednesday 14:00] Ana: {AQUARIUM_APRIL}" in after_second
     assert AQUARIUM_MARCH not in after_second  # already shown: not repeated
     # the transcript grows: the policy's own earlier replies are part of what it sees
     assert [m.type for m in policy.calls[2]["messages"]] == [
@@ -171,11 +171,11 @@ def test_first_prompt_has_the_current_session_but_not_older_sessions(
     state = _run(store, settings, user_id, policy, question="Any tips for my trip?")
     prompt = text_of(policy.calls[0]["messages"])
     assert "Recent turns of this session:" in prompt
-    assert f"[2024-06-01 09:00 (Saturday)] Ana: {CURRENT_USER}" in prompt
-    assert f"[2024-06-01 09:10 (Saturday)] assistant: {CURRENT_REPLY}" in prompt
+    assert f"[1 June 2024, Saturday 09:00] Ana: {CURRENT_USER}" in prompt
+    assert f"[1 June 2024, Saturday 09:10] assistant: {CURRENT_REPLY}" in prompt
     for older in (AQUARIUM_MARCH, BREAD_MARCH, AQUARIUM_APRIL, HIKE_MAY, KITCHEN_MAY):
         assert older not in prompt
-    assert "Question (asked 2024-06-01 09:30 (Saturday)" in prompt
+    assert "Question (asked 1 June 2024, Saturday 09:30" in prompt
     assert "Any tips for my trip?" in prompt
     assert kinds(state) == ["answer"]
 

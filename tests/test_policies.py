@@ -264,9 +264,29 @@ def test_offline_policy_answers_the_dentist_question(
 
 
 @pytest.mark.integration
-def test_offline_policy_labels_a_general_question(
+def test_offline_policy_labels_small_talk_without_retrieving(
     store: Any, settings: Settings, sample_sam: str
 ) -> None:
+    state = run_agent(
+        store=store,
+        policy=OfflinePolicy(),
+        settings=settings,
+        user_id=sample_sam,
+        question="Hello, how are you?",
+        now=ASKED,
+    )
+    assert kinds(state) == ["answer"]
+    assert state["answer"].startswith(OFFLINE_LABEL)
+    assert "cannot chat without a language model" in state["answer"]
+    assert retrieve_steps(state) == []
+
+
+@pytest.mark.integration
+def test_offline_policy_searches_for_anything_memory_could_hold(
+    store: Any, settings: Settings, sample_sam: str
+) -> None:
+    """A question with a content word retrieves (the user might own a sailboat); when no
+    memory shares a word with it, the answer says so instead of quoting something else."""
     state = run_agent(
         store=store,
         policy=OfflinePolicy(),
@@ -275,10 +295,42 @@ def test_offline_policy_labels_a_general_question(
         question="What is a good name for a sailboat?",
         now=ASKED,
     )
-    assert kinds(state) == ["answer"]
-    assert state["answer"].startswith(OFFLINE_LABEL)
-    assert "cannot chat without a language model" in state["answer"]
-    assert retrieve_steps(state) == []
+    assert kinds(state) == ["think", "retrieve", "answer"]
+    assert "sailboat" in [k.lower() for k in retrieve_steps(state)[0]["request"]["keywords"]]
+    assert "don't remember anything about that" in state["answer"]
+
+
+@pytest.mark.integration
+def test_offline_policy_retrieves_for_a_question_about_a_named_person(
+    store: Any, settings: Settings, user_id: str
+) -> None:
+    """The blind spot this policy had: a third-person question was treated as small talk."""
+    seed_sessions(
+        store,
+        user_id,
+        [
+            [Said(datetime(2024, 5, 8, 13, 0, tzinfo=ZoneInfo("UTC")), "Nice weather today.")],
+            [
+                Said(
+                    datetime(2024, 6, 27, 14, 0, tzinfo=ZoneInfo("UTC")),
+                    "James bought himself a new adventure book yesterday.",
+                    speaker="Ben",
+                )
+            ],
+        ],
+    )
+    state = run_agent(
+        store=store,
+        policy=OfflinePolicy(),
+        settings=settings,
+        user_id=user_id,
+        question="When did James buy himself a new adventure book?",
+        now=ASKED,
+    )
+    assert kinds(state) == ["think", "retrieve", "answer"]
+    assert "james" in [k.lower() for k in retrieve_steps(state)[0]["request"]["keywords"]]
+    # a when-question is answered with the date first, the relative time resolved
+    assert state["answer"].startswith(f"{OFFLINE_LABEL} 26 June 2024.")
 
 
 def test_build_policy_defaults_to_offline() -> None:

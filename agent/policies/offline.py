@@ -1,11 +1,15 @@
 """The offline policy: a rule-based chat model so the product works with no model at all.
 
-It reads the same prompts a language model reads and speaks the same protocol:
-- on a question that refers to the user's past or to a time, it retrieves, with keywords from
-  the question and a window from its temporal expression (``dateparser``, resolved against the
-  time the question was asked);
-- with memories in hand it answers by quoting the best-matching ones with their dates
-  (resolving relative dates inside them, e.g. "yesterday" said on 2024-04-16);
+It speaks the same protocol as a language model and reads the same prompts, through the
+structured copy of their inputs each prompt module attaches to its messages (the text a model
+reads and the data this policy reads are rendered from the same values):
+- any question memory could answer retrieves, whoever it is about (a question with content
+  words, or with a time): keywords from the question, a window from its temporal expression
+  (``dateparser``, resolved against the time the question was asked); a "when" question asks
+  for time-anchored evidence;
+- with memories in hand it answers by quoting the best-matching ones with their dates; a
+  "when" question is answered with the date first, resolving a relative time inside the
+  memory ("yesterday" said on 8 May 2023 -> 7 May 2023);
 - if a window found nothing it widens to all time once.
 Every answer starts with ``[offline policy]`` so no one mistakes it for a language model.
 """
@@ -23,24 +27,17 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from agent.extraction.text import content_words, keywords, stem
 from agent.parsing import parse_output, render_retrieve
-from agent.prompts._common import parse_question
-from agent.prompts.reason_continue import MEMORIES_MARKER
-from agent.temporal import MONTHS, WEEKDAYS, find_window, past_reference
+from agent.prompts import direct_answer, reason_continue
+from agent.prompts._common import structured
+from agent.temporal import MONTHS, WEEKDAYS, find_window, relative_note
 from schema.agent import RetrieveCall
-from schema.timeutil import UTC
+from schema.retrieval import RetrievedMemory
+from schema.timeutil import UTC, asks_when, spoken_date
 
 __all__ = ["LABEL", "OfflinePolicy"]
 
 LABEL = "[offline policy]"
 
-_MEMORY_LINE = re.compile(
-    r"^\s*(?:\d+\.|-)\s*(?:related: )?\[(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}) \((\w+)\)\] "
-    r"(turn|event|fact|procedure)( \(superseded\))?: (.*)$",
-    re.M,
-)
-_PERSONAL = re.compile(
-    r"\b(I|I'm|I've|I'd|my|me|mine|we|our|us|remember|told you|last time)\b", re.I
-)
 _LATEST = re.compile(r"\b(now|currently|these days|still|latest|most recent|anymore)\b", re.I)
 _QUESTION_WORDS = {
     "what",
@@ -61,21 +58,6 @@ _QUESTION_WORDS = {
     "remember",
     "ever",
 }
-
-
-class _Memory:
-    def __init__(self, m: re.Match[str], order: int) -> None:
-        self.day, self.clock, self.weekday = m.group(1), m.group(2), m.group(3)
-        self.kind, self.superseded, self.text = m.group(4), bool(m.group(5)), m.group(6).strip()
-        self.order = order
-
-    @property
-    def when(self) -> datetime:
-        # the rendered line carries local wall time; its offset does not matter for
-        # calendar arithmetic, so it is read as UTC
-        return datetime.fromisoformat(f"{self.day}T{self.clock}").replace(tzinfo=UTC)
-
-
 _TIME_WORDS = {*MONTHS, *WEEKDAYS, "weekend", "ago"}
 
 
@@ -85,6 +67,10 @@ def _question_terms(question: str) -> list[str]:
         for w in content_words(question)
         if w not in _QUESTION_WORDS and w not in _TIME_WORDS and not w.isdigit()
     ]
+
+
+def _words(m: RetrievedMemory) -> set[str]:
+    return {stem(w) for w in content_words(m.text)}
 
 
 class OfflinePolicy(BaseChatModel):
@@ -106,27 +92,24 @@ class OfflinePolicy(BaseChatModel):
 
     # ------------------------------------------------------------------ decisions
     def _reply(self, messages: list[BaseMessage]) -> str:
-        found = None
-        for m in messages:
-            if m.type == "human":
-                found = parse_question(str(m.content)) or found
-        if found is None:
+        inputs = [structured(m) for m in messages if m.type == "human"]
+        asked = next((d for d in reversed(inputs) if "question" in d), None)
+        if asked is None:
             return (
                 f"<think>No question found.</think><answer>{LABEL} Please ask a question.</answer>"
             )
-        asked_at, question = found
-        last = str(messages[-1].content) if messages else ""
+        question = str(asked["question"])
+        asked_at = datetime.fromisoformat(str(asked["asked_at"]))
+        if asked.get("task") == direct_answer.VERSION:
+            return self._answer(question, _memories([asked]))
+        found = [d for d in inputs if d.get("task") == reason_continue.VERSION]
         previous = [parse_output(str(m.content), now=asked_at) for m in messages if m.type == "ai"]
         retrieved = [p for p in previous if p.action == "retrieve"]
-        memory_text = "\n".join(
-            str(m.content)
-            for m in messages
-            if m.type == "human" and ("Memories found" in str(m.content))
-        )
-        memories = [_Memory(m, i) for i, m in enumerate(_MEMORY_LINE.finditer(memory_text))]
-        if MEMORIES_MARKER in last or "Memories found:" in last or retrieved:
+        if found or retrieved:
+            memories = _memories(found)
             windowed = any(p.start or p.end for p in retrieved)
-            if not memories and windowed and len(retrieved) < 2:
+            left = found[-1].get("retrievals_left", 1) if found else 1
+            if not memories and windowed and len(retrieved) < 2 and left:
                 last_call = retrieved[-1].retrieve
                 call = RetrieveCall(
                     keywords=last_call.keywords if last_call else _question_terms(question)
@@ -138,16 +121,18 @@ class OfflinePolicy(BaseChatModel):
         if self._needs_memory(question, asked_at):
             return self._retrieve(question, asked_at)
         return (
-            "<think>This does not refer to the user's past, and I have no language model to "
-            f"reason with.</think><answer>{LABEL} I can recall what you have told me, but I "
-            "cannot chat without a language model. Ask me about something from your past, "
-            "e.g. 'When did I ...?' (configure PERSONA_POLICY=openai or hf for a real model)."
-            "</answer>"
+            "<think>Nothing in this message could be answered from memory, and I have no "
+            f"language model to reason with.</think><answer>{LABEL} I can recall what you have "
+            "told me, but I cannot chat without a language model. Ask me about something "
+            "from the past, e.g. 'When did I ...?' (configure PERSONA_POLICY=openai or hf for "
+            "a real model).</answer>"
         )
 
     @staticmethod
     def _needs_memory(question: str, asked_at: datetime) -> bool:
-        return bool(_PERSONAL.search(question)) or find_window(question, base=asked_at) is not None
+        """Anything memory could answer: a question with a content word (a name, a topic, an
+        object; whoever it is about), or one that names a time."""
+        return bool(_question_terms(question)) or find_window(question, base=asked_at) is not None
 
     @staticmethod
     def _retrieve(question: str, asked_at: datetime) -> str:
@@ -161,57 +146,66 @@ class OfflinePolicy(BaseChatModel):
             start=expr.window.start.isoformat() if expr and expr.window.start else None,
             end=expr.window.end.isoformat() if expr and expr.window.end else None,
         )
-        reason = "The question refers to the user's past"
+        reason = "The question could be answered from memory"
         if expr is not None:
-            reason += f" and to a time ('{expr.text}' -> {expr.window.describe()})"
+            reason += f" and names a time ('{expr.text}' -> {expr.window.describe()})"
         return render_retrieve(f"{reason}, so I will search the memory for {terms}.", call)
 
     @staticmethod
-    def _answer(question: str, memories: list[_Memory]) -> str:
+    def _answer(question: str, memories: list[RetrievedMemory]) -> str:
+        q = {stem(w) for w in _question_terms(question)}
+        if q:  # a memory sharing no word with the question does not answer it
+            memories = [m for m in memories if q & _words(m)]
         if not memories:
             return (
                 "<think>No memory matched.</think>"
                 f"<answer>{LABEL} I don't remember anything about that.</answer>"
             )
-        q = {stem(w) for w in _question_terms(question)}
         wants_latest = bool(_LATEST.search(question))
-        newest = max(m.when for m in memories)
+        newest = max(m.t for m in memories)
 
-        def score(m: _Memory) -> tuple[float, int]:
-            words = {stem(w) for w in content_words(m.text)}
-            overlap = len(q & words) / (len(q) or 1)
-            kind_bonus = {"turn": 0.1, "fact": 0.1, "event": 0.0, "procedure": 0.05}[m.kind]
-            recency = 0.3 if wants_latest and m.when == newest else 0.0
-            return (overlap + kind_bonus + recency - (0.5 if m.superseded else 0.0), -m.order)
+        def score(item: tuple[int, RetrievedMemory]) -> tuple[float, int]:
+            order, m = item
+            overlap = len(q & _words(m)) / (len(q) or 1)
+            kind_bonus = {"turn": 0.1, "fact": 0.1, "event": 0.0, "procedure": 0.05}[m.kind.value]
+            recency = 0.3 if wants_latest and m.t == newest else 0.0
+            superseded = 0.5 if m.status == "superseded" else 0.0
+            return (overlap + kind_bonus + recency - superseded, -order)
 
-        def words(m: _Memory) -> set[str]:
-            return {stem(w) for w in content_words(m.text)}
-
-        def near(a: _Memory, b: _Memory) -> bool:
-            wa, wb = words(a), words(b)
+        def near(a: RetrievedMemory, b: RetrievedMemory) -> bool:
+            wa, wb = _words(a), _words(b)
             return len(wa & wb) / (len(wa | wb) or 1) >= 0.6
 
-        best: list[_Memory] = []
-        for m in sorted(memories, key=score, reverse=True):
+        best: list[RetrievedMemory] = []
+        for _, m in sorted(enumerate(memories), key=score, reverse=True):
             if not any(near(m, b) for b in best):
                 best.append(m)
             if len(best) == 2:
                 break
         lines = []
         for m in best:
-            note = ""
-            rel = past_reference(m.text, said_at=m.when)
-            if (
-                rel is not None
-                and rel.window.start
-                and rel.window.start.date().isoformat() != m.day
-            ):
-                note = f" ('{rel.text}' then means {rel.window.start.date().isoformat()})"
-            speaker, _, said = m.text.partition(": ")
-            if m.kind == "turn" and said:
-                lines.append(f'on {m.weekday} {m.day} {speaker} said: "{said}"{note}')
+            note = relative_note(m.text, said_at=m.t)
+            meaning = f" ('{note[0]}' then means {note[1]})" if note else ""
+            day = f"{m.t.strftime('%A')} {spoken_date(m.t)}"
+            if m.kind.value == "turn" and m.speaker:
+                lines.append(f'on {day} {m.speaker} said: "{m.text}"{meaning}')
             else:
-                lines.append(f'on {m.weekday} {m.day} ({m.kind}): "{m.text}"{note}')
-        answer = f"{LABEL} From your memories: " + "; and ".join(lines)
+                lines.append(f'on {day} ({m.kind.value}): "{m.text}"{meaning}')
+        lead = ""
+        if asks_when(question):
+            note = relative_note(best[0].text, said_at=best[0].t)
+            lead = f"{note[1] if note else spoken_date(best[0].t)}. "
+        answer = f"{LABEL} {lead}From your memories: " + "; and ".join(lines)
         think = f"Best matches for {sorted(q)}: {len(memories)} memories considered."
         return f"<think>{think}</think><answer>{answer}</answer>"
+
+
+def _memories(inputs: list[dict[str, Any]]) -> list[RetrievedMemory]:
+    """Every memory the prompts have shown so far, in order (events' turns and expansions
+    included, as the rendered text lists them)."""
+    out: list[RetrievedMemory] = []
+    for data in inputs:
+        for raw in data.get("memories") or []:
+            m = RetrievedMemory.model_validate(raw)
+            out += [m, *m.turns, *m.related]
+    return out

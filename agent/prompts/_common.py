@@ -5,24 +5,32 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, ValidationError
 
+from agent.temporal import relative_note
+from schema.nodes import MemoryKind
 from schema.retrieval import RetrievedMemory
-from schema.timeutil import format_for_prompt
+from schema.timeutil import format_spoken
 
 __all__ = [
+    "STRUCTURED",
     "ChatTurn",
     "JsonResponseError",
     "PromptContext",
+    "memories_data",
     "parse_json_response",
-    "parse_question",
+    "question_data",
     "question_line",
     "render_memories",
+    "render_memory",
     "render_turns",
+    "structured",
+    "time_note",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -48,7 +56,17 @@ class PromptContext:
     personality: str = ""
     recent: Sequence[ChatTurn] = ()  # the current session's recent turns
     max_steps: int = 5
-    extra: dict[str, str] = field(default_factory=dict)
+
+
+#: key of the structured copy of a prompt's inputs inside ``additional_kwargs``: the offline
+#: policy reads it (a language model reads the rendered text; both carry the same data)
+STRUCTURED = "persona"
+
+
+def structured(message: BaseMessage) -> dict[str, Any]:
+    """The structured inputs a prompt module attached to a message (empty if none)."""
+    data = message.additional_kwargs.get(STRUCTURED)
+    return data if isinstance(data, dict) else {}
 
 
 def render_turns(turns: Sequence[ChatTurn]) -> str:
@@ -57,36 +75,59 @@ def render_turns(turns: Sequence[ChatTurn]) -> str:
     lines = []
     for t in turns:
         image = f" [image: {t.caption}]" if t.caption else ""
-        lines.append(f"[{format_for_prompt(t.t)}] {t.speaker}: {t.text}{image}")
+        lines.append(f"[{format_spoken(t.t)}] {t.speaker}: {t.text}{image}")
     return "\n".join(lines)
 
 
+def time_note(m: RetrievedMemory) -> str:
+    """What a relative time inside a memory means, e.g. ``("yesterday" = 7 May 2023)``."""
+    note = relative_note(m.text, said_at=m.t)
+    return f' ("{note[0]}" = {note[1]})' if note else ""
+
+
+def render_memory(m: RetrievedMemory) -> str:
+    """One memory as a prompt shows it: when it was said (as people write dates), who said
+    it, what, and what a relative time in it means.
+
+    >>> from datetime import datetime, UTC
+    >>> from schema.nodes import MemoryKind
+    >>> m = RetrievedMemory(id="t1", kind=MemoryKind.TURN, speaker="Caroline",
+    ...     text="I went to a support group yesterday.", t=datetime(2023, 5, 8, 13, 56, tzinfo=UTC))
+    >>> print(render_memory(m))  # doctest: +NORMALIZE_WHITESPACE
+    [8 May 2023, Monday 13:56] Caroline: I went to a support group yesterday.
+    ("yesterday" = 7 May 2023)
+    """
+    kind = "" if m.kind == MemoryKind.TURN else f"{m.kind.value}: "
+    if m.status == "superseded":
+        kind = f"{m.kind.value} (no longer true): "
+    who = f"{m.speaker}: " if m.speaker else ""
+    image = f" [image: {m.caption}]" if m.caption else ""
+    return f"[{format_spoken(m.t)}] {kind}{who}{m.text}{image}{time_note(m)}"
+
+
 def render_memories(memories: Sequence[RetrievedMemory], start: int = 1) -> str:
-    """Numbered memories with their times and weekdays; an event lists the turns it covers."""
+    """Numbered memories; an event lists the turns it covers, a fact what replaced it."""
     if not memories:
         return "(nothing found)"
     lines: list[str] = []
     for n, m in enumerate(memories, start):
-        lines.append(f"{n}. {m.render()}")
-        lines += [f"   - {t.render()}" for t in m.turns]
-        lines += [f"   - related: {r.render()}" for r in m.related]
+        lines.append(f"{n}. {render_memory(m)}")
+        lines += [f"   - {render_memory(t)}" for t in m.turns]
+        lines += [f"   - related: {render_memory(r)}" for r in m.related]
     return "\n".join(lines)
-
-
-_QUESTION = re.compile(r"^Question \(asked [^;\n]*; ISO (\S+)\): (.*)$", re.M)
 
 
 def question_line(question: str, asked_at: datetime) -> str:
     """How every prompt states the question and when it was asked."""
-    return f"Question (asked {format_for_prompt(asked_at)}; ISO {asked_at.isoformat()}): {question}"
+    return f"Question (asked {format_spoken(asked_at)}; ISO {asked_at.isoformat()}): {question}"
 
 
-def parse_question(text: str) -> tuple[datetime, str] | None:
-    """The inverse of :func:`question_line` (used by the offline policy)."""
-    match = _QUESTION.search(text)
-    if not match:
-        return None
-    return datetime.fromisoformat(match.group(1)), match.group(2).strip()
+def question_data(question: str, asked_at: datetime) -> dict[str, Any]:
+    return {"question": question, "asked_at": asked_at.isoformat()}
+
+
+def memories_data(memories: Sequence[RetrievedMemory]) -> list[dict[str, Any]]:
+    return [m.model_dump(mode="json", exclude={"why"}) for m in memories]
 
 
 class JsonResponseError(ValueError):

@@ -7,20 +7,29 @@ from collections.abc import Sequence
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from agent.prompts._common import PromptContext, question_line, render_memories, render_turns
+from agent.prompts._common import (
+    STRUCTURED,
+    PromptContext,
+    memories_data,
+    question_data,
+    question_line,
+    render_memories,
+    render_turns,
+)
 from schema.agent import ParsedOutput
 from schema.retrieval import RetrievedMemory
 
 __all__ = ["FORCED", "SYSTEM", "VERSION", "Response", "render", "render_forced"]
 
-VERSION = "direct_answer/1"
+VERSION = "direct_answer/2"
 Response = ParsedOutput
 FORCED = "No more retrievals are possible."
 
-SYSTEM = """You are a personal assistant with a long-term memory of the user. Relevant memories
-are listed with their dates and weekdays. Reply with <think>...</think> then
-<answer>...</answer>. Use only the memories and the conversation; if they do not contain the
-answer, say that you do not remember it. Match your tone to the user's personality."""
+SYSTEM = """You are a personal assistant with a long-term memory of the user and of the people
+they talk about. Relevant memories are listed with when they were said; a note says which date
+a relative time in one means. Reply with <think>brief reasoning</think> then
+<answer>short answer</answer>, in the words of the memories. If they do not hold the answer,
+say it was not mentioned. Match your tone to the user's personality."""
 
 
 def render(ctx: PromptContext, memories: Sequence[RetrievedMemory]) -> list[BaseMessage]:
@@ -30,7 +39,15 @@ def render(ctx: PromptContext, memories: Sequence[RetrievedMemory]) -> list[Base
         f"Memories found:\n{render_memories(memories)}\n\n"
         f"{question_line(ctx.question, ctx.asked_at)}"
     )
-    return [SystemMessage(content=SYSTEM), HumanMessage(content=user)]
+    data = {
+        "task": VERSION,
+        **question_data(ctx.question, ctx.asked_at),
+        "memories": memories_data(memories),
+    }
+    return [
+        SystemMessage(content=SYSTEM),
+        HumanMessage(content=user, additional_kwargs={STRUCTURED: data}),
+    ]
 
 
 def render_forced() -> list[BaseMessage]:
@@ -39,6 +56,7 @@ def render_forced() -> list[BaseMessage]:
             content=(
                 f"{FORCED} Answer the question now from what you have: "
                 "<think>...</think><answer>...</answer>."
-            )
+            ),
+            additional_kwargs={STRUCTURED: {"task": f"{VERSION}#forced"}},
         )
     ]

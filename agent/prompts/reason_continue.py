@@ -1,5 +1,6 @@
 """Task: continue reasoning after a retrieval: the memories found go back to the model, with
-their times and weekdays; it answers or retrieves again (same protocol as reason_start)."""
+when each was said and what its relative times mean; it answers or retrieves again (same
+protocol as reason_start)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,14 @@ from collections.abc import Sequence
 
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from agent.prompts._common import render_memories
+from agent.prompts._common import STRUCTURED, memories_data, render_memories
 from schema.agent import ParsedOutput
 from schema.retrieval import RetrievedMemory
 
-__all__ = ["MEMORIES_MARKER", "VERSION", "Response", "render"]
+__all__ = ["VERSION", "Response", "render"]
 
-VERSION = "reason_continue/1"
+VERSION = "reason_continue/2"
 Response = ParsedOutput
-MEMORIES_MARKER = "Memories found"
 
 
 def render(
@@ -23,16 +23,22 @@ def render(
 ) -> list[BaseMessage]:
     left = max_steps - step
     tail = (
-        "Answer now with <answer>...</answer>."
+        "Answer now."
         if left <= 1
-        else "Answer with <answer>...</answer>, or retrieve again with new keywords or a new "
-        f"window ({left - 1} retrievals left). Memories already shown are not repeated."
+        else f"Answer, or retrieve again with other keywords or window ({left - 1} left)."
     )
+    data = {
+        "task": VERSION,
+        "memories": memories_data(memories),
+        "window": window,
+        "retrievals_left": max(left - 1, 0),
+    }
     return [
         HumanMessage(
             content=(
-                f"{MEMORIES_MARKER} ({len(memories)}; window {window}):\n"
-                f"{render_memories(memories)}\n\n<think> first, then act. {tail}"
-            )
+                f"Memories found ({len(memories)}; window {window}):\n"
+                f"{render_memories(memories)}\n\n{tail}"
+            ),
+            additional_kwargs={STRUCTURED: data},
         )
     ]

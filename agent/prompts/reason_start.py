@@ -7,35 +7,32 @@ import json
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from agent.prompts._common import PromptContext, question_line, render_turns
+from agent.prompts._common import (
+    STRUCTURED,
+    PromptContext,
+    question_data,
+    question_line,
+    render_turns,
+)
 from schema.agent import ParsedOutput, RetrieveCall
 
-__all__ = ["QUESTION_MARKER", "SYSTEM", "VERSION", "Response", "render"]
+__all__ = ["SYSTEM", "VERSION", "Response", "render"]
 
-VERSION = "reason_start/1"
+VERSION = "reason_start/2"
 Response = ParsedOutput
-QUESTION_MARKER = "Question"
 
-_EXAMPLE = RetrieveCall(
-    keywords=["dentist", "appointment"], start="2024-07-01", end="2024-08-01", types=None, k=5
-)
+_EXAMPLE = RetrieveCall(keywords=["dentist"], start="2024-07-01", end="2024-08-01")
 
-SYSTEM = f"""You are a personal assistant with a long-term memory of the user.
-Older conversations are NOT in this prompt: they are in a memory graph you can search.
-
-Answer in steps. Each reply starts with your reasoning in <think>...</think>, then EITHER
-- <retrieve>JSON</retrieve> to search the memory, e.g.
-  <retrieve>{json.dumps(_EXAMPLE.model_dump(exclude_none=True))}</retrieve>
-  keywords: what to look for; start/end: an optional time window [start, end) in ISO 8601,
-  resolved against the time the question was asked; types: optional subset of
-  turn (raw messages), event (episodes), fact (statements about the user),
-  procedure (habits and goals); k: how many memories (default 10).
-- or <answer>...</answer> with the reply to the user.
-Retrieve when the question depends on the user's past or on a time; answer directly when it
-does not. You may retrieve again with new keywords or a new window. Memories are listed with
-their date and weekday; prefer the most recent memory when facts changed. Never invent
-memories; say so when nothing relevant was found. Match your tone to the user's personality.
-"""
+SYSTEM = f"""You are a personal assistant with a long-term memory of the user and of the people
+they mention. Past conversations are not shown here: search the memory for them.
+Reply <think>brief reasoning</think> then either
+<retrieve>{json.dumps(_EXAMPLE.model_dump(exclude_none=True))}</retrieve>
+(keywords: names, topics, objects; start/end: an optional ISO window; optional "types": turn,
+event, fact, procedure) or <answer>short answer</answer>.
+Search whenever the past could answer the question, whoever it is about. Memories show when
+they were said and what a relative date in them means; the latest memory holds now. Answer
+briefly in the memories' words; if they do not hold the answer, say it was not mentioned.
+Match your tone to the user's personality."""
 
 
 def render(ctx: PromptContext) -> list[BaseMessage]:
@@ -50,4 +47,8 @@ def render(ctx: PromptContext) -> list[BaseMessage]:
         f"You may take at most {ctx.max_steps} steps.\n"
         f"{question_line(ctx.question, ctx.asked_at)}"
     )
-    return [SystemMessage(content=SYSTEM), HumanMessage(content=user)]
+    data = {"task": VERSION, **question_data(ctx.question, ctx.asked_at)}
+    return [
+        SystemMessage(content=SYSTEM),
+        HumanMessage(content=user, additional_kwargs={STRUCTURED: data}),
+    ]

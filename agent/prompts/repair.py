@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from langchain_core.messages import BaseMessage, HumanMessage
 
+from agent.prompts._common import STRUCTURED
 from schema.agent import ParsedOutput
 
 __all__ = ["VERSION", "Response", "render"]
@@ -21,6 +22,7 @@ def render(error: str) -> list[BaseMessage]:
                 'by either <retrieve>{"keywords": ["..."], "start": "YYYY-MM-DD", '
                 '"end": "YYYY-MM-DD"}</retrieve> (start/end optional) or '
                 "<answer>your reply</answer>."
-            )
+            ),
+            additional_kwargs={STRUCTURED: {"task": VERSION, "error": error}},
         )
     ]
