@@ -1,6 +1,6 @@
 """``persona`` CLI smoke tests through typer's CliRunner (and ``main`` for error translation).
 
-The CLI reads its settings through ``pipelines.cli.settings()``; the fixture points it at the
+The CLI reads its settings through ``cli._shared.settings()``; the fixture points it at the
 test session's settings (the test server's home) and restores it afterwards."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipelines import cli
+import cli
 from schema.errors import IngestError
 from schema.model import GRAPH_MODEL
 from schema.settings import Settings

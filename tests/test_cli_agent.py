@@ -15,9 +15,9 @@ from agent_helpers import SAMPLE_QUESTION, ingest_sample
 from langgraph.checkpoint.sqlite import SqliteSaver
 from typer.testing import CliRunner
 
+import cli
 from agent.graph import build_agent
 from agent.session import chat_session_id
-from pipelines import cli
 from schema.settings import Settings
 
 pytestmark = pytest.mark.integration

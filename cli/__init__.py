@@ -1,0 +1,34 @@
+"""``persona``: the command line, one module per command group. It is the composition root:
+settings are read here once, clients built here and passed down, and user errors translated
+here, at the edge. It sits above ``ui``, ``pipelines`` and ``training`` and may join them
+(``persona train all`` runs pipelines' data generation, then training's SFT and GRPO)."""
+
+from __future__ import annotations
+
+import sys
+
+from cli import agent as _agent  # noqa: F401  (registers its commands)
+from cli import memory as _memory  # noqa: F401
+from cli._shared import _State, app, err
+from cli.bench import bench_group
+from cli.db import db_app
+from cli.train import train_app
+from schema.errors import PersonaError
+
+__all__ = ["_State", "app", "main"]
+
+app.add_typer(db_app, name="db")
+app.add_typer(bench_group, name="bench")
+app.add_typer(train_app, name="train")
+
+
+def main() -> None:
+    try:
+        app()
+    except PersonaError as exc:
+        from rich.markup import escape
+
+        err.print(f"[bold red]error:[/bold red] {escape(exc.message)}")
+        if exc.hint:
+            err.print(f"[yellow]hint:[/yellow] {escape(exc.hint)}")
+        sys.exit(2)

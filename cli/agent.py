@@ -1,0 +1,153 @@
+"""Agent commands: ask, chat, end-session, personality, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from cli._shared import app, console, err, make_app, settings, when
+
+
+def _policy_banner() -> None:
+    from agent.policies import describe_policy
+
+    err.print(
+        f"[dim]policy: {escape(describe_policy(settings()))}; "
+        f"extractor: {settings().extractor}[/dim]"
+    )
+
+
+@app.command("ask")
+def ask_cmd(
+    question: Annotated[str, typer.Argument(help="the question")],
+    user: Annotated[str, typer.Option("--user", "-u")],
+    at: Annotated[str | None, typer.Option("--at", help="when the question is asked")] = None,
+    direct: Annotated[bool, typer.Option("--direct", help="non-reasoning mode")] = False,
+    no_update: Annotated[bool, typer.Option("--no-update", help="do not remember it")] = False,
+    name: Annotated[str | None, typer.Option("--name", help="the user's display name")] = None,
+) -> None:
+    """Ask one question; shows each step: thinking, retrievals with windows, memories, answer."""
+    from pipelines.conversation import ask
+
+    a = make_app()
+    _policy_banner()
+    with a.checkpointer() as saver:
+        state = ask(
+            a,
+            user,
+            question,
+            console=console,
+            now=when(at, "--at"),
+            mode="direct" if direct else "reason",
+            update=not no_update,
+            user_name=name,
+            checkpointer=saver,
+        )
+    if not state.get("answer"):
+        raise typer.Exit(1)
+
+
+@app.command("chat")
+def chat_cmd(
+    user: Annotated[str, typer.Option("--user", "-u")],
+    name: Annotated[str | None, typer.Option("--name", help="the user's display name")] = None,
+    direct: Annotated[bool, typer.Option("--direct", help="non-reasoning mode")] = False,
+) -> None:
+    """Chat in the terminal (/end closes the session, /quit leaves). Steps are shown live."""
+    from pipelines.conversation import ask
+
+    a = make_app()
+    _policy_banner()
+    console.print("[dim]PersonaGraph chat. /end ends the session, /quit leaves.[/dim]")
+    with a.checkpointer() as saver:
+        while True:
+            try:
+                line = console.input("[bold]you> [/bold]").strip()
+            except (EOFError, KeyboardInterrupt):
+                console.print()
+                break
+            if not line:
+                continue
+            if line in ("/quit", "/exit"):
+                break
+            if line == "/end":
+                _end_session(a, user, name)
+                continue
+            ask(
+                a,
+                user,
+                line,
+                console=console,
+                mode="direct" if direct else "reason",
+                user_name=name,
+                checkpointer=saver,
+            )
+
+
+def _end_session(a: Any, user: str, name: str | None) -> None:
+    from schema.nodes import User
+
+    open_sessions = a.store.sessions(user, unconsolidated_only=True)
+    if not open_sessions:
+        console.print("no open session")
+        return
+    for session in open_sessions:
+        stats = a.update_stage.close_session(User(id=user, user_id=user, name=name), session)
+        console.print(
+            f"closed session {session.id} ({session.start:%Y-%m-%d %H:%M}): "
+            f"{stats.nodes_created} nodes written (episodes, habits, profile)"
+        )
+
+
+@app.command("end-session")
+def end_session_cmd(user: Annotated[str, typer.Option("--user", "-u")]) -> None:
+    """Close the user's open session now: episodes, habits/goals and profile are updated."""
+    _end_session(make_app(), user, None)
+
+
+@app.command("personality")
+def personality_cmd(
+    user: Annotated[str, typer.Option("--user", "-u")],
+    plot: Annotated[Path | None, typer.Option("--plot", help="write a PNG of the history")] = None,
+) -> None:
+    """The current Big-Five profile and its history (every update, with its evidence turn)."""
+    from agent.personality import render_profile
+    from schema.nodes import TRAITS
+    from schema.timeutil import format_for_prompt
+
+    history = make_app().store.personality_history(user)
+    console.print(render_profile(history))
+    if not history:
+        console.print(
+            "[dim]No snapshots. The model-free extractor makes no personality claims; "
+            "set PERSONA_EXTRACTOR=llm with a policy to infer traits.[/dim]"
+        )
+        return
+    table = Table("step", "time", *[t[:5] for t in TRAITS], "weight", "observed", "evidence turn")
+    for s in history:
+        table.add_row(
+            str(s.step),
+            format_for_prompt(s.t),
+            *[f"{getattr(s, t):.2f}" for t in TRAITS],
+            f"{s.weight:.3f}",
+            str(["-" if v is None else v for v in s.observed]),
+            str(s.turn_id),
+        )
+    console.print(table)
+    if plot:
+        from pipelines.plots import personality_plot
+
+        personality_plot(history, plot, title=f"Big Five of {user}")
+        console.print(f"wrote {plot}")
+
+
+@app.command("demo")
+def demo_cmd() -> None:
+    """Start Neo4j, migrate, ingest the sample conversation, show a time-bounded retrieval."""
+    from pipelines.demo import run_demo
+
+    run_demo(make_app(), console)

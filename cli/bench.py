@@ -1,0 +1,268 @@
+"""`persona bench ...`: benchmarks written to docs/benchmarks/ with baselines in the same run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli._shared import bench_app, console, err, settings
+
+bench_group = typer.Typer(
+    help="Benchmarks: JSON + Markdown + plots under docs/benchmarks/ (baselines in the same run).",
+    no_args_is_help=True,
+)
+
+_DEFAULT_LOCOMO = (
+    Path(__file__).resolve().parent.parent.parent / "shared/data/locomo/locomo10_dev.json"
+)
+_OUT = typer.Option("--out", help="report folder")
+_DATA = typer.Option("--data", help="LoCoMo JSON (default: ../shared/data/locomo)")
+
+
+def _bench(run: Callable[..., Any], **kwargs: Any) -> None:
+    """Run one benchmark on the bench server with progress, then print its report."""
+    a = bench_app()
+    rep = run(store=a.store, embedder=a.embedder, progress=_bench_progress(), **kwargs)
+    console.print("\n".join(rep.markdown))
+
+
+def _ints(csv: str) -> list[int]:
+    return [int(x) for x in csv.split(",") if x.strip()]
+
+
+def _bench_progress() -> Any:
+    def say(task: str, i: int, n: int) -> None:
+        err.print(f"[dim]· {task} {i}/{n}[/dim]")
+
+    return say
+
+
+def _data(path: Path | None) -> Path:
+    data = path or settings().locomo or _DEFAULT_LOCOMO
+    if not data.is_file():
+        raise typer.BadParameter(f"{data} not found", param_hint="--data")
+    return data
+
+
+@bench_group.command("locomo")
+def bench_locomo(
+    data: Annotated[Path | None, _DATA] = None,
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+    conversations: Annotated[int | None, typer.Option(help="first N conversations")] = None,
+    questions: Annotated[int | None, typer.Option(help="first N questions each")] = None,
+) -> None:
+    """LoCoMo recall@k (turn units) and at token budgets, vs BM25, dense, RRF, full history."""
+    from pipelines.bench.locomo import run_locomo
+
+    _bench(
+        run_locomo,
+        data=_data(data),
+        out_dir=out,
+        limit_conversations=conversations,
+        limit_questions=questions,
+    )
+
+
+@bench_group.command("windows")
+def bench_windows(
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+    months: Annotated[int, typer.Option(help="length of the synthetic timeline")] = 12,
+    seeds: Annotated[
+        str, typer.Option(help="comma-separated seeds, one synthetic timeline each")
+    ] = "7,8,9,10,11",
+) -> None:
+    """Time-window value: in-window recall and leakage with and without the window."""
+    from pipelines.bench.windows import run_windows
+
+    _bench(
+        run_windows,
+        out_dir=out,
+        months=months,
+        seeds=_ints(seeds),
+        user_id=f"bench-windows-{months}",
+    )
+
+
+@bench_group.command("scale")
+def bench_scale(
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+    sizes: Annotated[
+        str, typer.Option(help="memories per user, comma-separated")
+    ] = "1000,10000,100000",
+    users: Annotated[int, typer.Option(help="users sharing the database")] = 100,
+    per_user: Annotated[int, typer.Option(help="memories of each shared user")] = 100,
+    queries: Annotated[
+        int, typer.Option(help="timed queries per scenario and path (p99 needs >= 100)")
+    ] = 200,
+    full: Annotated[bool, typer.Option("--scale", help="1M memories: 100 users x 10,000")] = False,
+) -> None:
+    """Retrieval latency p50/p95/p99 by memory count and path, against a numpy floor."""
+    from pipelines.bench.scale import run_scale
+
+    _bench(
+        run_scale,
+        out_dir=out,
+        sizes=tuple(_ints(sizes)),
+        shared_users=users,
+        shared_per_user=10_000 if full else per_user,
+        queries=queries,
+    )
+
+
+@bench_group.command("ingest")
+def bench_ingest(
+    data: Annotated[Path | None, _DATA] = None,
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+    conversations: Annotated[int, typer.Option()] = 2,
+    repeats: Annotated[int, typer.Option(help="side-by-side runs; the median is reported")] = 3,
+) -> None:
+    """Ingest throughput end to end vs embedding only (the ratio is the figure)."""
+    from pipelines.bench.ingest_speed import run_ingest_speed
+
+    _bench(
+        run_ingest_speed,
+        data=_data(data),
+        out_dir=out,
+        conversations=conversations,
+        repeats=repeats,
+    )
+
+
+@bench_group.command("agent")
+def bench_agent(
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+    turns: Annotated[int, typer.Option()] = 40,
+) -> None:
+    """Agent overhead per turn with a zero-latency scripted policy."""
+    from pipelines.bench.agent_overhead import run_agent_overhead
+
+    a = bench_app()  # the bench server's settings, not the user's
+    rep = run_agent_overhead(
+        store=a.store,
+        embedder=a.embedder,
+        settings=a.settings,
+        out_dir=out,
+        turns=turns,
+        progress=_bench_progress(),
+    )
+    console.print("\n".join(rep.markdown))
+
+
+@bench_group.command("all")
+def bench_all(
+    data: Annotated[Path | None, _DATA] = None,
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+    quick: Annotated[
+        bool,
+        typer.Option("--quick/--full", help="--full: 100 users x 10,000 share the database"),
+    ] = True,
+) -> None:
+    """Every benchmark, then docs/benchmarks/README.md (--full: 1M memories shared)."""
+    from pipelines.bench.agent_overhead import run_agent_overhead
+    from pipelines.bench.common import command_line
+    from pipelines.bench.ingest_speed import run_ingest_speed
+    from pipelines.bench.locomo import run_locomo
+    from pipelines.bench.report import write_readme
+    from pipelines.bench.scale import run_scale
+    from pipelines.bench.windows import run_windows
+
+    a = bench_app()
+    say = _bench_progress()
+    path = _data(data)
+    run_locomo(data=path, store=a.store, embedder=a.embedder, out_dir=out, progress=say)
+    run_windows(store=a.store, embedder=a.embedder, out_dir=out, progress=say)
+    run_scale(
+        store=a.store,
+        embedder=a.embedder,
+        out_dir=out,
+        sizes=(1_000, 10_000, 100_000),
+        shared_users=100,
+        shared_per_user=100 if quick else 10_000,  # --full: 1M memories in all
+        progress=say,
+    )
+    run_ingest_speed(data=path, store=a.store, embedder=a.embedder, out_dir=out, progress=say)
+    run_agent_overhead(
+        store=a.store, embedder=a.embedder, settings=a.settings, out_dir=out, progress=say
+    )
+    readme = write_readme(out, command=command_line())
+    console.print(readme.read_text(), markup=False)
+
+
+@bench_group.command("report")
+def bench_report(out: Annotated[Path, _OUT] = Path("docs/benchmarks")) -> None:
+    """Rebuild docs/benchmarks/README.md from the latest JSON reports."""
+    from pipelines.bench.report import write_readme
+
+    console.print(f"wrote {write_readme(out, command='persona bench all')}")
+
+
+@bench_group.command("policy")
+def bench_policy(
+    model: Annotated[Path, typer.Option("--model", help="a `persona train` output folder")],
+    data: Annotated[Path | None, _DATA] = None,
+    sample: Annotated[int, typer.Option(help="LoCoMo questions, stratified by category")] = 60,
+    heldout: Annotated[int, typer.Option(help="held-out synthetic questions, by kind")] = 40,
+    seed: Annotated[int, typer.Option(help="seed of both samples")] = 7,
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+) -> None:
+    """Offline policy, SFT and GRPO models side by side: well-formed rate, evidence recall
+    (vs the question as keywords), window precision, steps, date accuracy, LoCoMo F1."""
+    from agent.policies.models import model_card
+    from cli.training_run import compare_policies, policy_report
+    from pipelines.formats import load
+    from pipelines.ingest import ingest_conversation
+    from pipelines.synth.dataset import (
+        ingest_locomo_questions,
+        load_questions,
+        stratified_sample,
+    )
+    from schema.errors import ConfigError
+    from schema.training import TrainConfig
+
+    card = model_card(str(model))
+    if not (model / "config.json").is_file():
+        raise ConfigError(f"{model} holds no model", hint="pass the --out folder of persona train")
+    stages = (card or {}).get("stages") or {}
+    models = {"SFT": Path(stages["sft"]), "GRPO": model} if stages.get("sft") else {"model": model}
+    cfg = TrainConfig.model_validate(
+        (card or {}).get("config") or {"name": "bench", "eval": {"max_new_tokens": 96}}
+    )
+    a = bench_app()
+    prefix = "" if a.settings.embedded else "bench-"
+    synth = []
+    data_dir = Path(stages["sft"]).parent / "data" if stages.get("sft") else None
+    if data_dir is not None and (data_dir / "questions.jsonl").is_file():
+        ds = load_questions(data_dir)
+        held = ds.split("heldout")
+        for persona in sorted({q.user_id for q in held}):
+            conv = load(data_dir / "conversations" / f"{persona}.json", "native")[0]
+            ingest_conversation(conv, store=a.store, embedder=a.embedder)
+        synth = stratified_sample(held, heldout, seed=seed, by=lambda q: q.kind)
+    pool = ingest_locomo_questions(
+        _data(data), None, store=a.store, embedder=a.embedder, user_prefix=prefix
+    )
+    locomo = stratified_sample(pool, sample, seed=seed, by=lambda q: q.locomo_category)
+    say = _bench_progress()
+    results = compare_policies(
+        models,
+        synth,
+        locomo,
+        store=a.store,
+        settings=a.settings,
+        cfg=cfg,
+        say=lambda t, i, n, _m: say(t, i, n),
+    )
+    from pipelines.bench.common import command_line
+
+    md = policy_report(
+        results,
+        name="policy",
+        title="Policies side by side",
+        out_dir=out,
+        command=command_line(),
+        store=a.store,
+    )
+    console.print(md.read_text(), markup=False)
