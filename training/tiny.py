@@ -10,24 +10,14 @@ The six protocol tags are added as NON-special tokens: trl's GRPO decodes comple
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from pathlib import Path
+
+from agent.policies.models import CHAT_TEMPLATE
 
 __all__ = ["CHAT_TEMPLATE", "PROTOCOL_TAGS", "build_tiny_chat_model"]
 
 PROTOCOL_TAGS = ["<think>", "</think>", "<retrieve>", "</retrieve>", "<answer>", "</answer>"]
-
-#: ChatML; assistant content inside {% generation %} so assistant_only_loss works in SFT.
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{% if message['role'] == 'assistant' %}"
-    "{{ '<|im_start|>assistant\n' }}{% generation %}{{ message['content'] }}"
-    "{% endgeneration %}{{ '<|im_end|>\n' }}"
-    "{% else %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
-    "{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
 
 _WORDS = (
     "i you we my your memory remember when where what who dentist march july running park dog "
@@ -65,8 +55,10 @@ def build_tiny_chat_model(
     kv_heads: int = 2,
     vocab: int = 1024,
     seed: int = 0,
+    corpus: Sequence[str] | None = None,
 ) -> Path:
-    """Write a tokenizer + random Qwen2 causal LM with a chat template to ``out_dir``."""
+    """Write a tokenizer + random Qwen2 causal LM with a chat template to ``out_dir``. With a
+    ``corpus`` the tokenizer is trained on it (short sequences for the text it will see)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
@@ -82,7 +74,7 @@ def build_tiny_chat_model(
         special_tokens=special,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    tok.train_from_iterator(_corpus(3000, seed), trainer)
+    tok.train_from_iterator(list(corpus) if corpus else _corpus(3000, seed), trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token="<|im_end|>",

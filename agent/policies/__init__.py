@@ -32,6 +32,7 @@ def build_policy(settings: Settings) -> BaseChatModel:
             device=settings.device,
             max_new_tokens=settings.max_tokens,
             temperature=settings.temperature,
+            cache_dir=str(settings.cache_dir),
         )
     return OfflinePolicy()
 
@@ -40,5 +41,11 @@ def describe_policy(settings: Settings) -> str:
     if settings.policy == "openai":
         return f"openai: {settings.model} at {settings.openai_base_url}"
     if settings.policy == "hf":
-        return f"hf: {settings.model} on {settings.device}"
+        from agent.policies.models import model_card
+
+        card = model_card(settings.model)
+        trained = ""
+        if card:
+            trained = f" (model card: {card.get('summary') or card.get('base', '?')})"
+        return f"hf: {settings.model} on {settings.device}{trained}"
     return "offline: rule-based, no language model (answers are labelled [offline policy])"

@@ -1,8 +1,11 @@
-"""A local transformers model (a directory or a hub id) behind the chat-model interface, with
-its own chat template, on CPU or GPU."""
+"""A local transformers model (a directory, a hub id, or a bundled model such as
+``smollm2-135m``) behind the chat-model interface, with its own chat template, on CPU or GPU.
+It counts the tokens it generates and the time it takes (the policy benchmark reports it)."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -28,6 +31,9 @@ class HFChatModel(BaseChatModel):
     device: str = "cpu"
     max_new_tokens: int = 256
     temperature: float = 0.0
+    cache_dir: str | None = None  # where bundled models are converted (Settings.cache_dir)
+    generated_tokens: int = 0
+    generation_s: float = 0.0
     _model: Any = PrivateAttr(default=None)
     _tokenizer: Any = PrivateAttr(default=None)
 
@@ -40,9 +46,13 @@ class HFChatModel(BaseChatModel):
             return
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from agent.policies.models import resolve_model
+
+        cache = Path(self.cache_dir) if self.cache_dir else Path.home() / ".cache/personagraph"
+        path = resolve_model(self.model_path, cache)
         try:
-            self._tokenizer = AutoTokenizer.from_pretrained(self.model_path)
-            self._model = AutoModelForCausalLM.from_pretrained(self.model_path)
+            self._tokenizer = AutoTokenizer.from_pretrained(path)
+            self._model = AutoModelForCausalLM.from_pretrained(path)
         except OSError as exc:
             raise ConfigError(
                 f"cannot load the transformers model {self.model_path!r}: {exc}",
@@ -81,9 +91,13 @@ class HFChatModel(BaseChatModel):
         if stop:
             gen["stop_strings"] = list(stop)
             gen["tokenizer"] = tok
+        t0 = time.perf_counter()
         with torch.no_grad():
             out = model.generate(**inputs, **gen)
-        text = tok.decode(out[0][inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        new = out[0][inputs["input_ids"].shape[1] :]
+        self.generation_s += time.perf_counter() - t0
+        self.generated_tokens += int(new.shape[0])
+        text = tok.decode(new, skip_special_tokens=True)
         for s in stop or []:  # keep the closing tag, drop anything after it
             if s in text:
                 text = text[: text.index(s) + len(s)]
