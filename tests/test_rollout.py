@@ -1,0 +1,172 @@
+"""GRPO rollouts run the agent's own loop against the real graph. The language model is
+scripted (a fake ``generate`` returning the tokens of scripted replies); everything else is
+real: the tokenizer and chat template, the agent graph, the parser, Neo4j, the prompt
+rendering, the masking of what the environment added."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from agent_helpers import Said, new_user, seed_sessions
+
+from agent.prompts import reason_start
+from schema.datasets import GoldQuestion
+from training.base import load_tokenizer
+from training.rollout import Generation, run_agent_rollouts
+
+pytestmark = pytest.mark.integration
+
+AQUARIUM = "I visited the aquarium with Lena and we watched the jellyfish."
+BREAD = "I baked sourdough bread all day."
+RETRIEVE = (
+    '<think>The question is about the aquarium.</think><retrieve>{"keywords": ["aquarium"], '
+    '"start": "2024-03-01", "end": "2024-04-01"}</retrieve>'
+)
+ANSWER = "<think>Memory 1 says so.</think><answer>5 March 2024</answer>"
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from training.tiny import build_tiny_chat_model
+
+    corpus = [reason_start.SYSTEM, RETRIEVE, ANSWER, AQUARIUM, BREAD] * 20
+    path = build_tiny_chat_model(tmp_path_factory.mktemp("tiny-tok"), vocab=600, corpus=corpus)
+    return load_tokenizer(path)
+
+
+@pytest.fixture(scope="module")
+def user(session_store: Any) -> str:
+    uid = new_user("roll")
+    seed_sessions(
+        session_store,
+        uid,
+        [
+            [Said(datetime(2024, 3, 5, 10, tzinfo=UTC), AQUARIUM)],
+            [Said(datetime(2024, 3, 20, 18, tzinfo=UTC), BREAD)],
+            [Said(datetime(2024, 4, 10, 14, tzinfo=UTC), "I went back to the aquarium alone.")],
+        ],
+    )
+    return uid
+
+
+def _scripted(tokenizer: Any, calls: list[list[int]]) -> Any:
+    """A batched "model": the n-th call of a rollout gets the n-th reply; it records every
+    prompt it was given (what the model would have seen)."""
+
+    def generate(prompts: list[list[int]]) -> list[Generation]:
+        out = []
+        for p in prompts:
+            calls.append(p)
+            text = RETRIEVE if "Memories found" not in tokenizer.decode(p) else ANSWER
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            out.append(Generation(ids, [-0.1] * len(ids), text))
+        return out
+
+    return generate
+
+
+def test_the_models_own_retrieve_runs_against_neo4j_and_env_tokens_are_masked(
+    tokenizer: Any, user: str, session_store: Any, settings: Any
+) -> None:
+    q = GoldQuestion(
+        id="q1",
+        user_id=user,
+        persona=user,
+        question="When did I go to the aquarium in March?",
+        asked_at=datetime(2024, 6, 1, 9, tzinfo=UTC),
+        answer="5 March 2024",
+        kind="when",
+    )
+    calls: list[list[int]] = []
+    outcomes = run_agent_rollouts(
+        [q, q],
+        store=session_store,
+        settings=settings,
+        tokenizer=tokenizer,
+        generate=_scripted(tokenizer, calls),
+    )
+    assert len(outcomes) == 2 and len(calls) == 4  # two rounds of two, batched
+    for o in outcomes:
+        t = o.tokens
+        assert len(t["completion_ids"]) == len(t["env_mask"]) == len(t["logprobs"])
+        # the prompt is the agent's first prompt, rendered by the chat template
+        assert reason_start.SYSTEM.splitlines()[0] in tokenizer.decode(t["prompt_ids"])
+        model = [i for i, m in zip(t["completion_ids"], t["env_mask"], strict=True) if m]
+        env = [i for i, m in zip(t["completion_ids"], t["env_mask"], strict=True) if not m]
+        # the model's tokens are exactly its two replies (and the end of its turn)
+        assert tokenizer.decode(model, skip_special_tokens=True) == RETRIEVE + ANSWER
+        # what the environment added: the memories the store returned for the model's call
+        shown = tokenizer.decode(env)
+        assert "Memories found (2; window [2024-03-01 00:00 (Friday)" in shown
+        assert AQUARIUM in shown and BREAD in shown  # the two turns inside the window
+        assert "went back to the aquarium" not in shown  # April: outside the model's window
+        # the second call saw the first call's prompt, reply and the memories, in order
+        assert o.trace["kinds"] == ["think", "retrieve", "answer"]
+        assert o.trace["windows"] == [["2024-03-01T00:00:00+00:00", "2024-04-01T00:00:00+00:00"]]
+        assert o.trace["retrieved"] and o.trace["answer"] == "5 March 2024"
+    first_prompt = calls[0]
+    second_prompt = calls[2]
+    assert second_prompt[: len(first_prompt)] == first_prompt
+
+
+def test_a_model_error_ends_the_rollout_with_an_error_trace(
+    tokenizer: Any, user: str, session_store: Any, settings: Any
+) -> None:
+    q = GoldQuestion(
+        id="q2",
+        user_id=user,
+        persona=user,
+        question="When did I bake bread?",
+        asked_at=datetime(2024, 6, 1, 9, tzinfo=UTC),
+        answer="20 March 2024",
+        kind="when",
+    )
+
+    def broken(prompts: list[list[int]]) -> list[Generation]:
+        raise RuntimeError("out of memory")
+
+    (o,) = run_agent_rollouts(
+        [q], store=session_store, settings=settings, tokenizer=tokenizer, generate=broken
+    )
+    # the agent turns a policy failure into its fallback path; the rollout still ends
+    assert o.trace["answer"]
+    assert "repair" in o.trace["kinds"] or o.trace["error"]
+
+
+def test_prompt_and_rewards_from_a_real_trace(
+    tokenizer: Any, user: str, session_store: Any, settings: Any
+) -> None:
+    from training.rewards import REWARD_FUNCS
+
+    q = GoldQuestion(
+        id="q3",
+        user_id=user,
+        persona=user,
+        question="When did I go to the aquarium in March?",
+        asked_at=datetime(2024, 6, 1, 9, tzinfo=UTC),
+        answer="5 March 2024",
+        kind="when",
+        evidence_at=[datetime(2024, 3, 5, 10, tzinfo=UTC)],
+        window_start=datetime(2024, 3, 1, tzinfo=UTC),
+        window_end=datetime(2024, 4, 1, tzinfo=UTC),
+    )
+    (o,) = run_agent_rollouts(
+        [q],
+        store=session_store,
+        settings=settings,
+        tokenizer=tokenizer,
+        generate=_scripted(tokenizer, []),
+    )
+    cols = {
+        "trace": [o.trace],
+        "answer": [q.answer],
+        "kind": [q.kind],
+        "evidence": [q.evidence],  # no gold evidence ids: the evidence reward abstains
+        "evidence_at": [[t.isoformat() for t in q.evidence_at]],
+        "window_start": [q.window_start.isoformat()],  # type: ignore[union-attr]
+        "window_end": [q.window_end.isoformat()],  # type: ignore[union-attr]
+    }
+    answer, evidence, window, fmt = (f([None], **cols)[0] for f in REWARD_FUNCS)
+    assert answer == 1.0 and evidence is None and window == 1.0 and fmt == 1.0

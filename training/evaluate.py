@@ -1,0 +1,241 @@
+"""Policies side by side on the same questions: the agent's whole loop against the real graph,
+scored with the training rewards and LoCoMo's answer metrics.
+
+A policy is either a chat model run through the agent one question at a time (the offline
+policy) or a transformers model run by :func:`training.rollout.run_agent_rollouts` with greedy
+decoding, batched round by round. Measured per policy: well-formed outputs, answers that were
+never empty, evidence recall of the policy's own retrievals (and of the question-as-keywords
+baseline, once), window precision, policy calls per answer, date accuracy on when-questions,
+LoCoMo answer F1 by category (1-4) and the adversarial abstention rate (5), the held-out
+reward (the GRPO objective, normalised to 0-100), generation tokens/s and wall time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+
+from agent.graph import STOP, AgentContext, build_agent
+from agent.scoring import date_correct, date_span, is_abstention, locomo_f1
+from schema.datasets import GoldQuestion
+from schema.protocols import MemoryStore
+from schema.retrieval import RetrievalRequest
+from schema.settings import Settings
+from schema.timeutil import asks_when
+from schema.training import RewardWeights
+from training.rewards import answer_score, evidence_score, format_score, window_score
+from training.rollout import Generation, agent_trace, hf_generate, run_agent_rollouts
+
+__all__ = ["PolicyEval", "baseline_recall", "evaluate_model", "evaluate_policy", "heldout_reward"]
+
+_LOCOMO_NAMES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
+
+
+@dataclass
+class PolicyEval:
+    name: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    generated_tokens: int = 0
+    generation_s: float = 0.0
+    wall_s: float = 0.0
+
+    def summary(self, weights: RewardWeights) -> dict[str, Any]:
+        rows = self.rows
+        n = len(rows) or 1
+        outputs = [ok for r in rows for ok in r["outputs_ok"]]
+        recall = [r["evidence"] for r in rows if r["evidence"] is not None]
+        windows = [w for r in rows for w in r["window_holds"]]
+        dates = [r["date_ok"] for r in rows if r["date_ok"] is not None]
+        locomo: dict[str, list[float]] = defaultdict(list)
+        for r in rows:
+            cat = r.get("locomo_category")
+            if cat in _LOCOMO_NAMES:
+                locomo[_LOCOMO_NAMES[cat]].append(r["f1"])
+        adversarial = [r["abstained"] for r in rows if r.get("locomo_category") == 5]
+        f1_all = [v for vs in locomo.values() for v in vs]
+        pct = lambda xs: round(100 * sum(xs) / len(xs), 1) if xs else None  # noqa: E731
+        return {
+            "questions": len(rows),
+            "well_formed_outputs": pct([float(x) for x in outputs]),
+            "outputs": len(outputs),
+            "answered": pct([float(bool(r["answer"].strip())) for r in rows]),
+            "evidence_recall": pct(recall),
+            "window_precision": pct([float(x) for x in windows]),
+            "windowed_retrieves": len(windows),
+            "calls_per_answer": round(sum(r["calls"] for r in rows) / n, 2),
+            "date_accuracy": pct([float(x) for x in dates]),
+            "date_questions": len(dates),
+            "locomo_f1": {k: pct(v) for k, v in sorted(locomo.items())},
+            "locomo_f1_1to4": pct(f1_all),
+            "locomo_adversarial_abstained": pct([float(x) for x in adversarial]),
+            "heldout_reward": heldout_reward(rows, weights),
+            "generation_tokens_per_s": (
+                round(self.generated_tokens / self.generation_s, 1) if self.generation_s else None
+            ),
+            "wall_s": round(self.wall_s, 1),
+        }
+
+
+def heldout_reward(rows: Sequence[dict[str, Any]], weights: RewardWeights) -> float | None:
+    """Mean over questions of the weighted reward, each normalised by the weights of the
+    rewards that did not abstain: 0-100."""
+    w = {"answer": weights.answer, "evidence": weights.evidence}
+    w |= {"window": weights.window, "format": weights.format}
+    scores = []
+    for r in rows:
+        parts = {k: r["rewards"][k] for k in w if r["rewards"][k] is not None}
+        total = sum(w[k] for k in parts)
+        if total:
+            scores.append(sum(w[k] * v for k, v in parts.items()) / total)
+    return round(100 * sum(scores) / len(scores), 1) if scores else None
+
+
+def _dt(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def _score(q: GoldQuestion, trace: dict[str, Any]) -> dict[str, Any]:
+    answer = trace["answer"]
+    windows = [(_dt(s), _dt(e)) for s, e in trace["windows"]]
+    gold_window = (q.window_start, q.window_end) if q.window_start or q.window_end else None
+    holds = []
+    for s, e in windows:
+        if (s or e) and q.evidence_at:
+            holds.append(all((s is None or t >= s) and (e is None or t < e) for t in q.evidence_at))
+    when = q.kind == "when" or (q.locomo_category == 2 and asks_when(q.question))
+    date_ok = date_correct(answer, q.answer) if when and date_span(q.answer) else None
+    outputs_ok = [
+        not issues
+        for kind, issues in zip(trace["kinds"], trace["step_issues"], strict=True)
+        if kind != "retrieve"
+    ]
+    return {
+        "id": q.id,
+        "kind": q.kind,
+        "question": q.question,
+        "gold": q.answer,
+        "answer": answer,
+        "locomo_category": q.locomo_category,
+        "calls": trace["calls"],
+        "outputs_ok": outputs_ok,
+        "evidence": evidence_score(trace["retrieved"], q.evidence),
+        "window_holds": holds,
+        "date_ok": date_ok,
+        "f1": locomo_f1(answer, q.answer, q.locomo_category or 4),
+        "abstained": is_abstention(answer),
+        "rewards": {
+            "answer": answer_score(answer, q.answer, q.kind),
+            "evidence": evidence_score(trace["retrieved"], q.evidence),
+            "window": window_score(windows, q.evidence_at, gold_window),
+            "format": format_score(trace),
+        },
+        "error": trace.get("error"),
+    }
+
+
+def evaluate_policy(
+    name: str,
+    policy: BaseChatModel,
+    questions: Sequence[GoldQuestion],
+    *,
+    store: MemoryStore,
+    settings: Settings,
+) -> PolicyEval:
+    """Any chat model through the agent, one question at a time."""
+    agent = build_agent()
+    result = PolicyEval(name)
+    t0 = time.perf_counter()
+    for q in questions:
+        ctx = AgentContext(
+            user_id=q.user_id,
+            store=store,
+            policy=policy,
+            settings=settings,
+            now=q.asked_at,
+            user_name=q.user_name,
+        )
+        error = None
+        state: dict[str, Any] = {}
+        try:
+            state = dict(
+                agent.invoke(
+                    {"question": q.question, "asked_at": q.asked_at.isoformat()}, context=ctx
+                )
+            )
+        except Exception as exc:  # scored as a failure, the run goes on
+            error = f"{type(exc).__name__}: {exc}"
+        trace = agent_trace(state, error)
+        result.rows.append(_score(q, trace))
+    result.wall_s = time.perf_counter() - t0
+    return result
+
+
+def evaluate_model(
+    name: str,
+    model_dir: str,
+    questions: Sequence[GoldQuestion],
+    *,
+    store: MemoryStore,
+    settings: Settings,
+    max_new_tokens: int,
+    batch: int = 8,
+) -> PolicyEval:
+    """A transformers model through the agent's loop, greedy, ``batch`` questions at a time."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from training.base import load_tokenizer
+
+    tokenizer = load_tokenizer(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model.eval()
+    inner = hf_generate(model, tokenizer, max_new_tokens=max_new_tokens, temperature=0.0, stop=STOP)
+    result = PolicyEval(name)
+
+    def timed(prompts: list[list[int]]) -> list[Generation]:
+        t = time.perf_counter()
+        out = inner(prompts)
+        result.generation_s += time.perf_counter() - t
+        result.generated_tokens += sum(len(g.ids) for g in out)
+        return out
+
+    t0 = time.perf_counter()
+    for lo in range(0, len(questions), batch):
+        chunk = list(questions[lo : lo + batch])
+        outcomes = run_agent_rollouts(
+            chunk, store=store, settings=settings, tokenizer=tokenizer, generate=timed
+        )
+        for o in outcomes:
+            result.rows.append(_score(o.question, o.trace))
+    result.wall_s = time.perf_counter() - t0
+    return result
+
+
+def baseline_recall(
+    questions: Sequence[GoldQuestion], *, store: MemoryStore, settings: Settings
+) -> float | None:
+    """Evidence recall when the question itself is the query (no window, the agent's k)."""
+    scores = []
+    for q in questions:
+        if not q.evidence:
+            continue
+        res = store.retrieve(
+            RetrievalRequest(
+                user_id=q.user_id,
+                query=q.question,
+                k=settings.retrieve_k,
+                unit=settings.retrieve_unit,
+                prefer_dated=settings.retrieve_unit == "turn" and asks_when(q.question),
+            )
+        )
+        got = [m.source_id for m in res.items if m.source_id]
+        scores.append(evidence_score([got], q.evidence) or 0.0)
+    return round(100 * sum(scores) / len(scores), 1) if scores else None

@@ -1,0 +1,164 @@
+"""GRPO on trl's GRPOTrainer with the real graph in every rollout (:mod:`training.rollout`):
+the model's own retrieve calls run against Neo4j, the memories come back as the agent renders
+them and carry no loss, and the rewards of :mod:`training.rewards` judge the answer, the
+evidence the retrievals found, the windows and the format. LoRA or full weights; checkpoints
+every ``save_steps`` and a resume from the last one; the merged result goes to
+``work_dir/grpo``."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.graph import STOP
+from schema.datasets import GoldQuestion
+from schema.protocols import MemoryStore
+from schema.settings import Settings
+from schema.training import TrainConfig
+from training.base import load_tokenizer
+from training.progress import Say, StepReporter
+from training.rewards import REWARD_FUNCS
+from training.rollout import AgentRollout
+from training.sft import (
+    last_checkpoint,
+    lora_config,
+    quiet,
+    quiet_datasets,
+    save_merged,
+    trainer_device_args,
+)
+
+__all__ = ["GRPOResult", "prompt_rows", "run_grpo"]
+
+
+@dataclass
+class GRPOResult:
+    model_dir: Path
+    steps: int
+    rollouts: int
+    train_tokens: int
+    seconds: float
+    mean_reward: float | None
+    rewards_by_step: list[float]
+    resumed_from: str | None
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.train_tokens / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model_dir": str(self.model_dir),
+            "steps": self.steps,
+            "rollouts": self.rollouts,
+            "train_tokens": self.train_tokens,
+            "seconds": round(self.seconds, 1),
+            "tokens_per_s": round(self.tokens_per_s, 1),
+            "mean_reward": self.mean_reward,
+            "rewards_by_step": self.rewards_by_step,
+            "resumed_from": self.resumed_from,
+        }
+
+
+def prompt_rows(questions: list[GoldQuestion]) -> list[dict[str, Any]]:
+    """Dataset rows: the prompt carries the question id (the rollout looks the question up and
+    runs the agent on it); the gold columns go to the rewards."""
+
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return [
+        {
+            "prompt": [{"role": "user", "content": q.question, "question_id": q.id}],
+            "question_id": q.id,
+            "answer": q.answer,
+            "kind": q.kind,
+            "evidence": list(q.evidence),
+            "evidence_at": [t.isoformat() for t in q.evidence_at],
+            "window_start": iso(q.window_start),
+            "window_end": iso(q.window_end),
+        }
+        for q in questions
+    ]
+
+
+def run_grpo(
+    cfg: TrainConfig,
+    *,
+    start: Path,
+    questions: list[GoldQuestion],
+    store: MemoryStore,
+    settings: Settings,
+    work_dir: Path,
+    say: Say | None = None,
+) -> GRPOResult:
+    """GRPO from the SFT model at ``start`` on ``questions`` (training personas)."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+    from trl import GRPOConfig, GRPOTrainer
+
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    quiet_datasets()
+    g = cfg.grpo
+    tokenizer = load_tokenizer(start)
+    model = AutoModelForCausalLM.from_pretrained(str(start), dtype=torch.float32)
+    ckpt_dir = work_dir / "grpo-checkpoints"
+    weights = g.rewards
+    args = GRPOConfig(
+        output_dir=str(ckpt_dir),
+        per_device_train_batch_size=g.prompts_per_step * g.num_generations,
+        num_generations=g.num_generations,
+        gradient_accumulation_steps=1,
+        learning_rate=g.learning_rate,
+        beta=g.beta,
+        temperature=g.temperature,
+        max_steps=g.steps,
+        max_completion_length=4096,
+        reward_weights=[weights.answer, weights.evidence, weights.window, weights.format],
+        save_strategy="steps",
+        save_steps=g.save_steps,
+        log_completions=False,
+        include_num_input_tokens_seen="non_padding",
+        **trainer_device_args(cfg),
+    )
+    rollout = AgentRollout(
+        {q.id: q for q in questions},
+        store=store,
+        settings=settings.model_copy(update={"max_steps": g.agent_steps}),
+        tokenizer=tokenizer,
+        max_new_tokens=g.max_new_tokens,
+        temperature=g.temperature,
+        stop=STOP,
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=list(REWARD_FUNCS),
+        args=args,
+        train_dataset=Dataset.from_list(prompt_rows(questions)),
+        processing_class=tokenizer,
+        peft_config=lora_config(g.lora) if g.lora.enabled else None,
+        rollout_func=rollout,
+        callbacks=[StepReporter("grpo", say)] if say else [],
+    )
+    quiet(trainer)
+    resume = last_checkpoint(ckpt_dir)
+    t0 = time.perf_counter()
+    out = trainer.train(resume_from_checkpoint=resume)
+    seconds = float(out.metrics.get("train_runtime", time.perf_counter() - t0))
+    model_dir = work_dir / "grpo"
+    save_merged(trainer.model, tokenizer, model_dir)
+    rewards = [float(h["reward"]) for h in trainer.state.log_history if "reward" in h]
+    return GRPOResult(
+        model_dir=model_dir,
+        steps=int(trainer.state.global_step),
+        rollouts=int(trainer.state.global_step) * args.per_device_train_batch_size,
+        train_tokens=int(trainer.state.num_input_tokens_seen or 0),
+        seconds=seconds,
+        mean_reward=sum(rewards) / len(rewards) if rewards else None,
+        rewards_by_step=rewards,
+        resumed_from=resume,
+    )

@@ -1,0 +1,377 @@
+"""GRPO rollouts through the agent's own loop, with the real graph in every one.
+
+Each rollout runs the compiled LangGraph agent (the same start -> think -> retrieve -> think ...
+-> answer graph the product runs) with a :class:`RecordingPolicy` as its model. The policy
+generates with the model being trained; the agent parses each output, executes the model's own
+retrieve block (keywords, window, types) against Neo4j, renders the memories with the run-time
+prompt modules and calls the policy again, up to the agent's step budget. The policy keeps the
+token sequence as the model saw it: its own tokens (trained) and the rendered prompts between
+them (``env_mask`` 0, no loss).
+
+Rollouts of one batch run in threads; their generation requests are batched into one
+``generate`` call per round (:class:`BatchGenerator`), so a group of G rollouts costs about as
+much as one, round by round.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict, PrivateAttr
+
+from agent.graph import AgentContext, build_agent
+from agent.policies.hf import to_chat
+from schema.datasets import GoldQuestion
+from schema.protocols import MemoryStore
+from schema.settings import Settings
+
+__all__ = [
+    "AgentRollout",
+    "BatchGenerator",
+    "Generation",
+    "RecordingPolicy",
+    "agent_trace",
+    "hf_generate",
+    "run_agent_rollouts",
+]
+
+
+@dataclass
+class Generation:
+    ids: list[int]  # the model's tokens (an end-of-turn token included when it emitted one)
+    logprobs: list[float]
+    text: str  # decoded, cut after the first stop string
+
+
+class BatchGenerator:
+    """Collects generation requests from rollout threads and serves them in batches: a round
+    is generated when every rollout still running has asked (or finished)."""
+
+    def __init__(self, generate: Callable[[list[list[int]]], list[Generation]]) -> None:
+        self._generate = generate
+        self._cond = threading.Condition()
+        self._pending: list[tuple[list[int], dict[str, Any]]] = []
+        self._active = 0
+        self.rounds = 0
+
+    def start(self, n: int) -> None:
+        with self._cond:
+            self._active = n
+
+    def submit(self, ids: list[int]) -> Generation:
+        slot: dict[str, Any] = {}
+        with self._cond:
+            self._pending.append((ids, slot))
+            self._cond.notify_all()
+            while "result" not in slot and "error" not in slot:
+                self._cond.wait()
+        if "error" in slot:
+            raise RuntimeError(f"generation failed: {slot['error']}")
+        result: Generation = slot["result"]
+        return result
+
+    def finish(self) -> None:
+        with self._cond:
+            self._active -= 1
+            self._cond.notify_all()
+
+    def serve(self) -> None:
+        """Run in the main thread until every rollout has finished."""
+        while True:
+            with self._cond:
+                while self._active > 0 and len(self._pending) < self._active:
+                    self._cond.wait()
+                if self._active <= 0 and not self._pending:
+                    return
+                batch, self._pending = self._pending, []
+            try:
+                results = self._generate([ids for ids, _ in batch])
+                outcome: list[tuple[str, Any]] = [("result", r) for r in results]
+            except Exception as exc:  # every waiting rollout learns of it
+                outcome = [("error", f"{type(exc).__name__}: {exc}")] * len(batch)
+            with self._cond:
+                for (_, slot), (key, value) in zip(batch, outcome, strict=True):
+                    slot[key] = value
+                self.rounds += 1
+                self._cond.notify_all()
+
+
+def hf_generate(
+    model: Any,
+    tokenizer: Any,
+    *,
+    max_new_tokens: int,
+    temperature: float,
+    stop: Sequence[str],
+) -> Callable[[list[list[int]]], list[Generation]]:
+    """A batched sampler over a transformers model (left padding, stop strings)."""
+    import torch
+
+    eos = tokenizer.eos_token_id
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
+
+    def run(prompts: list[list[int]]) -> list[Generation]:
+        width = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for i, p in enumerate(prompts):
+            ids[i, width - len(p) :] = torch.tensor(p)
+            mask[i, width - len(p) :] = 1
+        was_training = model.training
+        model.eval()
+        sampling: dict[str, Any] = (
+            {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0}
+            if temperature > 0
+            else {"do_sample": False}
+        )
+        with torch.no_grad():
+            out = model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                **sampling,
+                pad_token_id=pad,
+                eos_token_id=eos,
+                stop_strings=list(stop),
+                tokenizer=tokenizer,
+                output_scores=True,
+                return_dict_in_generate=True,
+            )
+            scores = model.compute_transition_scores(
+                out.sequences, out.scores, normalize_logits=True
+            )
+        if was_training:
+            model.train()
+        results = []
+        for i in range(len(prompts)):
+            new = out.sequences[i, width:].tolist()
+            lp = scores[i].tolist()
+            cut = next((j for j, t in enumerate(new) if t in (eos, pad)), len(new))
+            text = tokenizer.decode(new[:cut], skip_special_tokens=True)
+            stopped = next((s for s in stop if s in text), None)
+            if stopped:
+                text = text[: text.index(stopped) + len(stopped)]
+                keep = cut
+            else:
+                keep = min(cut + 1, len(new))  # the model ended its turn: that token is its own
+            results.append(Generation(new[:keep], [float(x) for x in lp[:keep]], text))
+        return results
+
+    return run
+
+
+class RecordingPolicy(BaseChatModel):
+    """The model under training behind the chat-model interface, keeping the token sequence
+    it saw and produced (see the module docstring)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    tokenizer: Any
+    generator: Any  # BatchGenerator
+    _seq: list[int] = PrivateAttr(default_factory=list)
+    _mask: list[int] = PrivateAttr(default_factory=list)
+    _logps: list[float] = PrivateAttr(default_factory=list)
+    _prompt_len: int = PrivateAttr(default=0)
+    _shown: str = PrivateAttr(default="")  # text rendering of everything in _seq
+    _ended: bool = PrivateAttr(default=False)  # the last model output ended with end-of-turn
+
+    @property
+    def _llm_type(self) -> str:
+        return "recording"
+
+    def _render(self, messages: list[BaseMessage]) -> str:
+        text = self.tokenizer.apply_chat_template(
+            to_chat(messages), add_generation_prompt=True, tokenize=False
+        )
+        return str(text)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        full = self._render(messages)
+        if not self._seq:
+            self._seq = list(self.tokenizer(full, add_special_tokens=False)["input_ids"])
+            self._prompt_len = len(self._seq)
+            self._mask, self._logps = [], []
+        else:
+            if not full.startswith(self._shown):
+                raise RuntimeError("the chat template is not prefix-preserving for this rollout")
+            env = full[len(self._shown) :]
+            eot = self.tokenizer.eos_token or ""
+            if self._ended and eot and env.startswith(eot):
+                env = env[len(eot) :]  # the model already ended its turn itself
+            ids = list(self.tokenizer(env, add_special_tokens=False)["input_ids"])
+            self._seq += ids
+            self._mask += [0] * len(ids)
+            self._logps += [0.0] * len(ids)
+        gen: Generation = self.generator.submit(list(self._seq))
+        self._seq += gen.ids
+        self._mask += [1] * len(gen.ids)
+        self._logps += gen.logprobs
+        eos = self.tokenizer.eos_token_id
+        self._ended = bool(gen.ids) and gen.ids[-1] == eos
+        self._shown = full + gen.text
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=gen.text))])
+
+    def tokens(self) -> dict[str, list[Any]]:
+        """The rollout's token sequence. The agent stops the model at a closing tag; the
+        model's turn then ends, so its last output gets the end-of-turn token SFT taught it
+        (the chat template puts it inside the trained span)."""
+        completion, mask, logps = self._seq[self._prompt_len :], list(self._mask), list(self._logps)
+        eos = self.tokenizer.eos_token_id
+        if completion and not self._ended and eos is not None:
+            completion, mask, logps = [*completion, eos], [*mask, 1], [*logps, 0.0]
+        return {
+            "prompt_ids": self._seq[: self._prompt_len],
+            "completion_ids": completion,
+            "env_mask": mask,
+            "logprobs": logps,
+        }
+
+
+@dataclass
+class RolloutOutcome:
+    question: GoldQuestion
+    tokens: dict[str, list[Any]]
+    trace: dict[str, Any] = field(default_factory=dict)
+
+
+#: resolving a relative date ("last week") is the parser's job, not a slip of the model
+_NOT_SLIPS = {"relative_date"}
+
+
+def agent_trace(state: dict[str, Any], error: str | None) -> dict[str, Any]:
+    """What the agent did, in the terms the rewards judge: step kinds and their parse issues,
+    the source ids each retrieve returned, each retrieve's window, the answer."""
+    steps = state.get("steps") or []
+    source = {m["id"]: m.get("source_id") for m in state.get("memories") or []}
+    retrieved, windows = [], []
+    step_issues = [[i for i in st.get("issues") or [] if i not in _NOT_SLIPS] for st in steps]
+    for st in steps:
+        if st["kind"] == "retrieve":
+            retrieved.append([source[i] for i in st.get("memory_ids", []) if source.get(i)])
+            req = st.get("request") or {}
+            windows.append([req.get("start"), req.get("end")])
+    return {
+        "answer": state.get("answer") or "",
+        "kinds": [st["kind"] for st in steps],
+        "step_issues": step_issues,
+        "retrieved": retrieved,
+        "windows": windows,
+        "issues": [i for issues in step_issues for i in issues],
+        "calls": state.get("calls", 0),
+        "error": error,
+    }
+
+
+def run_agent_rollouts(
+    questions: Sequence[GoldQuestion],
+    *,
+    store: MemoryStore,
+    settings: Settings,
+    tokenizer: Any,
+    generate: Callable[[list[list[int]]], list[Generation]],
+) -> list[RolloutOutcome]:
+    """One agent run per question (repeat a question for a group), batched round by round."""
+    batcher = BatchGenerator(generate)
+    outcomes: list[RolloutOutcome | None] = [None] * len(questions)
+    agent = build_agent()
+
+    def one(i: int, q: GoldQuestion) -> None:
+        policy = RecordingPolicy(tokenizer=tokenizer, generator=batcher)
+        ctx = AgentContext(
+            user_id=q.user_id,
+            store=store,
+            policy=policy,
+            settings=settings,
+            now=q.asked_at,
+            user_name=q.user_name,
+        )
+        state: dict[str, Any] = {}
+        error = None
+        try:
+            state = dict(
+                agent.invoke(
+                    {"question": q.question, "asked_at": q.asked_at.isoformat()}, context=ctx
+                )
+            )
+        except Exception as exc:  # recorded in the trace; the rollout scores as malformed
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            batcher.finish()
+        outcomes[i] = RolloutOutcome(q, policy.tokens(), agent_trace(state, error))
+
+    batcher.start(len(questions))
+    threads = [
+        threading.Thread(target=one, args=(i, q), daemon=True) for i, q in enumerate(questions)
+    ]
+    for t in threads:
+        t.start()
+    batcher.serve()
+    for t in threads:
+        t.join()
+    return [o for o in outcomes if o is not None]
+
+
+class AgentRollout:
+    """trl's ``rollout_func``: prompts carry their question id; every prompt gets one agent
+    rollout (the trainer repeats each prompt num_generations times)."""
+
+    def __init__(
+        self,
+        questions: dict[str, GoldQuestion],
+        *,
+        store: MemoryStore,
+        settings: Settings,
+        tokenizer: Any,
+        max_new_tokens: int,
+        temperature: float,
+        stop: Sequence[str],
+    ) -> None:
+        self.questions = questions
+        self.store = store
+        self.settings = settings
+        self.tokenizer = tokenizer
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.stop = list(stop)
+        self.last: list[RolloutOutcome] = []
+
+    def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        questions = [self.questions[_question_id(p)] for p in prompts]
+        generate = hf_generate(
+            model,
+            self.tokenizer,
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            stop=self.stop,
+        )
+        outcomes = run_agent_rollouts(
+            questions,
+            store=self.store,
+            settings=self.settings,
+            tokenizer=self.tokenizer,
+            generate=generate,
+        )
+        self.last = outcomes
+        out: dict[str, Any] = {k: [o.tokens[k] for o in outcomes] for k in outcomes[0].tokens}
+        out["trace"] = [o.trace for o in outcomes]
+        return out
+
+
+def _question_id(prompt: Any) -> str:
+    for message in prompt if isinstance(prompt, list) else []:
+        if isinstance(message, dict) and message.get("question_id"):
+            return str(message["question_id"])
+    raise ValueError("a GRPO prompt must carry its question_id (see training.grpo.prompt_rows)")
