@@ -151,7 +151,7 @@ def grpo_cmd(
         run = make(say)
         ds = run.data()
         start = run.sft(run.base())
-        model = run.grpo(start, ds.split("train"))
+        model = run.grpo(start, run.grpo_questions(ds))
     console.print(f"GRPO model: {model}")
     console.print_json(json.dumps(run.stages.get("grpo", {}), default=str))
 
@@ -199,7 +199,7 @@ def all_cmd(
         run = make(say)
         ds = run.data()
         sft = run.sft(run.base())
-        grpo = run.grpo(sft, ds.split("train"))
+        grpo = run.grpo(sft, run.grpo_questions(ds))
         run.export(grpo)
         results = run.evaluate(ds)
     update_card(

@@ -61,6 +61,12 @@ class DataSection(_Section):
         description="LoCoMo sample ids (e.g. conv-26) whose questions are added to training; "
         "evaluation then leaves them out",
     )
+    locomo_trajectories: int | None = Field(
+        default=None,
+        ge=0,
+        description="cap on the LoCoMo trajectories among the SFT data (None: all that found "
+        "their evidence)",
+    )
 
     @model_validator(mode="after")
     def _split(self) -> DataSection:
@@ -119,6 +125,15 @@ class GRPOSection(_Section):
     learning_rate: float = Field(default=5e-5, gt=0, description="learning rate (constant)")
     beta: float = Field(default=0.0, ge=0, description="KL penalty against the SFT model")
     temperature: float = Field(default=1.0, gt=0, description="sampling temperature of rollouts")
+    top_k: int = Field(default=40, ge=0, description="rollouts sample from the k likeliest tokens")
+    questions: Literal["sft", "all"] = Field(
+        default="sft",
+        description="which training questions GRPO rolls out: 'sft' = those with an SFT "
+        "trajectory (their evidence is findable, so answers can earn reward), 'all' = every one",
+    )
+    include_locomo: bool = Field(
+        default=True, description="roll out the LoCoMo training questions too"
+    )
     max_new_tokens: int = Field(default=96, ge=8, description="tokens per policy call")
     agent_steps: int = Field(default=3, ge=2, le=10, description="the agent's step budget")
     save_steps: int = Field(default=10, ge=1, description="checkpoint every N steps (resume)")

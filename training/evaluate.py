@@ -187,6 +187,7 @@ def evaluate_model(
     settings: Settings,
     max_new_tokens: int,
     batch: int = 8,
+    bf16: bool = False,
 ) -> PolicyEval:
     """A transformers model through the agent's loop, greedy, ``batch`` questions at a time."""
     import torch
@@ -197,7 +198,9 @@ def evaluate_model(
     tokenizer = load_tokenizer(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     model.eval()
-    inner = hf_generate(model, tokenizer, max_new_tokens=max_new_tokens, temperature=0.0, stop=STOP)
+    inner = hf_generate(
+        model, tokenizer, max_new_tokens=max_new_tokens, temperature=0.0, stop=STOP, bf16=bf16
+    )
     result = PolicyEval(name)
 
     def timed(prompts: list[list[int]]) -> list[Generation]:

@@ -133,6 +133,8 @@ def run_grpo(
         max_new_tokens=g.max_new_tokens,
         temperature=g.temperature,
         stop=STOP,
+        bf16=cfg.model.bf16,
+        top_k=g.top_k,
     )
     trainer = GRPOTrainer(
         model=model,

@@ -110,8 +110,14 @@ def hf_generate(
     max_new_tokens: int,
     temperature: float,
     stop: Sequence[str],
+    bf16: bool = False,
+    top_k: int = 40,
 ) -> Callable[[list[list[int]]], list[Generation]]:
-    """A batched sampler over a transformers model (left padding, stop strings)."""
+    """A batched sampler over a transformers model (left padding, stop strings). Sampling
+    keeps the ``top_k`` likeliest tokens (the long tail of a small model's distribution is
+    mostly broken syntax). A LoRA model generates with its adapter merged (one matmul a
+    layer, not three), unmerged after; ``bf16`` runs the forward passes under bfloat16
+    autocast."""
     import torch
 
     eos = tokenizer.eos_token_id
@@ -126,12 +132,16 @@ def hf_generate(
             mask[i, width - len(p) :] = 1
         was_training = model.training
         model.eval()
+        merged = hasattr(model, "merge_adapter")
+        if merged:
+            model.merge_adapter()
         sampling: dict[str, Any] = (
-            {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0}
+            {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": top_k}
             if temperature > 0
             else {"do_sample": False}
         )
-        with torch.no_grad():
+        device = "cuda" if ids.is_cuda else "cpu"
+        with torch.no_grad(), torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
             out = model.generate(
                 input_ids=ids,
                 attention_mask=mask,
@@ -147,6 +157,8 @@ def hf_generate(
             scores = model.compute_transition_scores(
                 out.sequences, out.scores, normalize_logits=True
             )
+        if merged:
+            model.unmerge_adapter()
         if was_training:
             model.train()
         results = []
@@ -337,7 +349,11 @@ class AgentRollout:
         max_new_tokens: int,
         temperature: float,
         stop: Sequence[str],
+        bf16: bool = False,
+        top_k: int = 40,
     ) -> None:
+        self.bf16 = bf16
+        self.top_k = top_k
         self.questions = questions
         self.store = store
         self.settings = settings
@@ -356,6 +372,8 @@ class AgentRollout:
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
             stop=self.stop,
+            bf16=self.bf16,
+            top_k=self.top_k,
         )
         outcomes = run_agent_rollouts(
             questions,

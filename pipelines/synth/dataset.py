@@ -89,8 +89,12 @@ def build_dataset(
     splits: dict[str, str] = {}
     styles: Counter[str] = Counter()
     for i in range(cfg.personas):
-        persona = f"{user_prefix}synth-{cfg.seed}-{i:03d}"
         split = "heldout" if i >= cfg.personas - cfg.heldout else "train"
+        # the id names the content: a changed generator never meets an older version's
+        # memories under the same user (ingest keeps what a user already has)
+        draft = generate_conversation(cfg.seed * 1000 + i, "p", months=cfg.months)
+        digest = hashlib.sha256(draft.record.model_dump_json().encode()).hexdigest()[:8]
+        persona = f"{user_prefix}synth-{cfg.seed}-{i:03d}-{digest}"
         conv = generate_conversation(cfg.seed * 1000 + i, persona, months=cfg.months)
         styles[conv.style] += 1
         path = conv_dir / f"{persona}.json"
@@ -119,9 +123,17 @@ def build_dataset(
         say("render trajectories", n + 1, len(questions))
         record, _ = render_trajectory(q, store=store, settings=settings, split=splits[q.id])
         trajectories.append(record)
-    train = [t for t in trajectories if t.split == "train" and t.found_evidence]
+    rng = random.Random(cfg.seed)
+    usable = [t for t in trajectories if t.split == "train" and t.found_evidence]
+    synthetic = [t for t in usable if not t.persona.startswith(f"{user_prefix}locomo-")]
+    real = [t for t in usable if t.persona.startswith(f"{user_prefix}locomo-")]
+    if cfg.locomo_trajectories is not None:
+        real = rng.sample(real, min(cfg.locomo_trajectories, len(real)))
     if cfg.max_trajectories is not None:
-        train = random.Random(cfg.seed).sample(train, min(cfg.max_trajectories, len(train)))
+        room = max(cfg.max_trajectories - len(real), 0)
+        synthetic = rng.sample(synthetic, min(room, len(synthetic)))
+    train = synthetic + real
+    rng.shuffle(train)
     heldout = [t for t in trajectories if t.split == "heldout"]
     _write_jsonl(out_dir / "questions.jsonl", [_with_split(q, splits) for q in questions])
     _write_jsonl(out_dir / "sft.jsonl", [t.model_dump(mode="json") for t in train])
@@ -139,6 +151,7 @@ def build_dataset(
             for split in ("train", "heldout")
         },
         "sft_trajectories": len(train),
+        "sft_from_locomo": len(real),
         "teacher_misses": len(misses),
         "teacher_miss_kinds": dict(Counter(t.kind for t in misses)),
         "prompt_versions": sorted({v for t in trajectories for v in t.prompt_versions}),

@@ -281,10 +281,22 @@ NEUTRAL_REPLIES = {
 
 #: how people wrap news in conversation (no time words: the news carries its own)
 CHATTY_PREFIX = {
-    "assistant": ["Guess what?", "So, some news:", "Okay, update:", "I have to tell you something.",
-                  "Hi again!", "Quick thing before I forget."],
-    "friend": ["Hey {friend}!", "{friend}, guess what?", "So much has happened since we talked.",
-               "Okay, news from my side.", "Quick update for you:", "Hey {friend}, how are you?"],
+    "assistant": [
+        "Guess what?",
+        "So, some news:",
+        "Okay, update:",
+        "I have to tell you something.",
+        "Hi again!",
+        "Quick thing before I forget.",
+    ],
+    "friend": [
+        "Hey {friend}!",
+        "{friend}, guess what?",
+        "So much has happened since we talked.",
+        "Okay, news from my side.",
+        "Quick update for you:",
+        "Hey {friend}, how are you?",
+    ],
 }
 CHATTY_SUFFIX = [
     "It was honestly the highlight of my month.",
