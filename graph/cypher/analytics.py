@@ -1,0 +1,216 @@
+"""Analytics and explorer queries. Every one binds ``$user_id``; times are predicates on the
+indexed ``t`` (``memory_user_t``), ``valid_from``/``valid_to`` or a SUPERSEDES edge's ``at``;
+buckets use each memory's local day (``t`` plus the offset it was said in). Plain Cypher 5, so
+the 5.26 LTS line runs them too."""
+
+from __future__ import annotations
+
+from graph.cypher import label
+from graph.cypher.read import window_predicate
+
+__all__ = [
+    "ACTIVE_AT",
+    "ACTIVITY",
+    "BETWEEN",
+    "DURATION",
+    "EXPLORER_EDGES",
+    "FACT_CHANGES",
+    "PROCEDURE_SPANS",
+    "PROFILE_AT",
+    "SNAPSHOTS",
+    "TOPICS",
+    "USERS",
+    "count_by_label",
+    "explorer_nodes",
+    "explorer_total",
+    "neighbours",
+    "node",
+    "provenance",
+    "supersession",
+]
+
+#: the users of this server (the local UI's user picker; no memory content)
+USERS = """
+MATCH (u:User)
+OPTIONAL MATCH (u)-[:HAS_SESSION]->(s:Session)
+RETURN u.id AS id, u.name AS name, count(s) AS sessions
+ORDER BY u.id
+"""
+
+_LOCAL_DAY = "date(m.t + duration({seconds: coalesce(m.t_offset, 0)}))"
+
+
+def ACTIVITY(has_start: bool, has_end: bool) -> str:  # noqa: N802 - a query builder
+    return f"""
+MATCH (m:Memory) WHERE m.user_id = $user_id{window_predicate("m", has_start, has_end)}
+WITH date.truncate($unit, {_LOCAL_DAY}) AS period, m.kind AS kind, m.session_id AS sid
+RETURN period, kind, count(*) AS n, count(DISTINCT sid) AS sessions
+ORDER BY period
+"""
+
+
+def TOPICS(has_start: bool, has_end: bool) -> str:  # noqa: N802
+    return f"""
+MATCH (m:Memory) WHERE m.user_id = $user_id{window_predicate("m", has_start, has_end)}
+MATCH (m)-[:ABOUT]->(tp:Topic) WHERE tp.user_id = $user_id
+WITH date.truncate($unit, {_LOCAL_DAY}) AS period, tp.name AS topic
+RETURN period, topic, count(*) AS n
+ORDER BY period, n DESC
+"""
+
+
+FACT_CHANGES = """
+MATCH (new)-[s:SUPERSEDES]->(old)
+WHERE new.user_id = $user_id AND old.user_id = $user_id
+  AND ($start IS NULL OR s.at >= $start) AND ($end IS NULL OR s.at < $end)
+RETURN s.at AS at, [x IN labels(new) WHERE x <> 'Memory'][0] AS label,
+       coalesce(new.slot, new.key) AS slot,
+       old.id AS old_id, coalesce(old.text, old.key + ': ' + coalesce(old.value, '')) AS old_text,
+       new.id AS new_id, coalesce(new.text, new.key + ': ' + coalesce(new.value, '')) AS new_text,
+       coalesce(old.valid_from, old.t) AS old_from
+ORDER BY at
+"""
+
+PROCEDURE_SPANS = """
+MATCH (m:Procedure) WHERE m.user_id = $user_id
+RETURN m.id AS id, m.type AS type, m.text AS text, m.t AS start, m.valid_to AS end,
+       m.status AS status
+ORDER BY m.t
+"""
+
+SNAPSHOTS = """
+MATCH (s:PersonalitySnapshot) WHERE s.user_id = $user_id
+OPTIONAL MATCH (s)-[:DERIVED_FROM]->(t:Turn) WHERE t.user_id = $user_id
+RETURN s {.*} AS s, t.text AS turn_text
+ORDER BY s.step
+"""
+
+#: facts and procedures valid at $at: began before it, not yet closed (indexed on t)
+ACTIVE_AT = """
+MATCH (m:Memory) WHERE m.user_id = $user_id AND m.t <= $at AND m.kind IN ['fact', 'procedure']
+  AND (m.valid_to IS NULL OR m.valid_to > $at)
+RETURN m.id AS id, m.kind AS kind, m.t AS t, m.text AS text, m.status AS status,
+       m.valid_to AS valid_to
+ORDER BY m.t
+"""
+
+PROFILE_AT = """
+MATCH (e:ProfileEntry) WHERE e.user_id = $user_id AND e.valid_from <= $at
+  AND (e.valid_to IS NULL OR e.valid_to > $at)
+RETURN e.key AS key, e.value AS value
+ORDER BY e.key
+"""
+
+
+def BETWEEN(has_start: bool, has_end: bool) -> str:  # noqa: N802
+    """Memories before / after / between times: the window predicate on the indexed t."""
+    return f"""
+MATCH (m:Memory) WHERE m.user_id = $user_id{window_predicate("m", has_start, has_end)}
+  AND m.kind IN $kinds
+RETURN m.id AS id, m.kind AS kind, m.t AS t, m.text AS text, m.status AS status,
+       m.valid_to AS valid_to
+ORDER BY m.t
+LIMIT $limit
+"""
+
+
+DURATION = """
+MATCH (a:Memory {id: $a, user_id: $user_id}), (b:Memory {id: $b, user_id: $user_id})
+RETURN a.t AS a_t, b.t AS b_t, duration.between(a.t, b.t) AS d,
+       duration.inDays(a.t, b.t).days AS days
+"""
+
+_PROPS = "{.*, embedding: null, image_embedding: null, tenant: null}"
+
+
+def _per_label(labels: list[str], body: str) -> str:
+    """``CALL { MATCH (n:A) WHERE ... RETURN n UNION ALL MATCH (n:B) ... }``: each branch
+    seeks its label's user_id index (a label-free MATCH would scan every node)."""
+    parts = [
+        f"MATCH (n:{label(name)}) WHERE n.user_id = $user_id{body} RETURN n" for name in labels
+    ]
+    if not parts:
+        raise ValueError("no labels")
+    return "CALL {\n  " + "\n  UNION ALL\n  ".join(parts) + "\n}"
+
+
+def count_by_label(labels: list[str]) -> str:
+    return f"""
+{_per_label(labels, "")}
+RETURN [x IN labels(n) WHERE x <> 'Memory'][0] AS label, count(*) AS n
+"""
+
+
+def explorer_nodes(labels: list[str], has_start: bool, has_end: bool) -> str:
+    """The newest ``$limit`` nodes of the chosen labels (a time cut for the timed ones)."""
+    cut = ""
+    if has_start:
+        cut += " AND (n.t IS NULL OR n.t >= $start)"
+    if has_end:
+        cut += " AND (n.t IS NULL OR n.t < $end)"
+    return f"""
+{_per_label(labels, cut)}
+WITH n ORDER BY coalesce(n.t, n.start, datetime({{epochSeconds: 0}})) DESC, n.id
+LIMIT $limit
+RETURN elementId(n) AS eid, n.id AS id, [x IN labels(n) WHERE x <> 'Memory'][0] AS label,
+       n {_PROPS} AS props
+"""
+
+
+def explorer_total(labels: list[str], has_start: bool, has_end: bool) -> str:
+    cut = ""
+    if has_start:
+        cut += " AND (n.t IS NULL OR n.t >= $start)"
+    if has_end:
+        cut += " AND (n.t IS NULL OR n.t < $end)"
+    return f"""
+{_per_label(labels, cut)}
+RETURN count(n) AS n
+"""
+
+
+EXPLORER_EDGES = """
+UNWIND $eids AS eid
+MATCH (a) WHERE elementId(a) = eid
+MATCH (a)-[r]->(b) WHERE b.user_id = $user_id AND elementId(b) IN $eids
+RETURN elementId(r) AS id, type(r) AS type, a.id AS source, b.id AS target
+"""
+
+
+def node(node_label: str) -> str:
+    return f"""
+MATCH (n:{label(node_label)} {{id: $id}}) WHERE n.user_id = $user_id
+RETURN n.id AS id, [x IN labels(n) WHERE x <> 'Memory'][0] AS label, n {_PROPS} AS props
+"""
+
+
+def provenance(node_label: str) -> str:
+    return f"""
+MATCH (n:{label(node_label)} {{id: $id}})-[:DERIVED_FROM]->(t:Turn)
+WHERE n.user_id = $user_id AND t.user_id = $user_id
+RETURN t.id AS id, 'Turn' AS label, t {_PROPS} AS props
+ORDER BY t.t
+"""
+
+
+def supersession(node_label: str) -> str:
+    """Every version linked to the node by SUPERSEDES, oldest first."""
+    lbl = label(node_label)
+    return f"""
+MATCH (n:{lbl} {{id: $id}}) WHERE n.user_id = $user_id
+MATCH (n)-[:SUPERSEDES*0..50]-(c:{lbl}) WHERE c.user_id = $user_id
+WITH DISTINCT c
+RETURN c.id AS id, '{node_label}' AS label, c {_PROPS} AS props
+ORDER BY coalesce(c.valid_from, c.t), c.id
+"""
+
+
+def neighbours(node_label: str) -> str:
+    return f"""
+MATCH (n:{label(node_label)} {{id: $id}})-[r]-(m) WHERE n.user_id = $user_id
+  AND m.user_id = $user_id
+RETURN CASE WHEN startNode(r) = n THEN 'out' ELSE 'in' END AS direction, type(r) AS type,
+       m.id AS id, [x IN labels(m) WHERE x <> 'Memory'][0] AS label, m {_PROPS} AS props
+ORDER BY type, coalesce(m.t, m.start)
+LIMIT $limit
+"""

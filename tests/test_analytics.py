@@ -1,0 +1,131 @@
+"""Timeline analytics and the explorer on the real Neo4j: a seeded user whose facts change,
+whose habits are replaced, with personality snapshots; counts checked against what was
+written, time predicates against hand-computed answers, isolation against a second user."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from agent_helpers import T0, seed_timeline
+
+from graph.analytics import Analytics
+from schema.errors import ConfigError
+from schema.retrieval import TimeWindow
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def seeded(session_store: Any) -> tuple[str, dict[str, str]]:
+    from agent_helpers import new_user
+
+    uid = new_user("ana")
+    other = new_user("other")
+    ids = seed_timeline(session_store, uid)
+    seed_timeline(session_store, other)  # the same life, another user: must never show up
+    return uid, ids
+
+
+@pytest.fixture(scope="module")
+def an(conn: Any) -> Analytics:
+    return Analytics(conn)
+
+
+def test_activity_by_week_counts_what_was_written(an: Analytics, seeded: Any) -> None:
+    uid, _ = seeded
+    weeks = an.activity(uid, "week")
+    assert [w.period for w in weeks] == [date(2024, 3, 4), date(2024, 3, 11), date(2024, 3, 18)]
+    assert [w.turns for w in weeks] == [2, 2, 2]
+    assert [w.sessions for w in weeks] == [1, 1, 1]
+    assert [w.facts for w in weeks] == [1, 1, 0]
+    months = an.activity(uid, "month")
+    assert len(months) == 1 and months[0].turns == 6
+    window = TimeWindow(start=T0 + timedelta(days=6), end=T0 + timedelta(days=13))
+    assert [w.turns for w in an.activity(uid, "day", window)] == [2]
+
+
+def test_fact_changes_say_what_superseded_what_and_when(an: Analytics, seeded: Any) -> None:
+    uid, ids = seeded
+    changes = an.fact_changes(uid)
+    assert [(c.old_id, c.new_id) for c in changes] == [
+        (ids["lisbon"], ids["denver"]),
+        (ids["run"], ids["swim"]),
+    ]
+    assert changes[0].slot == "lives_in" and changes[0].held_days == 7.0
+    assert changes[1].label == "Procedure"
+
+
+def test_as_of_a_date_gives_what_was_true_then(an: Analytics, seeded: Any) -> None:
+    uid, ids = seeded
+    then = an.as_of(uid, T0 + timedelta(days=3))
+    assert [f.id for f in then.facts] == [ids["lisbon"]]
+    assert [p.id for p in then.procedures] == [ids["run"]]
+    now = an.as_of(uid, T0 + timedelta(weeks=3))
+    assert [f.id for f in now.facts] == [ids["denver"]]
+    assert [p.id for p in now.procedures] == [ids["swim"]]
+
+
+def test_before_after_between_and_duration(an: Analytics, seeded: Any) -> None:
+    uid, ids = seeded
+    from schema.nodes import MemoryKind
+
+    before = an.between(uid, TimeWindow(end=T0 + timedelta(days=1)), [MemoryKind.TURN])
+    after = an.between(uid, TimeWindow(start=T0 + timedelta(weeks=2)), [MemoryKind.TURN])
+    assert {m.text for m in before} == {"I live in Lisbon.", "I run on Thursdays."}
+    assert len(after) == 2
+    d = an.duration(uid, ids["I live in Lisbon."], ids["Denver is sunny."])
+    assert d["days"] == 14
+    with pytest.raises(ConfigError):
+        an.duration(uid, ids["lisbon"], "no-such-memory")
+
+
+def test_personality_trajectory_and_drift(an: Analytics, seeded: Any) -> None:
+    uid, ids = seeded
+    points = an.personality(uid)
+    assert [p.step for p in points] == [1, 2]
+    assert points[1].turn_text == "I moved to Denver today."
+    drift = an.drift(uid, TimeWindow(start=T0 + timedelta(days=1)))
+    assert drift.trait == "openness" and drift.delta == pytest.approx(0.8)
+    assert drift.turns[0].turn_id == ids["I moved to Denver today."]
+
+
+def test_networkx_centrality_cooccurrence_communities(an: Analytics, seeded: Any) -> None:
+    uid, _ = seeded
+    central = an.central(uid)
+    assert central[0].name.lower() == "denver"
+    pairs = an.cooccurrence(uid)
+    assert pairs[0].count == 3 and {pairs[0].a, pairs[0].b} == {"Denver", "denver"}
+    groups = an.communities(uid)
+    assert groups and "Denver" in groups[0].members
+
+
+def test_explorer_is_bounded_and_counts_everything(an: Analytics, seeded: Any) -> None:
+    uid, _ = seeded
+    full = an.explore(uid)
+    assert full.total == full.shown and full.shown >= 20
+    small = an.explore(uid, labels=["Turn", "Fact"], limit=3)
+    assert small.total == 8 and small.shown == 3
+    assert all(n.label in ("Turn", "Fact") for n in small.nodes)
+    ids = {n.id for n in small.nodes}
+    assert all(e.source in ids and e.target in ids for e in small.edges)
+    with pytest.raises(ConfigError):
+        an.explore(uid, labels=["Turn", "Nope"])
+
+
+def test_node_detail_provenance_chain_neighbours(an: Analytics, seeded: Any) -> None:
+    uid, ids = seeded
+    d = an.detail(uid, ids["denver"], "Fact")
+    assert [p.id for p in d.provenance] == [ids["I moved to Denver today."]]
+    assert [n.id for n in d.supersession] == [ids["lisbon"], ids["denver"]]
+    assert any(t == "SUPERSEDES" for _, t, _n in d.neighbours)
+    with pytest.raises(ConfigError):
+        an.detail(uid, ids["denver"], "Turn")  # wrong label: not found, said clearly
+
+
+def test_nothing_of_another_user_appears(an: Analytics, seeded: Any) -> None:
+    uid, _ = seeded
+    view = an.explore(uid)
+    assert all(n.props.get("user_id") == uid for n in view.nodes)
+    assert an.labels(uid)["Turn"] == 6
