@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from cli._shared import app, cell, console, err, make_app, settings, when
+from cli._shared import app, cell, console, err, make_app, note, settings, when
 
 
 @app.command("schema")
@@ -129,13 +130,57 @@ def export_cmd(
 @app.command("forget")
 def forget_cmd(
     user: Annotated[str, typer.Option("--user", "-u")],
+    session: Annotated[str | None, typer.Option("--session", help="one session's id")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="time range start")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="time range end (exclusive)")] = None,
+    memory: Annotated[str | None, typer.Option("--memory", help="one memory's id")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would go")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="confirm")] = False,
 ) -> None:
-    """Erase everything PersonaGraph holds about a user (every node of theirs). Irreversible."""
+    """Forget a user, a session, a time range or one memory, with everything derived from it.
+    Shows exactly what goes; acts only with --yes (--dry-run: never)."""
+    from graph.forget import apply_forget, plan_forget
+    from schema.forget import ForgetScope
+    from schema.retrieval import TimeWindow
+
+    window = None
+    if start or end:
+        try:
+            window = TimeWindow(start=when(start, "--from"), end=when(end, "--to"))
+        except ValueError as exc:
+            raise typer.BadParameter(f"--from {start} is not before --to {end}") from exc
+    everything = not (session or memory or window)
+    try:
+        scope = ForgetScope(
+            user_id=user, session_id=session, memory_id=memory, window=window, everything=everything
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(
+            "give one of --session, --memory or --from/--to (or none: the whole user)"
+        ) from exc
+    a = make_app()
+    plan = plan_forget(a.conn, scope)
+    if plan.empty:
+        console.print(f"nothing to forget: {escape(scope.describe())} holds no memories")
+        raise typer.Exit(1)
+    table = Table("type", "id", "text", "why", title=escape(f"forget {scope.describe()}"))
+    for item in plan.remove[:200]:
+        table.add_row(
+            escape(item.label), escape(item.id), escape(cell(item.text)), escape(item.why)
+        )
+    console.print(table)
+    if len(plan.remove) > 200:
+        console.print(f"... and {len(plan.remove) - 200} more")
+    counts = ", ".join(f"{n} {lbl}" for lbl, n in plan.counts().items())
+    console.print(f"would remove {len(plan.remove)} nodes: {counts}")
+    for item in plan.reactivate:
+        console.print(f"current again: {escape(item.text)}")
+    if dry_run:
+        return
     if not yes:
-        raise typer.BadParameter("this erases the user's whole memory; pass --yes")
-    make_app().store.delete_user(user)
-    console.print(f"forgot {user}")
+        raise typer.BadParameter("this cannot be undone: pass --yes to forget (or --dry-run)")
+    removed = apply_forget(a.conn, plan, image_dir=a.settings.image_dir, progress=note)
+    console.print("forgot " + ", ".join(f"{n} {lbl}" for lbl, n in sorted(removed.items())))
 
 
 @app.command("memories")

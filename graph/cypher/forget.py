@@ -1,0 +1,142 @@
+"""Forget queries: what a scope holds, what is derived from it, what it leaves empty or makes
+current again, and the deletes. Every query binds ``$user_id``; labels are whitelisted."""
+
+from __future__ import annotations
+
+from graph.cypher import label
+from graph.cypher.read import window_predicate
+
+__all__ = [
+    "DAYS_LEFT_EMPTY",
+    "DERIVED",
+    "IMAGES_STILL_USED",
+    "MEMORY",
+    "MONTHS_LEFT_EMPTY",
+    "SESSIONS_LEFT_EMPTY",
+    "SESSION_TURNS",
+    "YEARS_LEFT_EMPTY",
+    "delete_ids",
+    "reactivate",
+    "superseded_by",
+    "tags_left_empty",
+    "turns_in_window",
+    "user_nodes_brief",
+]
+
+_BRIEF = (
+    "[x IN labels(n) WHERE x <> 'Memory'][0] AS label, n.id AS id, "
+    "coalesce(n.text, n.key, n.name, n.source_id, '') AS text, n.t AS t"
+)
+
+MEMORY = f"""
+MATCH (n:Memory {{id: $id}}) WHERE n.user_id = $user_id
+RETURN {_BRIEF}, n.session_id AS session_id, n.image_path AS image_path
+"""
+
+SESSION_TURNS = f"""
+MATCH (s:Session {{id: $session_id}}) WHERE s.user_id = $user_id
+OPTIONAL MATCH (s)-[:HAS_TURN]->(n:Turn) WHERE n.user_id = $user_id
+RETURN s.id AS session, s.source_id AS source_id, {_BRIEF}, n.image_path AS image_path
+"""
+
+
+def turns_in_window(has_start: bool, has_end: bool) -> str:
+    return f"""
+MATCH (n:Turn) WHERE n.user_id = $user_id{window_predicate("n", has_start, has_end)}
+RETURN {_BRIEF}, n.session_id AS session_id, n.image_path AS image_path
+"""
+
+
+#: every memory, profile entry or snapshot DERIVED_FROM one of the turns
+DERIVED = f"""
+UNWIND $turn_ids AS tid
+MATCH (t:Turn {{id: tid}})<-[:DERIVED_FROM]-(n) WHERE t.user_id = $user_id AND n.user_id = $user_id
+RETURN DISTINCT {_BRIEF}
+"""
+
+
+def superseded_by(node_label: str) -> str:
+    """Versions superseded by a removed one that are not removed themselves."""
+    lbl = label(node_label)
+    return f"""
+MATCH (new:{lbl})-[:SUPERSEDES]->(n:{lbl})
+WHERE new.user_id = $user_id AND n.user_id = $user_id AND new.id IN $ids AND NOT n.id IN $ids
+  AND NOT EXISTS {{ MATCH (other:{lbl})-[:SUPERSEDES]->(n) WHERE NOT other.id IN $ids }}
+RETURN DISTINCT {_BRIEF}
+"""
+
+
+SESSIONS_LEFT_EMPTY = """
+MATCH (s:Session) WHERE s.user_id = $user_id AND s.id IN $session_ids
+OPTIONAL MATCH (s)-[:HAS_TURN]->(t:Turn)
+WITH s, collect(t.id) AS turns WHERE all(x IN turns WHERE x IN $ids)
+RETURN 'Session' AS label, s.id AS id, s.source_id AS text, s.start AS t
+"""
+
+DAYS_LEFT_EMPTY = """
+MATCH (d:Day) WHERE d.user_id = $user_id
+OPTIONAL MATCH (n)-[:ON]->(d)
+WITH d, collect(n.id) AS on WHERE all(x IN on WHERE x IN $ids)
+RETURN 'Day' AS label, d.id AS id, toString(d.date) AS text, null AS t
+"""
+
+MONTHS_LEFT_EMPTY = """
+MATCH (m:Month) WHERE m.user_id = $user_id
+OPTIONAL MATCH (d:Day)-[:PART_OF]->(m)
+WITH m, collect(d.id) AS days WHERE all(x IN days WHERE x IN $ids)
+RETURN 'Month' AS label, m.id AS id, toString(m.year) + '-' + toString(m.month) AS text, null AS t
+"""
+
+YEARS_LEFT_EMPTY = """
+MATCH (y:Year) WHERE y.user_id = $user_id
+OPTIONAL MATCH (m:Month)-[:PART_OF]->(y)
+WITH y, collect(m.id) AS months WHERE all(x IN months WHERE x IN $ids)
+RETURN 'Year' AS label, y.id AS id, toString(y.year) AS text, null AS t
+"""
+
+
+def tags_left_empty(node_label: str) -> str:
+    """Topics or entities whose every memory goes."""
+    lbl = label(node_label)
+    rel = "ABOUT" if node_label == "Topic" else "MENTIONS"
+    return f"""
+MATCH (g:{lbl}) WHERE g.user_id = $user_id
+OPTIONAL MATCH (m)-[:{rel}]->(g)
+WITH g, collect(m.id) AS ms WHERE all(x IN ms WHERE x IN $ids)
+RETURN '{node_label}' AS label, g.id AS id, g.name AS text, null AS t
+"""
+
+
+#: content-addressed images are shared: a file stays while any other turn points at it (this
+#: is the one query that looks past the user, and it returns only paths the caller gave)
+IMAGES_STILL_USED = """
+UNWIND $paths AS p
+MATCH (t:Turn) WHERE t.image_path = p AND NOT (t.user_id = $user_id AND t.id IN $ids)
+RETURN DISTINCT p AS path
+"""
+
+
+def user_nodes_brief(node_label: str) -> str:
+    return f"""
+MATCH (n:{label(node_label)}) WHERE n.user_id = $user_id
+RETURN {_BRIEF}, n.image_path AS image_path
+"""
+
+
+def delete_ids(node_label: str) -> str:
+    return f"""
+UNWIND $ids AS nid
+MATCH (n:{label(node_label)} {{id: nid}}) WHERE n.user_id = $user_id
+DETACH DELETE n
+"""
+
+
+def reactivate(node_label: str) -> str:
+    """A version whose successor was forgotten holds again (its interval reopens)."""
+    lbl = label(node_label)
+    status = {"Fact": ", n.status = 'active'", "Procedure": ", n.status = 'active'"}
+    return f"""
+UNWIND $ids AS nid
+MATCH (n:{lbl} {{id: nid}}) WHERE n.user_id = $user_id
+SET n.valid_to = null{status.get(node_label, "")}
+"""

@@ -1,0 +1,205 @@
+"""Forgetting on Neo4j: plan what a scope removes (previewed before anything is deleted),
+then apply the plan in one write transaction.
+
+A scope's turns take with them everything derived from them (facts, episodes, habits and
+goals, profile entries, personality snapshots whose evidence they were); a version that a
+removed memory had superseded becomes current again; sessions, calendar days, months and
+years, topics and entities left with nothing are removed; images no other turn uses are
+deleted from disk after the commit. Forgetting one derived memory removes that memory only
+(the turns it came from stay, and the plan says so). Re-applying a plan removes nothing new.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from graph.connection import Neo4jConnection
+from graph.connection import run as cypher
+from graph.cypher import forget as F
+from graph.cypher import write as W
+from graph.store import native
+from schema.errors import ConfigError
+from schema.forget import ForgetItem, ForgetPlan, ForgetScope
+from schema.nodes import NODE_MODELS
+
+__all__ = ["apply_forget", "plan_forget"]
+
+_VERSIONED = ("Fact", "Procedure", "ProfileEntry")
+#: NEXT chains to relink after a delete: (label, order key, scope key)
+_CHAINS = (
+    ("Session", "start", None),
+    ("Event", "t", None),
+    ("Day", "date", None),
+    ("PersonalitySnapshot", "step", None),
+)
+
+
+def _item(row: dict[str, Any], why: str) -> ForgetItem:
+    r = native(row)
+    return ForgetItem(id=r["id"], label=r["label"], text=r["text"] or "", t=r.get("t"), why=why)
+
+
+def plan_forget(conn: Neo4jConnection, scope: ForgetScope) -> ForgetPlan:
+    """What forgetting ``scope`` would remove (read only)."""
+    uid = scope.user_id
+
+    def work(tx: Any) -> ForgetPlan:
+        remove: dict[str, ForgetItem] = {}
+        images: set[str] = set()
+        turn_ids: list[str] = []
+        sessions: set[str] = set()
+
+        def add(rows: list[dict[str, Any]], why: str) -> None:
+            for row in rows:
+                if row.get("id") and row["id"] not in remove:
+                    remove[row["id"]] = _item(row, why)
+                    if row.get("image_path"):
+                        images.add(row["image_path"])
+
+        if scope.everything:
+            for model in NODE_MODELS:
+                add(cypher(tx, F.user_nodes_brief(model.label), user_id=uid).data(), "the user")
+            return ForgetPlan(
+                scope=scope, remove=list(remove.values()), images=_unshared(tx, uid, images, [])
+            )
+        if scope.memory_id:
+            rows = cypher(tx, F.MEMORY, user_id=uid, id=scope.memory_id).data()
+            if not rows:
+                raise ConfigError(
+                    f"user {uid!r} has no memory {scope.memory_id!r}",
+                    hint=f"list them with: persona memories --user {uid}",
+                )
+            add(rows, "asked for")
+            if rows[0]["label"] == "Turn":
+                turn_ids = [rows[0]["id"]]
+                sessions.add(rows[0]["session_id"])
+        elif scope.session_id:
+            rows = cypher(tx, F.SESSION_TURNS, user_id=uid, session_id=scope.session_id).data()
+            if not rows:
+                raise ConfigError(
+                    f"user {uid!r} has no session {scope.session_id!r}",
+                    hint=f"sessions are listed by: persona analytics sessions --user {uid}",
+                )
+            remove[scope.session_id] = ForgetItem(
+                id=scope.session_id,
+                label="Session",
+                text=str(rows[0]["source_id"]),
+                why="asked for",
+            )
+            add([r for r in rows if r["id"]], "in the session")
+            turn_ids = [r["id"] for r in rows if r["id"]]
+        else:
+            w = scope.window
+            assert w is not None
+            rows = cypher(
+                tx,
+                F.turns_in_window(w.start is not None, w.end is not None),
+                user_id=uid,
+                start=w.start,
+                end=w.end,
+            ).data()
+            add(rows, f"said in {w.describe()}")
+            turn_ids = [r["id"] for r in rows]
+            sessions |= {r["session_id"] for r in rows}
+        if turn_ids:
+            add(cypher(tx, F.DERIVED, user_id=uid, turn_ids=turn_ids).data(), "derived from them")
+        ids = list(remove)
+        add(
+            cypher(
+                tx, F.SESSIONS_LEFT_EMPTY, user_id=uid, session_ids=sorted(sessions), ids=ids
+            ).data(),
+            "left without turns",
+        )
+        for query, why in (
+            (F.DAYS_LEFT_EMPTY, "a day left empty"),
+            (F.tags_left_empty("Topic"), "a topic left without memories"),
+            (F.tags_left_empty("Entity"), "an entity left without memories"),
+        ):
+            add(cypher(tx, query, user_id=uid, ids=list(remove)).data(), why)
+        add(
+            cypher(tx, F.MONTHS_LEFT_EMPTY, user_id=uid, ids=list(remove)).data(),
+            "a month left empty",
+        )
+        add(
+            cypher(tx, F.YEARS_LEFT_EMPTY, user_id=uid, ids=list(remove)).data(),
+            "a year left empty",
+        )
+        reactivate: list[ForgetItem] = []
+        for lbl in _VERSIONED:
+            for row in cypher(tx, F.superseded_by(lbl), user_id=uid, ids=list(remove)).data():
+                reactivate.append(_item(row, "its successor is forgotten"))
+        return ForgetPlan(
+            scope=scope,
+            remove=list(remove.values()),
+            reactivate=reactivate,
+            images=_unshared(tx, uid, images, list(remove)),
+        )
+
+    return conn.read_tx(work)
+
+
+def _unshared(tx: Any, uid: str, paths: set[str], ids: list[str]) -> list[str]:
+    if not paths:
+        return []
+    used = {
+        r["path"]
+        for r in cypher(tx, F.IMAGES_STILL_USED, user_id=uid, paths=sorted(paths), ids=ids).data()
+    }
+    return sorted(paths - used)
+
+
+def apply_forget(
+    conn: Neo4jConnection,
+    plan: ForgetPlan,
+    *,
+    image_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, int]:
+    """Remove what the plan lists, in one write transaction; then delete unshared images.
+    Returns the number of nodes removed per label (what was really there)."""
+    uid = plan.scope.user_id
+    by_label: dict[str, list[str]] = defaultdict(list)
+    for item in plan.remove:
+        by_label[item.label].append(item.id)
+    removed: dict[str, int] = {}
+
+    def work(tx: Any) -> None:
+        for lbl, ids in sorted(by_label.items()):
+            summary = cypher(tx, F.delete_ids(lbl), user_id=uid, ids=ids).consume()
+            removed[lbl] = summary.counters.nodes_deleted
+        again: dict[str, list[str]] = defaultdict(list)
+        for item in plan.reactivate:
+            again[item.label].append(item.id)
+        for lbl, ids in again.items():
+            cypher(tx, F.reactivate(lbl), user_id=uid, ids=ids).consume()
+        if "Turn" in by_label:
+            sessions = [r["s"] for r in cypher(tx, _SESSIONS_OF_USER, user_id=uid).data()]
+            cypher(
+                tx, W.relink_chain("Turn", "index", "session_id"), user_id=uid, scopes=sessions
+            ).consume()
+        for lbl, key, _ in _CHAINS:
+            if lbl in by_label or (lbl == "Day" and by_label):
+                cypher(tx, W.relink_chain(lbl, key), user_id=uid).consume()
+
+    if plan.scope.everything:
+        # a whole user can be large: batched deletes in auto-commit transactions
+        for model in NODE_MODELS:
+            conn.run_autocommit(W.delete_user_nodes(model.label), user_id=uid)
+        removed = {k: len(v) for k, v in by_label.items()}
+    else:
+        conn.write_tx(work)
+    for path in plan.images:
+        target = Path(path)
+        if image_dir is not None and not target.is_absolute():
+            target = image_dir / target
+        if target.is_file():
+            target.unlink()
+            if progress:
+                progress(f"deleted image {target.name}")
+    return {k: v for k, v in removed.items() if v}
+
+
+_SESSIONS_OF_USER = "MATCH (s:Session) WHERE s.user_id = $user_id RETURN s.id AS s"
