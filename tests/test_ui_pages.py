@@ -1,0 +1,163 @@
+"""Every Streamlit page through streamlit.testing.v1.AppTest (headless, in-process), against
+the test Neo4j with the offline policy: the chat answers and shows its steps and memories, the
+explorer draws a bounded graph, analytics draws its charts, memory admin previews before it
+forgets. Bad input gets a message on the page, never a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import streamlit as st
+from agent_helpers import ingest_sample, new_user
+from streamlit.testing.v1 import AppTest
+
+from schema.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+APP = Path(__file__).resolve().parent.parent / "ui" / "app.py"
+
+
+@pytest.fixture
+def ui_env(
+    settings: Settings, neo4j_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """The app reads its settings from the environment: point it at the test server."""
+    monkeypatch.setenv("PERSONA_HOME", str(settings.home))
+    monkeypatch.setenv("PERSONA_POLICY", "offline")
+    monkeypatch.setenv("PERSONA_TIMEZONE", "UTC")
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+@pytest.fixture(scope="module")
+def sam(session_store: Any, embedder: Any) -> str:
+    return ingest_sample(session_store, embedder, new_user("uisam"))
+
+
+def _app(user: str | None = None, **params: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    if user:
+        at.query_params["user"] = user
+    for k, v in params.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def _text(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += (
+        [e.value for e in at.error] + [w.value for w in at.warning] + [i.value for i in at.info]
+    )
+    return "\n".join(str(p) for p in parts).replace("\\", "")  # as shown: escapes removed
+
+
+def test_chat_page_comes_first_and_asks_for_a_user(ui_env: None) -> None:
+    at = _app()
+    assert not at.exception
+    assert at.title[0].value == "Chat"
+    assert "Pick a user" in _text(at)
+
+
+def test_the_user_lives_in_the_url(ui_env: None, sam: str) -> None:
+    at = _app(sam)
+    assert not at.exception
+    assert at.session_state["user"] == sam
+    assert "offline" in _text(at)  # which policy answers is always shown
+
+
+def test_chat_answers_with_steps_and_memories(ui_env: None, sam: str) -> None:
+    at = _app(sam)
+    at.toggle(key="replay").set_value(True).run()
+    at.date_input(key="asked_day").set_value(__import__("datetime").date(2024, 9, 10)).run()
+    at.chat_input[0].set_value("Which dentist did I see in July 2024?").run()
+    assert not at.exception
+    text = _text(at)
+    assert "retrieve" in text and "2024-07-01" in text  # the window the policy chose
+    assert "Nguyen" in text  # the memory and the answer
+    assert "[offline policy]" in text
+    assert "remembered:" in text  # what the update stage stored
+
+
+def test_explorer_draws_a_bounded_graph(ui_env: None, sam: str) -> None:
+    at = _app(sam)
+    at.switch_page("views/explorer.py").run()
+    assert not at.exception
+    graph = at.get("component_instance")
+    assert graph, "the graph component is on the page"
+    assert "showing" in _text(at) and " of " in _text(at)
+
+
+def test_explorer_bounds_the_view_and_says_so(ui_env: None, sam: str) -> None:
+    at = _app(sam, n="10")
+    at.switch_page("views/explorer.py").run()
+    assert not at.exception
+    assert "showing 10 of" in _text(at) and "bounded" in _text(at)
+
+
+def test_explorer_refuses_a_window_that_ends_before_it_starts(ui_env: None, sam: str) -> None:
+    at = _app(sam)
+    at.switch_page("views/explorer.py").run()
+    import datetime
+
+    at.date_input(key="from").set_value(datetime.date(2024, 9, 1)).run()
+    at.date_input(key="to").set_value(datetime.date(2024, 3, 1)).run()
+    assert not at.exception
+    assert "is not before its end" in _text(at)
+
+
+def test_analytics_draws_charts(ui_env: None, sam: str) -> None:
+    at = _app(sam)
+    at.switch_page("views/analytics.py").run()
+    assert not at.exception
+    charts = at.get("vega_lite_chart")
+    assert len(charts) >= 2  # activity and topics (or centrality)
+    assert at.dataframe, "changes / habits tables"
+
+
+def test_analytics_of_a_user_without_memories(ui_env: None) -> None:
+    at = _app("nobody-" + new_user())
+    at.switch_page("views/analytics.py").run()
+    assert not at.exception
+    assert "has no memories" in _text(at)
+
+
+def test_memory_admin_previews_then_forgets(
+    ui_env: None, session_store: Any, embedder: Any
+) -> None:
+    uid = ingest_sample(session_store, embedder, new_user("uiforget"))
+    at = _app(uid)
+    at.switch_page("views/memory.py").run()
+    assert not at.exception
+    session = session_store.sessions(uid)[0].id
+    at.radio[0].set_value("a session").run()
+    at.selectbox[-1].set_value(session).run()
+    at.button[0].click().run()  # preview
+    assert "removes" in _text(at)
+    assert session_store.sessions(uid)[0].id == session  # nothing removed yet
+    forget = next(b for b in at.button if b.label == "Forget")
+    assert forget.disabled  # the confirmation comes first
+    at.checkbox[0].check().run()
+    next(b for b in at.button if b.label == "Forget").click().run()
+    assert not at.exception
+    assert "Forgot" in " ".join(s.value for s in at.success)
+    assert session not in {s.id for s in session_store.sessions(uid)}
+
+
+def test_server_down_shows_how_to_start_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERSONA_HOME", str(tmp_path / "empty-home"))
+    monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NEO4J_PASSWORD", "x")
+    st.cache_resource.clear()
+    try:
+        at = _app("sam")
+        assert not at.exception
+        text = _text(at)
+        assert "Neo4j is not reachable" in text and "persona db start" in text
+    finally:
+        st.cache_resource.clear()

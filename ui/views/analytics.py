@@ -1,0 +1,155 @@
+"""Timeline and analytics of one user: activity, topics over time, what changed, habits and
+goals, the Big-Five trajectory with its evidence and drift, what was true as of a date, and
+the central entities and topic communities (networkx on the exported subgraph)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import cast
+
+import pandas as pd
+import streamlit as st
+
+from schema.analytics import Unit
+from schema.nodes import TRAITS
+from schema.retrieval import TimeWindow
+from schema.timeutil import get_tz
+from ui import clients
+from ui.render import md
+
+c = clients.get()
+if c is None:
+    st.stop()
+user = st.session_state.get("user")
+st.title("Timeline & analytics")
+if not user:
+    st.info("Pick a user in the sidebar.")
+    st.stop()
+an = c.analytics
+tz = get_tz(c.app.settings.timezone)
+
+cols = st.columns([1, 1, 1, 1])
+unit = cols[0].selectbox("per", ["day", "week", "month"], index=1, key="unit", bind="query-params")
+start = cols[1].date_input("from", value=None, key="from", bind="query-params")
+end = cols[2].date_input("to", value=None, key="to", bind="query-params")
+as_of = cols[3].date_input("as of", value=None, key="asof", bind="query-params")
+
+
+def _bound(d: date | None) -> datetime | None:
+    return datetime.combine(d, time(0)).replace(tzinfo=tz) if d else None
+
+
+try:
+    window = TimeWindow(start=_bound(start), end=_bound(end))
+except ValueError:
+    st.error(f"The window's start ({start}) is not before its end ({end}): swap or clear them.")
+    st.stop()
+
+per = cast(Unit, unit)
+activity = an.activity(user, per, window)
+if not activity:
+    st.info(f"{md(user)} has no memories in this window.")
+    st.stop()
+
+st.subheader("Activity")
+frame = pd.DataFrame([a.model_dump() for a in activity]).set_index("period")
+st.bar_chart(frame[["turns", "facts", "events"]])
+
+st.subheader("Topics over time")
+topics = an.topics_over_time(user, per, window)
+if topics:
+    tf = pd.DataFrame([t.model_dump() for t in topics])
+    st.line_chart(tf.pivot_table(index="period", columns="topic", values="count", fill_value=0))
+else:
+    st.caption("no topics in this window")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("What changed")
+    changes = an.fact_changes(user, window)
+    if changes:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "when": ch.at.strftime("%Y-%m-%d"),
+                        "type": ch.label,
+                        "before": ch.old_text,
+                        "after": ch.new_text,
+                        "held (days)": ch.held_days,
+                    }
+                    for ch in changes
+                ]
+            ),
+            hide_index=True,
+        )
+    else:
+        st.caption("nothing was superseded in this window")
+with right:
+    st.subheader("Habits and goals")
+    spans = an.procedures(user)
+    if spans:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "type": p.type,
+                        "what": p.text,
+                        "from": p.start.strftime("%Y-%m-%d"),
+                        "until": p.end.strftime("%Y-%m-%d") if p.end else "now",
+                    }
+                    for p in spans
+                ]
+            ),
+            hide_index=True,
+        )
+    else:
+        st.caption("no habits or goals recorded")
+
+st.subheader("Big Five over time")
+points = an.personality(user)
+if points:
+    pf = pd.DataFrame([{"step": p.step, **p.traits} for p in points]).set_index("step")
+    st.line_chart(pf[list(TRAITS)])
+    drift = an.drift(user, window)
+    if drift.trait:
+        st.metric(f"moved most: {drift.trait}", f"{drift.delta:+.2f}")
+        for turn in drift.turns:
+            st.markdown(f"- {turn.delta:+.2f} after: {md(turn.turn_text or turn.turn_id)}")
+    with st.expander("evidence of every snapshot"):
+        st.dataframe(
+            pd.DataFrame(
+                [{"step": p.step, "when": p.t, "evidence turn": p.turn_text} for p in points]
+            ),
+            hide_index=True,
+        )
+else:
+    st.caption("no personality snapshots (the model-free extractor makes no personality claims)")
+
+moment = _bound(as_of)
+if moment is not None:
+    st.subheader(f"True as of {as_of}")
+    state = an.as_of(user, moment)
+    st.markdown("**facts**: " + ("; ".join(md(f.text) for f in state.facts) or "none"))
+    st.markdown(
+        "**habits and goals**: " + ("; ".join(md(p.text) for p in state.procedures) or "none")
+    )
+    if state.profile:
+        st.markdown(
+            "**profile**: " + "; ".join(f"{md(k)}: {md(v)}" for k, v in state.profile.items())
+        )
+
+st.subheader("Central entities and topics")
+central = an.central(user, window)
+if central:
+    cf = pd.DataFrame([{"name": x.name, "PageRank": x.score} for x in central]).set_index("name")
+    st.bar_chart(cf)
+    groups = an.communities(user, window)
+    st.markdown("**topic communities**")
+    for g in groups[:6]:
+        st.markdown(f"- {', '.join(md(m) for m in g.members[:12])}")
+    pairs = an.cooccurrence(user, window)
+    if pairs:
+        st.dataframe(pd.DataFrame([p.model_dump() for p in pairs]), hide_index=True)
+else:
+    st.caption("no topics or entities to rank")
