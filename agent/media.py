@@ -22,11 +22,20 @@ class ImageStore:
         digest = hashlib.sha256(data).hexdigest()
         path = self.path_for(digest)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(data)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # owner only
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
             tmp.replace(path)
         return digest, path
+
+    def remove(self, sha256: str) -> bool:
+        """Delete one image (forget); True when it was there."""
+        path = self.path_for(sha256)
+        existed = path.is_file()
+        path.unlink(missing_ok=True)
+        return existed
 
     def get(self, sha256: str) -> bytes:
         return self.path_for(sha256).read_bytes()

@@ -3,10 +3,12 @@ from them, and the translation of user input (times, rows) at the edge."""
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from schema.settings import Settings
 
@@ -14,13 +16,20 @@ __all__ = [
     "app",
     "bench_app",
     "cell",
+    "choice",
+    "choices",
     "console",
     "err",
     "make_app",
     "note",
+    "one_of",
     "print_rows",
     "settings",
+    "text_arg",
+    "user_cb",
+    "user_id",
     "when",
+    "window",
 ]
 
 app = typer.Typer(
@@ -67,6 +76,60 @@ def bench_app() -> Any:
     return make_app(s)
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+def choice(value: str, enum: type[E], flag: str) -> E:
+    """``value`` as a member of ``enum`` (case-insensitive), or an error listing the valid ones."""
+    wanted = value.strip().lower()
+    for member in enum:
+        if member.value.lower() == wanted:
+            return member
+    valid = ", ".join(m.value for m in enum)
+    raise typer.BadParameter(f"{value!r} is not one of: {valid}", param_hint=flag)
+
+
+def choices(values: list[str] | None, enum: type[E], flag: str) -> list[E] | None:
+    return [choice(v, enum, flag) for v in values] if values else None
+
+
+def one_of(value: str, valid: tuple[str, ...], flag: str) -> str:
+    if value not in valid:
+        raise typer.BadParameter(f"{value!r} is not one of: {', '.join(valid)}", param_hint=flag)
+    return value
+
+
+def user_id(value: str, flag: str = "--user") -> str:
+    """A user id as the store keeps it: stripped, never empty."""
+    uid = value.strip()
+    if not uid:
+        raise typer.BadParameter("a user id cannot be empty", param_hint=flag)
+    return uid
+
+
+def user_cb(value: str | None) -> str | None:
+    """typer callback for every --user option."""
+    return None if value is None else user_id(value)
+
+
+def text_arg(value: str, what: str) -> str:
+    if not value.strip():
+        raise typer.BadParameter(f"the {what} is empty", param_hint=what)
+    return value
+
+
+def window(start: str | None, end: str | None) -> Any:
+    """``--from``/``--to`` as a half-open TimeWindow; a start not before its end is an error."""
+    from schema.retrieval import TimeWindow
+
+    a, b = when(start, "--from"), when(end, "--to")
+    if a is not None and b is not None and a >= b:
+        raise typer.BadParameter(
+            f"--from {start} is not before --to {end} (the window is [from, to)): swap them"
+        )
+    return TimeWindow(start=a, end=b)
+
+
 def when(value: str | None, label: str) -> Any:
     if value is None:
         return None
@@ -85,13 +148,17 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
     if not rows:
         console.print("(no rows)")
         return
-    table = Table(*rows[0].keys())
+    table = Table()
+    for key in rows[0]:
+        table.add_column(Text(str(key)))  # column names may come from the user's Cypher
     for row in rows:
         table.add_row(*(cell(v) for v in row.values()))
     console.print(table)
     console.print(f"{len(rows)} row(s)")
 
 
-def cell(value: Any) -> str:
+def cell(value: Any) -> Text:
+    """A table cell for a value that may come from a user, a model or the database: plain
+    text, never read as Rich markup (``[/b]`` in a turn is shown as typed)."""
     text = str(value)
-    return text if len(text) <= 120 else text[:117] + "..."
+    return Text(text if len(text) <= 120 else text[:117] + "...")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli._shared import app, console, err, make_app, settings, when
+from cli._shared import app, cell, console, err, make_app, settings, user_cb, when
 
 
 def _policy_banner() -> None:
@@ -24,7 +25,7 @@ def _policy_banner() -> None:
 @app.command("ask")
 def ask_cmd(
     question: Annotated[str, typer.Argument(help="the question")],
-    user: Annotated[str, typer.Option("--user", "-u")],
+    user: Annotated[str, typer.Option("--user", "-u", callback=user_cb)],
     at: Annotated[str | None, typer.Option("--at", help="when the question is asked")] = None,
     direct: Annotated[bool, typer.Option("--direct", help="non-reasoning mode")] = False,
     no_update: Annotated[bool, typer.Option("--no-update", help="do not remember it")] = False,
@@ -35,7 +36,8 @@ def ask_cmd(
 
     a = make_app()
     _policy_banner()
-    with a.checkpointer() as saver:
+    with a.checkpointer() if not no_update else nullcontext() as saver:
+        # --no-update leaves no trace: no memories and no checkpoint of the question
         state = ask(
             a,
             user,
@@ -53,7 +55,7 @@ def ask_cmd(
 
 @app.command("chat")
 def chat_cmd(
-    user: Annotated[str, typer.Option("--user", "-u")],
+    user: Annotated[str, typer.Option("--user", "-u", callback=user_cb)],
     name: Annotated[str | None, typer.Option("--name", help="the user's display name")] = None,
     direct: Annotated[bool, typer.Option("--direct", help="non-reasoning mode")] = False,
 ) -> None:
@@ -104,14 +106,14 @@ def _end_session(a: Any, user: str, name: str | None) -> None:
 
 
 @app.command("end-session")
-def end_session_cmd(user: Annotated[str, typer.Option("--user", "-u")]) -> None:
+def end_session_cmd(user: Annotated[str, typer.Option("--user", "-u", callback=user_cb)]) -> None:
     """Close the user's open session now: episodes, habits/goals and profile are updated."""
     _end_session(make_app(), user, None)
 
 
 @app.command("personality")
 def personality_cmd(
-    user: Annotated[str, typer.Option("--user", "-u")],
+    user: Annotated[str, typer.Option("--user", "-u", callback=user_cb)],
     plot: Annotated[Path | None, typer.Option("--plot", help="write a PNG of the history")] = None,
 ) -> None:
     """The current Big-Five profile and its history (every update, with its evidence turn)."""
@@ -135,7 +137,7 @@ def personality_cmd(
             *[f"{getattr(s, t):.2f}" for t in TRAITS],
             f"{s.weight:.3f}",
             str(["-" if v is None else v for v in s.observed]),
-            str(s.turn_id),
+            cell(s.turn_id),
         )
     console.print(table)
     if plot:

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli._shared import console, make_app, when
+from cli._shared import choices, console, make_app, user_cb, when, window
 
 __all__ = ["analytics_app"]
 
@@ -20,7 +20,7 @@ analytics_app = typer.Typer(
     no_args_is_help=True,
 )
 
-_USER = typer.Option("--user", "-u", help="user id")
+_USER = typer.Option("--user", "-u", help="user id", callback=user_cb)
 _FROM = typer.Option("--from", help="window start (inclusive)")
 _TO = typer.Option("--to", help="window end (exclusive)")
 _PLOT = typer.Option("--plot", help="write a PNG plot here")
@@ -34,13 +34,7 @@ def _an() -> Any:
 
 
 def _window(start: str | None, end: str | None) -> Any:
-    from schema.retrieval import TimeWindow
-
-    a, b = when(start, "--from"), when(end, "--to")
-    try:
-        return TimeWindow(start=a, end=b)
-    except ValueError as exc:
-        raise typer.BadParameter(f"--from {start} is not before --to {end}") from exc
+    return window(start, end)
 
 
 def _table(title: str, headers: list[str], rows: list[list[Any]]) -> None:
@@ -225,11 +219,8 @@ def between_cmd(
 
     if start is None and end is None:
         raise typer.BadParameter("give --from, --to or both", param_hint="--from/--to")
-    valid = [k.value for k in MemoryKind]
-    for k in kind or []:
-        if k not in valid:
-            raise typer.BadParameter(f"{k!r}: use {', '.join(valid)}", param_hint="--type")
-    rows = _an().between(user, _window(start, end), [MemoryKind(k) for k in kind or valid], limit)
+    kinds = choices(kind, MemoryKind, "--type") or list(MemoryKind)
+    rows = _an().between(user, _window(start, end), kinds, limit)
     _table(
         f"{user}: memories",
         ["time", "type", "id", "text"],

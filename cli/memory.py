@@ -10,7 +10,22 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli._shared import app, cell, console, err, make_app, note, settings, when
+from cli._shared import (
+    app,
+    cell,
+    choice,
+    choices,
+    console,
+    err,
+    make_app,
+    note,
+    one_of,
+    settings,
+    text_arg,
+    user_cb,
+    user_id,
+    window,
+)
 
 
 @app.command("schema")
@@ -28,7 +43,9 @@ def schema_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 @app.command("ingest")
 def ingest_cmd(
     file: Annotated[Path, typer.Argument(help="conversation file (JSON)")],
-    user: Annotated[str | None, typer.Option("--user", "-u", help="user id")] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", "-u", help="user id", callback=user_cb)
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="native | locomo | auto")] = "auto",
     sample: Annotated[str | None, typer.Option(help="LoCoMo: only this sample id")] = None,
 ) -> None:
@@ -66,15 +83,15 @@ def ingest_cmd(
 @app.command("search")
 def search_cmd(
     query: Annotated[str, typer.Argument(help="what to look for")],
-    user: Annotated[str, typer.Option("--user", "-u")],
+    user: Annotated[str, typer.Option("--user", "-u", callback=user_cb)],
     keyword: Annotated[list[str] | None, typer.Option("--keyword", "-k")] = None,
     start: Annotated[str | None, typer.Option("--from", help="window start (inclusive)")] = None,
     end: Annotated[str | None, typer.Option("--to", help="window end (exclusive)")] = None,
     kind: Annotated[
         list[str] | None, typer.Option("--type", help="turn|event|fact|procedure")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n")] = 8,
-    path: Annotated[str | None, typer.Option(help="search | prefilter")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=500)] = 8,
+    path: Annotated[str | None, typer.Option(help="search | prefilter | postfilter")] = None,
     expand: Annotated[
         list[str] | None, typer.Option(help="event_turns | supersession | same_day | same_topic")
     ] = None,
@@ -83,19 +100,20 @@ def search_cmd(
     """Time-bounded hybrid retrieval, with why each memory was returned."""
     from pipelines.render import retrieval
     from schema.nodes import MemoryKind
-    from schema.retrieval import Expansion, RetrievalRequest, TimeWindow, VectorPath
+    from schema.retrieval import Expansion, RetrievalRequest, VectorPath
 
-    window = TimeWindow(start=when(start, "--from"), end=when(end, "--to"))
+    kinds = choices(kind, MemoryKind, "--type")
+    expansions = choices(expand, Expansion, "--expand")
     req = RetrievalRequest(
-        user_id=user,
-        query=query,
+        user_id=user_id(user),
+        query=text_arg(query, "query"),
         keywords=keyword or [],
-        window=window,
+        window=window(start, end),
         k=limit,
-        **({"kinds": [MemoryKind(k) for k in kind]} if kind else {}),
-        **({"expand": [Expansion(e) for e in expand]} if expand else {}),
-        vector_path=VectorPath(path) if path else None,
-        unit="turn" if unit == "turn" else "memory",
+        **({"kinds": kinds} if kinds else {}),
+        **({"expand": expansions} if expansions else {}),
+        vector_path=choice(path, VectorPath, "--path") if path else None,
+        unit="turn" if one_of(unit, ("memory", "turn"), "--unit") == "turn" else "memory",
     )
     retrieval(console, make_app().store.retrieve(req))
 
@@ -103,7 +121,7 @@ def search_cmd(
 # ------------------------------------------------------------------------------- export
 @app.command("export")
 def export_cmd(
-    user: Annotated[str, typer.Option("--user", "-u")],
+    user: Annotated[str, typer.Option("--user", "-u", callback=user_cb)],
     out: Annotated[Path, typer.Option("--out", "-o", help=".graphml or .json")],
     start: Annotated[str | None, typer.Option("--from")] = None,
     end: Annotated[str | None, typer.Option("--to")] = None,
@@ -112,10 +130,12 @@ def export_cmd(
     import networkx as nx
 
     from graph.export import to_networkx
-    from schema.retrieval import TimeWindow
 
-    window = TimeWindow(start=when(start, "--from"), end=when(end, "--to"))
-    g = to_networkx(make_app().conn, user, window)
+    if out.suffix not in (".graphml", ".json"):
+        raise typer.BadParameter(f"{out.name}: write .graphml or .json", param_hint="--out")
+    if not out.parent.is_dir():
+        raise typer.BadParameter(f"the folder {out.parent} does not exist", param_hint="--out")
+    g = to_networkx(make_app().conn, user_id(user), window(start, end))
     if out.suffix == ".graphml":
         for _, data in g.nodes(data=True):
             for k, v in list(data.items()):
@@ -124,12 +144,14 @@ def export_cmd(
         nx.write_graphml(g, out)
     else:
         out.write_text(json.dumps(nx.node_link_data(g, edges="edges"), indent=1, default=str))
-    console.print(f"wrote {g.number_of_nodes()} nodes and {g.number_of_edges()} edges to {out}")
+    console.print(
+        escape(f"wrote {g.number_of_nodes()} nodes and {g.number_of_edges()} edges to {out}")
+    )
 
 
 @app.command("forget")
 def forget_cmd(
-    user: Annotated[str, typer.Option("--user", "-u")],
+    user: Annotated[str, typer.Option("--user", "-u", callback=user_cb)],
     session: Annotated[str | None, typer.Option("--session", help="one session's id")] = None,
     start: Annotated[str | None, typer.Option("--from", help="time range start")] = None,
     end: Annotated[str | None, typer.Option("--to", help="time range end (exclusive)")] = None,
@@ -139,20 +161,16 @@ def forget_cmd(
 ) -> None:
     """Forget a user, a session, a time range or one memory, with everything derived from it.
     Shows exactly what goes; acts only with --yes (--dry-run: never)."""
-    from graph.forget import apply_forget, plan_forget
+    from graph.forget import plan_forget
+    from pipelines.forget import forget
     from schema.forget import ForgetScope
-    from schema.retrieval import TimeWindow
 
-    window = None
-    if start or end:
-        try:
-            window = TimeWindow(start=when(start, "--from"), end=when(end, "--to"))
-        except ValueError as exc:
-            raise typer.BadParameter(f"--from {start} is not before --to {end}") from exc
-    everything = not (session or memory or window)
+    span = window(start, end) if (start or end) else None
+    everything = not (session or memory or span)
+    user = user_id(user)
     try:
         scope = ForgetScope(
-            user_id=user, session_id=session, memory_id=memory, window=window, everything=everything
+            user_id=user, session_id=session, memory_id=memory, window=span, everything=everything
         )
     except ValueError as exc:
         raise typer.BadParameter(
@@ -165,9 +183,7 @@ def forget_cmd(
         raise typer.Exit(1)
     table = Table("type", "id", "text", "why", title=escape(f"forget {scope.describe()}"))
     for item in plan.remove[:200]:
-        table.add_row(
-            escape(item.label), escape(item.id), escape(cell(item.text)), escape(item.why)
-        )
+        table.add_row(cell(item.label), cell(item.id), cell(item.text), cell(item.why))
     console.print(table)
     if len(plan.remove) > 200:
         console.print(f"... and {len(plan.remove) - 200} more")
@@ -179,29 +195,29 @@ def forget_cmd(
         return
     if not yes:
         raise typer.BadParameter("this cannot be undone: pass --yes to forget (or --dry-run)")
-    removed = apply_forget(a.conn, plan, image_dir=a.settings.image_dir, progress=note)
+    removed = forget(a, plan, progress=note)
     console.print("forgot " + ", ".join(f"{n} {lbl}" for lbl, n in sorted(removed.items())))
 
 
 @app.command("memories")
 def memories_cmd(
-    user: Annotated[str, typer.Option("--user", "-u")],
+    user: Annotated[str, typer.Option("--user", "-u", callback=user_cb)],
     kind: Annotated[
         list[str] | None, typer.Option("--type", help="turn|event|fact|procedure")
     ] = None,
     start: Annotated[str | None, typer.Option("--from")] = None,
     end: Annotated[str | None, typer.Option("--to")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n")] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000)] = 50,
 ) -> None:
     """List a user's memories in time order (optionally by type and window)."""
     from schema.nodes import MemoryKind
-    from schema.retrieval import TimeWindow
     from schema.timeutil import format_for_prompt
 
-    kinds = [MemoryKind(k) for k in kind] if kind else list(MemoryKind)
-    window = TimeWindow(start=when(start, "--from"), end=when(end, "--to"))
-    rows = make_app().store.list_memories(user, kinds, window, limit)
-    table = Table("time", "type", "status", "text", title=f"{user}: {window.describe()}")
+    kinds = choices(kind, MemoryKind, "--type") or list(MemoryKind)
+    span = window(start, end)
+    user = user_id(user)
+    rows = make_app().store.list_memories(user, kinds, span, limit)
+    table = Table("time", "type", "status", "text", title=escape(f"{user}: {span.describe()}"))
     for r in rows:
         who = f"{r.get('speaker')}: " if r.get("speaker") else ""
         table.add_row(

@@ -63,7 +63,10 @@ def plan_forget(conn: Neo4jConnection, scope: ForgetScope) -> ForgetPlan:
             for model in NODE_MODELS:
                 add(cypher(tx, F.user_nodes_brief(model.label), user_id=uid).data(), "the user")
             return ForgetPlan(
-                scope=scope, remove=list(remove.values()), images=_unshared(tx, uid, images, [])
+                scope=scope,
+                remove=list(remove.values()),
+                images=_unshared(tx, uid, images, list(remove)),
+                sessions=None,
             )
         if scope.memory_id:
             rows = cypher(tx, F.MEMORY, user_id=uid, id=scope.memory_id).data()
@@ -73,6 +76,8 @@ def plan_forget(conn: Neo4jConnection, scope: ForgetScope) -> ForgetPlan:
                     hint=f"list them with: persona memories --user {uid}",
                 )
             add(rows, "asked for")
+            if rows[0].get("session_id"):  # its conversation thread may quote it
+                sessions.add(rows[0]["session_id"])
             if rows[0]["label"] == "Turn":
                 turn_ids = [rows[0]["id"]]
                 sessions.add(rows[0]["session_id"])
@@ -90,6 +95,7 @@ def plan_forget(conn: Neo4jConnection, scope: ForgetScope) -> ForgetPlan:
                 why="asked for",
             )
             add([r for r in rows if r["id"]], "in the session")
+            sessions.add(scope.session_id)
             turn_ids = [r["id"] for r in rows if r["id"]]
         else:
             w = scope.window
@@ -136,6 +142,7 @@ def plan_forget(conn: Neo4jConnection, scope: ForgetScope) -> ForgetPlan:
             remove=list(remove.values()),
             reactivate=reactivate,
             images=_unshared(tx, uid, images, list(remove)),
+            sessions=sorted(sessions),
         )
 
     return conn.read_tx(work)

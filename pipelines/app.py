@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -22,7 +24,22 @@ from graph.migrate import migrate
 from graph.store import Neo4jMemoryStore
 from schema.settings import Settings
 
-__all__ = ["App"]
+__all__ = ["App", "open_checkpoints", "private_home"]
+
+
+def private_home(settings: Settings) -> None:
+    """The home holds memories, images, checkpoints and the password: owner only (0700)."""
+    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(settings.home, 0o700)
+
+
+def open_checkpoints(settings: Settings) -> sqlite3.Connection:
+    """The LangGraph checkpoints (SQLite), created 0600 in the private home."""
+    private_home(settings)
+    path = settings.checkpoint_path
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    os.chmod(path, 0o600)
+    return sqlite3.connect(path, check_same_thread=False)
 
 
 class App:
@@ -35,6 +52,7 @@ class App:
 
     @cached_property
     def conn(self) -> Neo4jConnection:
+        private_home(self.settings)
         return connect(self.settings, progress=self.note)
 
     @cached_property
@@ -121,10 +139,7 @@ class App:
     @contextmanager
     def checkpointer(self) -> Iterator[SqliteSaver]:
         """SQLite checkpoints under the home: a conversation survives a restart."""
-        import sqlite3
-
-        self.settings.home.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.settings.checkpoint_path, check_same_thread=False)
+        conn = open_checkpoints(self.settings)
         try:
             yield SqliteSaver(conn)
         finally:

@@ -33,7 +33,7 @@ def _render_update(console: Console, node: str, update: dict[str, Any]) -> None:
         if step.get("think"):
             console.print(f"[magenta]think[/magenta] {escape(step['think'])}")
         if step.get("issues"):
-            console.print(f"[yellow]  output issues: {', '.join(step['issues'])}[/yellow]")
+            console.print(f"[yellow]  output issues: {escape(', '.join(step['issues']))}[/yellow]")
         if kind in ("repair", "fallback", "forced") and step.get("note"):
             console.print(f"[yellow]{kind}[/yellow] {escape(step['note'])}")
         if kind == "retrieve":

@@ -31,6 +31,7 @@ from agent.memory import (
 from agent.personality import PemSchedule
 from agent.update import personality_update
 from pipelines.formats import Format, LoadedConversation, load
+from schema.errors import IngestError
 from schema.nodes import Event, Fact, MemoryNode, Session, Turn, User, make_id
 from schema.protocols import Embedder, MemoryStore, WriteBatch, WriteStats
 from schema.records import TurnRecord
@@ -91,6 +92,22 @@ def _session_id(user_id: str, source_id: str) -> str:
     return make_id("session", user_id, source_id)
 
 
+def _image_file(conv: LoadedConversation, rel: str) -> Path:
+    """The image beside the conversation file; a link that leads outside its folder is refused
+    (an ingest file must not copy arbitrary readable files into the image store)."""
+    base = conv.base_dir.resolve()
+    path = (base / rel).resolve()
+    if not path.is_relative_to(base):
+        raise IngestError(
+            f"image path {rel!r} leads outside the conversation's folder ({base})",
+            file=conv.source,
+            field="image.path",
+        )
+    if not path.is_file():
+        raise IngestError(f"image file {rel!r} not found in {base}", file=conv.source)
+    return path
+
+
 def _turn(
     conv: LoadedConversation,
     session_id: str,
@@ -105,7 +122,7 @@ def _turn(
     caption = rec.image.caption if rec.image else None
     if rec.image and images is not None and (rec.image.path or rec.image.base64):
         data = (
-            (conv.base_dir / rec.image.path).read_bytes()
+            _image_file(conv, rec.image.path).read_bytes()
             if rec.image.path
             else base64.b64decode(rec.image.base64 or "")
         )

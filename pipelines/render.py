@@ -142,4 +142,4 @@ class RichProgress(ProgressProtocol):
             self.bar.advance(self.tasks[task], n)
 
     def note(self, message: str) -> None:
-        self.bar.console.print(f"[dim]· {message}[/dim]")
+        self.bar.console.print(f"[dim]· {escape(message)}[/dim]")

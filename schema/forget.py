@@ -65,6 +65,10 @@ class ForgetPlan(BaseModel):
         default_factory=list, description="superseded by a removed memory: current again"
     )
     images: list[str] = Field(default_factory=list, description="image files no one else uses")
+    sessions: list[str] | None = Field(
+        default_factory=list,
+        description="sessions whose conversation threads (checkpoints) go too; None: all",
+    )
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -25,6 +25,7 @@ one is read in ``timezone`` (else the configured timezone). ``user`` is optional
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -58,6 +59,13 @@ class ImageRecord(_Strict):
             raise ValueError("an image needs a path, base64 bytes or at least a caption")
         if self.path and self.base64:
             raise ValueError("give either path or base64, not both")
+        if self.path is not None:
+            p = PurePosixPath(self.path.replace("\\", "/"))
+            if p.is_absolute() or ".." in p.parts or not p.parts or self.path[1:3] == ":\\":
+                raise ValueError(
+                    f"image path {self.path!r} must be relative to the JSON file's folder "
+                    "and stay inside it (no absolute paths, no '..')"
+                )
         return self
 
 

@@ -4,14 +4,13 @@ rerun tries again."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 
 from graph.analytics import Analytics
-from pipelines.app import App
+from pipelines.app import App, open_checkpoints
 from schema.errors import PersonaError
 from schema.settings import Settings
 
@@ -37,9 +36,7 @@ def _clients() -> Clients:
 
     app = App(settings())
     app.store  # noqa: B018  (connects, migrates; raises when the server is down)
-    s = app.settings
-    s.home.mkdir(parents=True, exist_ok=True)
-    saver = SqliteSaver(sqlite3.connect(s.checkpoint_path, check_same_thread=False))
+    saver = SqliteSaver(open_checkpoints(app.settings))
     return Clients(app=app, analytics=Analytics(app.conn), checkpointer=saver)
 
 

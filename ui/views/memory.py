@@ -9,7 +9,8 @@ from datetime import date, datetime, time
 import pandas as pd
 import streamlit as st
 
-from graph.forget import apply_forget, plan_forget
+from graph.forget import plan_forget
+from pipelines.forget import forget
 from schema.errors import PersonaError
 from schema.forget import ForgetScope
 from schema.nodes import MemoryKind
@@ -109,7 +110,7 @@ if plan is not None and plan.scope == scope:
             )
         sure = st.checkbox("I understand this cannot be undone")
         if st.button("Forget", type="primary", disabled=not sure):
-            removed = apply_forget(c.app.conn, plan, image_dir=c.app.settings.image_dir)
+            removed = forget(c.app, plan, saver=c.checkpointer)
             st.session_state.pop("forget_plan", None)
             st.success(
                 "Forgot " + ", ".join(f"{n} {lbl}" for lbl, n in sorted(removed.items()))

@@ -1,0 +1,219 @@
+"""Trust, through the CLI on the test server: user text is shown as typed (never Rich markup),
+option values that typer does not convert get an error listing the valid ones, an ingest file
+cannot copy files from outside its folder, the home and the checkpoints are private, and
+forgetting reaches the LangGraph checkpoints and the image files too."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sqlite3
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import fresh_user
+from typer.testing import CliRunner
+
+import cli
+from schema.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+runner = CliRunner()
+WIDE = {"COLUMNS": "400"}
+HOSTILE = "I said [/b] and [bold red]x[/] then [link=file:///etc/passwd]y[/link] :smile:"
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"pixels" * 400).decode()
+
+
+@pytest.fixture
+def cli_settings(settings: Settings) -> Iterator[Settings]:
+    previous = cli._State.settings
+    cli._State.settings = settings
+    try:
+        yield settings
+    finally:
+        cli._State.settings = previous
+
+
+def _run(*args: str) -> Any:
+    return runner.invoke(cli.app, list(args), env=WIDE)
+
+
+def _ok(*args: str) -> Any:
+    result = _run(*args)
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+def _flat(text: str) -> str:
+    """Output as one line: whitespace collapsed, the error panel's frame removed."""
+    return re.sub(r"\s+", " ", re.sub(r"[│╭╮╰╯─]", " ", text))
+
+
+def _said(result: Any) -> str:
+    return _flat(
+        result.output + (result.exception.message if hasattr(result.exception, "message") else "")
+    )
+
+
+def _conversation(tmp_path: Path, uid: str, turns: list[dict[str, Any]]) -> Path:
+    doc = {
+        "format": "personagraph/v1",
+        "user": {"id": uid, "name": "Robin"},
+        "timezone": "UTC",
+        "sessions": [{"id": "s1", "turns": turns}],
+    }
+    path = tmp_path / f"{uid}.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def _turn(text: str, minute: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "role": "user",
+        "text": text,
+        "timestamp": f"2024-05-01T10:{minute:02d}:00+00:00",
+        **extra,
+    }
+
+
+def test_user_text_is_shown_as_typed_never_as_markup(
+    cli_settings: Settings, tmp_path: Path
+) -> None:
+    uid = fresh_user("markup")
+    path = _conversation(tmp_path, uid, [_turn(HOSTILE, 0), _turn("I moved to Lisbon.", 1)])
+    _ok("ingest", str(path))
+    out = _flat(_ok("memories", "--user", uid, "--type", "turn").output)
+    assert "[/b]" in out and "[bold red]x[/]" in out and "[link=file:///etc/passwd]" in out
+    search = _flat(_ok("search", "what did I say", "--user", uid).output)
+    assert "[/b]" in search
+    shell = _ok("db", "shell", "RETURN '[/oops]' AS `[bold]`")
+    assert "[/oops]" in shell.output and "[bold]" in shell.output
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["search", "x", "--user", "u", "--type", "Turns"], "turn, event, fact, procedure"),
+        (["search", "x", "--user", "u", "--expand", "all"], "event_turns"),
+        (["search", "x", "--user", "u", "--path", "vector"], "search, prefilter"),
+        (["search", "x", "--user", "u", "--unit", "event"], "memory, turn"),
+        (["search", "x", "--user", "u", "-n", "0"], "greater than or equal to 1"),
+        (["search", "x", "--user", "u", "-n", "501"], "less than or equal to 500"),
+        (["search", "  ", "--user", "u"], "query is empty"),
+        (["search", "x", "--user", " "], "user id cannot be empty"),
+        (["search", "x", "--user", "u", "--from", "2024-05-02", "--to", "2024-05-01"], "swap"),
+        (["search", "x", "--user", "u", "--from", "2024-05-01", "--to", "2024-05-01"], "swap"),
+        (["memories", "--user", "u", "--type", "bogus"], "turn, event, fact, procedure"),
+        (["export", "--user", "u", "--out", "/no/such/folder/x.json"], "does not exist"),
+        (["export", "--user", "u", "--out", "x.txt"], ".graphml or .json"),
+    ],
+)
+def test_bad_option_values_get_an_error_not_a_traceback(
+    cli_settings: Settings, args: list[str], says: str
+) -> None:
+    result = _run(*args)
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert says in _flat(result.output)
+
+
+def test_option_values_are_case_insensitive(cli_settings: Settings) -> None:
+    _ok("search", "anything", "--user", fresh_user("case"), "--type", "Turn", "--path", "PREFILTER")
+
+
+@pytest.mark.parametrize("bad", ["../../../../etc/passwd", "/etc/passwd", "a/../../x.png"])
+def test_an_ingest_file_cannot_copy_files_from_outside_its_folder(
+    cli_settings: Settings, tmp_path: Path, bad: str
+) -> None:
+    uid = fresh_user("escape")
+    path = _conversation(tmp_path, uid, [_turn("look at this", 0, image={"path": bad})])
+    result = _run("ingest", str(path))
+    said = _said(result)  # a PersonaError: `persona` prints it as "error: ..." (exit 2)
+    assert result.exit_code != 0 and ("must be relative" in said or "outside" in said)
+    assert not any(cli_settings.image_dir.rglob("*passwd*"))
+
+
+def test_a_symlink_that_leads_outside_is_refused(cli_settings: Settings, tmp_path: Path) -> None:
+    uid = fresh_user("link")
+    secret = tmp_path.parent / f"{uid}-secret.txt"
+    secret.write_text("top secret")
+    folder = tmp_path / "conv"
+    folder.mkdir()
+    (folder / "pic.png").symlink_to(secret)
+    path = _conversation(folder, uid, [_turn("look at this", 0, image={"path": "pic.png"})])
+    result = _run("ingest", str(path))
+    assert result.exit_code != 0 and "outside" in _said(result)
+
+
+def test_the_home_and_checkpoints_are_private(cli_settings: Settings) -> None:
+    from pipelines.app import App
+
+    with App(cli_settings).checkpointer():
+        pass
+    assert stat.S_IMODE(cli_settings.home.stat().st_mode) == 0o700
+    assert stat.S_IMODE(cli_settings.checkpoint_path.stat().st_mode) == 0o600
+
+
+def _threads(settings: Settings, uid: str) -> set[str]:
+    db = sqlite3.connect(settings.checkpoint_path)
+    try:
+        rows = db.execute("SELECT DISTINCT thread_id FROM checkpoints").fetchall()
+    finally:
+        db.close()
+    return {r[0] for r in rows if str(r[0]).startswith(f"{uid}:")}
+
+
+def _blobs(settings: Settings, needle: str) -> int:
+    """How many checkpoint rows still hold ``needle`` (LangGraph stores msgpack blobs)."""
+    db = sqlite3.connect(settings.checkpoint_path)
+    try:
+        hits = 0
+        for table in ("checkpoints", "writes"):
+            cols = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+            for col in cols:
+                q = f"SELECT count(*) FROM {table} WHERE instr(CAST({col} AS BLOB), ?) > 0"
+                hits += db.execute(q, (needle.encode(),)).fetchone()[0]
+        return hits
+    finally:
+        db.close()
+
+
+def test_forget_reaches_checkpoints_and_images(cli_settings: Settings, tmp_path: Path) -> None:
+    uid = fresh_user("forget")
+    turns = [
+        _turn("My sister Quenby adopted a ferret named Zorblat.", 0, image={"base64": PNG}),
+        _turn("Zorblat sleeps in a drawer.", 1),
+    ]
+    _ok("ingest", str(_conversation(tmp_path, uid, turns)))
+    _ok("ask", "--user", uid, "What is the ferret called?", "--at", "2024-05-02T09:00:00+00:00")
+    assert _threads(cli_settings, uid) and _blobs(cli_settings, "Zorblat") > 0
+    images = list(cli_settings.image_dir.rglob("*"))
+    digest = __import__("hashlib").sha256(base64.b64decode(PNG)).hexdigest()
+    assert any(p.name == digest for p in images)
+
+    dry = _ok("forget", "--user", uid, "--dry-run")
+    assert "would remove" in dry.output and _threads(cli_settings, uid)
+    out = _flat(_ok("forget", "--user", uid, "--yes").output)
+    assert "conversation thread" in out
+    assert not _threads(cli_settings, uid)
+    assert _blobs(cli_settings, "Zorblat") == 0
+    assert not any(p.name == digest for p in cli_settings.image_dir.rglob("*"))
+    assert "no memories matched" in _ok("search", "Zorblat ferret", "--user", uid).output
+
+
+def test_forgetting_a_user_who_never_existed_says_so(cli_settings: Settings) -> None:
+    result = _run("forget", "--user", fresh_user("ghost"), "--yes")
+    assert result.exit_code == 1
+    assert "nothing to forget" in result.output and "forgot" not in result.output
+
+
+def test_ask_no_update_leaves_no_checkpoint(cli_settings: Settings) -> None:
+    uid = fresh_user("quiet")
+    _ok("ask", "--user", uid, "Where do I live?", "--no-update")
+    assert not _threads(cli_settings, uid)
