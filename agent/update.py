@@ -10,10 +10,13 @@ explicit operations, and the session is marked consolidated exactly once.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from agent.extraction.text import keywords
 from agent.media import ImageStore
@@ -26,7 +29,7 @@ from agent.memory import (
     semantic_update,
 )
 from agent.personality import PemSchedule, current, ema_update
-from agent.session import chat_session_id
+from agent.session import chat_session_id, session_is_open
 from schema.nodes import PersonalitySnapshot, Session, Turn, User, make_id
 from schema.protocols import MemoryStore, WriteBatch, WriteStats
 
@@ -80,6 +83,18 @@ def personality_update(
     return snap
 
 
+_LOCKS: dict[str, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def _process_lock(user_id: str) -> Iterator[None]:
+    with _LOCKS_GUARD:
+        lock = _LOCKS.setdefault(user_id, threading.RLock())
+    with lock:
+        yield
+
+
 class UpdateStage:
     def __init__(
         self,
@@ -89,7 +104,12 @@ class UpdateStage:
         schedule: PemSchedule | None = None,
         gap_minutes: float = 60.0,
         images: ImageStore | None = None,
+        lock: Callable[[str], AbstractContextManager[Any]] | None = None,
     ) -> None:
+        """``lock(user_id)`` serialises one user's writes (the App passes a file lock in the
+        home, so parallel ``persona ask`` processes take turns instead of overwriting the
+        same turn numbers); without one, writes are serialised within this process only."""
+        self.lock = lock or _process_lock
         self.store = store
         self.extractors = extractors
         self.schedule = schedule or PemSchedule()
@@ -107,6 +127,28 @@ class UpdateStage:
         *,
         image: bytes | None = None,
         caption: str | None = None,
+    ) -> ExchangeReport:
+        with self.lock(user.id):
+            # under the lock: another writer may have opened a session or added turns since
+            # the agent looked, so the session and the turn numbers are read again here
+            if session is None:
+                last = self.store.last_session(user.id)
+                if session_is_open(last, asked_at, self.gap.total_seconds() / 60):
+                    session = last
+            return self._record(
+                user, session, question, asked_at, answer, answered_at, image, caption
+            )
+
+    def _record(
+        self,
+        user: User,
+        session: Session | None,
+        question: str,
+        asked_at: datetime,
+        answer: str,
+        answered_at: datetime,
+        image: bytes | None,
+        caption: str | None,
     ) -> ExchangeReport:
         started = time.perf_counter()
         uid = user.id
@@ -182,6 +224,10 @@ class UpdateStage:
 
     def close_session(self, user: User, session: Session) -> WriteStats:
         """Consolidate a session once: episodes, habits/goals and profile operations."""
+        with self.lock(user.id):
+            return self._close(user, session)
+
+    def _close(self, user: User, session: Session) -> WriteStats:
         uid = user.id
         stored = next((s for s in self.store.sessions(uid) if s.id == session.id), session)
         if session.consolidated_at is not None or stored.consolidated_at is not None:

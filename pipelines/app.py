@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from functools import cached_property
+from typing import Any
 
+from filelock import FileLock
 from langchain_core.language_models.chat_models import BaseChatModel
 from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -49,6 +52,7 @@ class App:
         self.settings = settings
         self.note = note or (lambda _m: None)
         self._migrated = False
+        self._locks: dict[str, FileLock] = {}
 
     @cached_property
     def conn(self) -> Neo4jConnection:
@@ -114,7 +118,19 @@ class App:
             schedule=PemSchedule(floor=s.pem_floor, ceiling=s.pem_ceiling, horizon=s.pem_horizon),
             gap_minutes=s.session_gap_minutes,
             images=self.images,
+            lock=self.user_lock,
         )
+
+    def user_lock(self, user_id: str) -> AbstractContextManager[Any]:
+        """One user's writes, one process at a time: a file lock in the private home (the
+        embedded server is local; with an external server, run writers against one home)."""
+        lock = self._locks.get(user_id)
+        if lock is None:
+            folder = self.settings.home / "locks"
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            name = hashlib.sha256(user_id.encode()).hexdigest()[:32]
+            lock = self._locks.setdefault(user_id, FileLock(folder / f"{name}.lock", timeout=120))
+        return lock
 
     def agent_context(
         self,

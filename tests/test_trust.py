@@ -217,3 +217,48 @@ def test_ask_no_update_leaves_no_checkpoint(cli_settings: Settings) -> None:
     uid = fresh_user("quiet")
     _ok("ask", "--user", uid, "Where do I live?", "--no-update")
     assert not _threads(cli_settings, uid)
+
+
+def test_parallel_asks_for_one_user_lose_no_exchange(
+    cli_settings: Settings, embedder: Any, tmp_path: Path
+) -> None:
+    """Four clients (each its own App, as four `persona ask` processes would be) ask at once;
+    every exchange is stored, with distinct turn numbers, in one session."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import datetime
+
+    from rich.console import Console
+
+    from pipelines.app import App
+    from pipelines.conversation import ask
+
+    uid = fresh_user("parallel")
+    now = datetime.fromisoformat("2024-06-01T09:00:00+00:00")
+
+    def one(i: int) -> dict[str, Any]:
+        app = App(cli_settings)
+        app.__dict__["embedder"] = embedder  # one model in memory for the four clients
+        try:
+            return ask(
+                app,
+                uid,
+                f"Question {i}: where did I park?",
+                console=Console(file=None, quiet=True),
+                now=now,
+            )
+        finally:
+            app.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        states = list(pool.map(one, range(4)))
+    assert all(s.get("answer") for s in states)
+    app = App(cli_settings)
+    try:
+        sessions = app.store.sessions(uid)
+        turns = [t for s in sessions for t in app.store.session_turns(uid, s.id)]
+    finally:
+        app.close()
+    questions = sorted(t.text for t in turns if t.role == "user")
+    assert questions == [f"Question {i}: where did I park?" for i in range(4)]
+    assert len(turns) == 8 and len({(t.session_id, t.index) for t in turns}) == 8
+    assert len(sessions) == 1
