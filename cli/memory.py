@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -40,6 +40,16 @@ def schema_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 
 
 # ------------------------------------------------------------------------------- ingest
+def _replace_session(a: Any, uid: str, session_id: str) -> None:
+    from graph.forget import plan_forget
+    from pipelines.forget import forget
+    from schema.forget import ForgetScope
+
+    plan = plan_forget(a.conn, ForgetScope(user_id=uid, session_id=session_id))
+    removed = forget(a, plan)
+    note(f"replaced session {session_id}: forgot {sum(removed.values())} nodes and threads")
+
+
 @app.command("ingest")
 def ingest_cmd(
     file: Annotated[Path, typer.Argument(help="conversation file (JSON)")],
@@ -48,6 +58,14 @@ def ingest_cmd(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="native | locomo | auto")] = "auto",
     sample: Annotated[str | None, typer.Option(help="LoCoMo: only this sample id")] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="a stored session whose text changed in the file: forget it (with what was "
+            "derived from it) and ingest the new text",
+        ),
+    ] = False,
 ) -> None:
     """Ingest conversations: sessions, turns, time tree, facts, episodes (idempotent)."""
     from pipelines.formats import load
@@ -69,10 +87,13 @@ def ingest_cmd(
             timezone=settings().timezone,
             images=a.images,
             progress=progress,
+            extractors=a.extractors,  # PERSONA_EXTRACTOR applies to ingest too
+            replace=(lambda uid, sid: _replace_session(a, uid, sid)) if replace else None,
         )
     console.print(
-        f"ingested {', '.join(report.users)}: {report.sessions_written} sessions written "
-        f"({report.sessions_skipped} unchanged), {report.turns_written} turns "
+        f"ingested {escape(', '.join(report.users))}: {report.sessions_written} sessions written "
+        f"({report.sessions_skipped} unchanged, {report.sessions_replaced} replaced), "
+        f"{report.turns_written} turns "
         f"({report.turns_skipped} already stored), {report.facts} facts, {report.events} events, "
         f"{report.supersessions} supersessions; {report.stats.nodes_created} nodes and "
         f"{report.stats.relationships_created} relationships created in {report.total_s:.1f}s"

@@ -55,6 +55,7 @@ class IngestReport:
     users: list[str] = field(default_factory=list)
     sessions_written: int = 0
     sessions_skipped: int = 0
+    sessions_replaced: int = 0
     turns_written: int = 0
     turns_skipped: int = 0
     facts: int = 0
@@ -74,6 +75,7 @@ class IngestReport:
         for name in (
             "sessions_written",
             "sessions_skipped",
+            "sessions_replaced",
             "turns_written",
             "turns_skipped",
             "facts",
@@ -147,6 +149,23 @@ def _turn(
     )
 
 
+def _edited_sessions(
+    conv: LoadedConversation, store: MemoryStore, plan: list[tuple[Session, list[Turn]]]
+) -> list[tuple[str, int, str, str]]:
+    """(session source id, turn index, stored text, new text) of every stored turn that changed."""
+    stored = store.turn_texts(conv.user_id, [t.id for _, turns in plan for t in turns])
+    return [
+        (session.source_id, t.index, _short(stored[t.id]), _short(t.text))
+        for session, turns in plan
+        for t in turns
+        if t.id in stored and stored[t.id] != t.text
+    ]
+
+
+def _short(text: str, n: int = 40) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
 def ingest_conversation(
     conv: LoadedConversation,
     *,
@@ -158,7 +177,11 @@ def ingest_conversation(
     progress: Progress | None = None,
     embed_progress: Callable[[int], None] | None = None,
     chunk_turns: int = 512,
+    replace: Callable[[str, str], None] | None = None,
 ) -> IngestReport:
+    """Ingest one conversation. A session already stored whose turns now read differently (the
+    file was edited) is an error naming them, unless ``replace(user_id, session_id)`` is given: it
+    forgets the stored session (and what was derived from it) so the new text is ingested."""
     started = time.perf_counter()
     prog = progress or Progress()
     ex = extractors or heuristic_extractors()
@@ -169,9 +192,13 @@ def ingest_conversation(
     )
     # ---- nodes (pure) -------------------------------------------------------------------
     plan: list[tuple[Session, list[Turn]]] = []
+    seen: dict[str, int] = {}
     for si, srec in enumerate(conv.record.sessions):
         first = ensure_aware(srec.turns[0].timestamp, get_tz(tz_name))
         source_id = srec.id or f"s-{first.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+        seen[source_id] = seen.get(source_id, 0) + 1
+        if seen[source_id] > 1:  # sessions without an id that start at the same time stay apart
+            source_id = f"{source_id}-{seen[source_id]}"
         sid = _session_id(conv.user_id, source_id)
         turns = [_turn(conv, sid, i, t, tz_name, images) for i, t in enumerate(srec.turns)]
         session = Session(
@@ -184,6 +211,23 @@ def ingest_conversation(
         )
         plan.append((session, turns))
     all_ids = [t.id for _, turns in plan for t in turns]
+    edited = _edited_sessions(conv, store, plan)
+    if edited and replace is None:
+        shown = "; ".join(
+            f"session {src!r} turn {i}: {old!r} -> {new!r}" for src, i, old, new in edited[:3]
+        )
+        raise IngestError(
+            f"{len(edited)} stored turns read differently in this file ({shown}"
+            + (" ..." if len(edited) > 3 else "")
+            + "); nothing was written",
+            file=conv.source,
+            hint="ingest it with --replace to forget those sessions (and what was derived from "
+            "them) and store the new text, or restore the file",
+        )
+    for session, _ in plan:
+        if replace is not None and session.source_id in {e[0] for e in edited}:
+            replace(conv.user_id, session.id)
+            report.sessions_replaced += 1
     known = store.existing_ids(conv.user_id, all_ids)
     consolidated = {s.id for s in store.sessions(conv.user_id) if s.consolidated_at is not None}
     work: list[tuple[Session, list[Turn]]] = []
@@ -347,6 +391,7 @@ def ingest_file(
     extractors: Extractors | None = None,
     images: ImageStore | None = None,
     progress: Progress | None = None,
+    replace: Callable[[str, str], None] | None = None,
 ) -> IngestReport:
     """Validate the whole file, then ingest each conversation in it."""
     started = time.perf_counter()
@@ -364,6 +409,7 @@ def ingest_file(
                 extractors=extractors,
                 images=images,
                 progress=progress,
+                replace=replace,
             )
         )
     total.total_s = time.perf_counter() - started

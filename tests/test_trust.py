@@ -262,3 +262,62 @@ def test_parallel_asks_for_one_user_lose_no_exchange(
     assert questions == [f"Question {i}: where did I park?" for i in range(4)]
     assert len(turns) == 8 and len({(t.session_id, t.index) for t in turns}) == 8
     assert len(sessions) == 1
+
+
+def _turns_of(settings: Settings, uid: str) -> list[str]:
+    from pipelines.app import App
+
+    app = App(settings)
+    try:
+        return [t.text for s in app.store.sessions(uid) for t in app.store.session_turns(uid, s.id)]
+    finally:
+        app.close()
+
+
+def test_reingesting_an_edited_file_says_so_and_replace_applies_it(
+    cli_settings: Settings, tmp_path: Path
+) -> None:
+    uid = fresh_user("edited")
+    path = _conversation(tmp_path, uid, [_turn("I live in Porto.", 0), _turn("I like figs.", 1)])
+    _ok("ingest", str(path))
+    path = _conversation(tmp_path, uid, [_turn("I live in Braga.", 0), _turn("I like figs.", 1)])
+    result = _run("ingest", str(path))
+    said = _said(result)
+    assert result.exit_code != 0 and "read differently" in said and "Braga" in said
+    assert "I live in Porto." in _turns_of(cli_settings, uid)  # nothing was written
+    out = _flat(_ok("ingest", str(path), "--replace").output)
+    assert "1 replaced" in out
+    texts = _turns_of(cli_settings, uid)
+    assert "I live in Braga." in texts and "I live in Porto." not in texts
+    found = _ok("search", "Porto", "--user", uid).output.split("\n", 1)[1]  # past the query
+    assert "Porto" not in found and "Braga" in found
+    again = _flat(_ok("ingest", str(path)).output)  # unchanged now: nothing to do
+    assert "0 replaced" in again and "0 turns" in again
+
+
+def test_sessions_without_ids_that_start_together_stay_apart(
+    cli_settings: Settings, tmp_path: Path
+) -> None:
+    uid = fresh_user("sametime")
+    doc = {
+        "format": "personagraph/v1",
+        "user": {"id": uid},
+        "timezone": "UTC",
+        "sessions": [
+            {"turns": [_turn("Morning chat about ferns.", 0), _turn("Ferns need shade.", 1)]},
+            {"turns": [_turn("A second chat, same minute.", 0)]},
+        ],
+    }
+    path = tmp_path / "same.json"
+    path.write_text(json.dumps(doc))
+    _ok("ingest", str(path))
+    from pipelines.app import App
+
+    app = App(cli_settings)
+    try:
+        sessions = app.store.sessions(uid)
+        counts = sorted(len(app.store.session_turns(uid, s.id)) for s in sessions)
+    finally:
+        app.close()
+    assert counts == [1, 2]
+    assert "0 turns" in _flat(_ok("ingest", str(path)).output)  # idempotent still

@@ -31,6 +31,7 @@ __all__ = [
     "SESSION_TURNS",
     "SUPERSEDING",
     "TURN_NEIGHBOURS",
+    "TURN_TEXTS",
     "USER_EDGES",
     "VERSIONED_LABELS",
     "fulltext_search",
@@ -158,6 +159,12 @@ SHOW SETTINGS YIELD name, value
 WHERE name IN ['server.memory.heap.initial_size', 'server.memory.heap.max_size',
                'server.memory.pagecache.size']
 RETURN name, value
+"""
+
+TURN_TEXTS = """
+UNWIND $ids AS mid
+MATCH (m:Turn {id: mid, user_id: $user_id})
+RETURN m.id AS id, m.text AS text
 """
 
 EXISTING_IDS = """
