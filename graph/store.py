@@ -649,17 +649,18 @@ class Neo4jMemoryStore:
         if Expansion.EVENT_TURNS in expand and events:
             for row in cypher(tx, R.EVENT_TURNS, ids=events, user_id=uid).data():
                 parent = by_id[row["event_id"]]
-                parent.turns = [
+                turns = [native(t) for t in row["turns"]]
+                parent.turns = [  # the window holds for expansions too
                     self._memory(
-                        native(t),
+                        t,
                         0.0,
                         Why(
                             path=[f"Event {parent.id}", "DERIVED_FROM", f"Turn {t['id']}"],
                             window=parent.why.window,
                         ),
                     )
-                    for t in row["turns"]
-                    if t["id"] not in exclude
+                    for t in turns
+                    if t["id"] not in exclude and request.window.contains(t["t"])
                 ]
         superseded = [i.id for i in items if i.kind == MemoryKind.FACT and i.status == "superseded"]
         if Expansion.SUPERSESSION in expand and superseded:

@@ -321,3 +321,37 @@ def test_sessions_without_ids_that_start_together_stay_apart(
         app.close()
     assert counts == [1, 2]
     assert "0 turns" in _flat(_ok("ingest", str(path)).output)  # idempotent still
+
+
+def test_event_expansion_keeps_to_the_window(session_store: Any, sample_user: str) -> None:
+    """An event found in a window brings only those of its turns that lie inside it."""
+    from schema.nodes import MemoryKind
+    from schema.retrieval import Expansion, RetrievalRequest, TimeWindow
+
+    uid = sample_user
+    everything = session_store.retrieve(
+        RetrievalRequest(
+            user_id=uid,
+            query="chat",
+            kinds=[MemoryKind.EVENT],
+            k=20,
+            expand=[Expansion.EVENT_TURNS],
+        )
+    )
+    event = next(e for e in everything.items if len({t.t for t in e.turns}) >= 3)
+    times = sorted(t.t for t in event.turns)
+    window = TimeWindow(start=min(times[0], event.t), end=times[-1])  # cuts its last turn
+    found = session_store.retrieve(
+        RetrievalRequest(
+            user_id=uid,
+            query=event.text[:60],
+            kinds=[MemoryKind.EVENT],
+            k=20,
+            window=window,
+            expand=[Expansion.EVENT_TURNS],
+        )
+    )
+    turns = [t for e in found.items for t in e.turns]
+    assert turns, "the event is found in the window, with some of its turns"
+    assert all(window.contains(t.t) for t in turns)
+    assert not any(t.t == times[-1] for t in turns)

@@ -286,7 +286,8 @@ class LocalNeo4j:
         return env
 
     def _set_initial_password(self, jdk: Jdk, lib: Path) -> None:
-        password = secrets.token_urlsafe(24)
+        # a leading "-" would be read as an option by neo4j-admin (one start in 64 failed)
+        password = "p" + secrets.token_urlsafe(24)
         proc = subprocess.run(
             [
                 str(jdk.java),
