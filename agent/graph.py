@@ -14,9 +14,11 @@ the checkpointer keeps the thread (user + session) across questions and restarts
 from __future__ import annotations
 
 import operator
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any, Literal, TypedDict, cast
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -40,6 +42,7 @@ from agent.prompts._common import (
 from agent.session import resolve_session, session_is_open
 from agent.update import UpdateStage
 from schema.agent import ParsedOutput, Step
+from schema.errors import PolicyUnavailable
 from schema.nodes import MemoryKind, Session, User
 from schema.protocols import MemoryStore
 from schema.retrieval import RetrievalRequest, RetrievedMemory, TimeWindow
@@ -100,8 +103,14 @@ def _identity(ctx: Any) -> AgentContext:
     return ctx
 
 
+@cache
+def _default_settings() -> Settings:
+    """For a context built without settings: the environment, read once per process."""
+    return Settings()
+
+
 def _settings(ctx: AgentContext) -> Settings:
-    return ctx.settings or Settings()
+    return ctx.settings or _default_settings()
 
 
 def _now(state: AgentState, ctx: AgentContext) -> datetime:
@@ -176,11 +185,52 @@ def start(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
     return update
 
 
+#: exception names of the HTTP clients behind the openai policy (openai, httpx) that mean the
+#: endpoint was not reached or did not answer: not the model's output
+_TRANSPORT = {
+    "APIConnectionError",
+    "APITimeoutError",
+    "RateLimitError",
+    "InternalServerError",
+    "ConnectError",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "RemoteProtocolError",
+}
+RETRIES = (0.5, 1.0, 2.0)  # seconds of backoff before each retry
+
+
+def is_transport_error(exc: BaseException) -> bool:
+    """Whether ``exc`` means the model's server was not reached (retry), not bad output.
+
+    >>> is_transport_error(ConnectionRefusedError()), is_transport_error(ValueError())
+    (True, False)
+    """
+    return isinstance(exc, ConnectionError | TimeoutError) or any(
+        c.__name__ in _TRANSPORT for c in type(exc).__mro__
+    )
+
+
 def _invoke(ctx: AgentContext, messages: Sequence[BaseMessage]) -> str:
-    try:
-        reply = _policy(ctx).invoke(list(messages), stop=STOP)
-    except Exception as exc:  # a model error must not lose the turn: treat it as empty output
-        return f"<error>{type(exc).__name__}: {exc}</error>"
+    """One policy call. A transport failure is retried with backoff, then raised as
+    PolicyUnavailable (never taken for malformed output); any other model error becomes an
+    ``<error>`` output that the repair path handles, so the turn is not lost."""
+    policy = _policy(ctx)
+    for attempt, pause in enumerate((*RETRIES, None)):
+        try:
+            reply = policy.invoke(list(messages), stop=STOP)
+            break
+        except Exception as exc:
+            if not is_transport_error(exc):
+                return f"<error>{type(exc).__name__}: {exc}</error>"
+            if pause is None:
+                raise PolicyUnavailable(
+                    f"the policy's model did not answer after {attempt + 1} tries "
+                    f"({type(exc).__name__}: {exc})",
+                    hint="is the model server running (e.g. `vllm serve DIR`)? check "
+                    "PERSONA_OPENAI_BASE_URL, or use PERSONA_POLICY=offline",
+                ) from exc
+            time.sleep(pause)
     content = reply.content
     return content if isinstance(content, str) else str(content)
 

@@ -12,7 +12,6 @@ __all__ = [
     "IngestError",
     "JavaNotFound",
     "MavenNotFound",
-    "NotFound",
     "PersonaError",
     "ServerError",
     "StoreError",
@@ -68,12 +67,12 @@ class DimensionMismatch(StoreError):
         self.configured = configured
 
 
+class PolicyUnavailable(PersonaError):
+    """The policy's model could not be reached (a transport failure, not bad output)."""
+
+
 class UnsafeIdentifier(PersonaError):
     """A label or relationship type outside the schema's whitelist reached the query layer."""
-
-
-class NotFound(PersonaError):
-    """The requested user, memory or file does not exist."""
 
 
 class IngestError(PersonaError):

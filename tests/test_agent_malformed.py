@@ -305,3 +305,53 @@ def test_relative_window_in_the_retrieve_json_uses_the_query_time(
     assert "relative_date" in state["steps"][0]["issues"]
     # only last week's memories (Sep 3), not the one from Aug 28
     assert set(step["memory_ids"]) == {ids[KEY_MEMORY], ids["Good idea."]}
+
+
+@pytest.mark.integration
+def test_a_transport_failure_is_an_error_not_malformed_output(
+    store: Any,
+    settings: Settings,
+    shed_user: tuple[str, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The model server not answering is retried with backoff, then a clear error that says
+    how to fix it; it never goes down the repair path as if the model had written garbage."""
+    import agent.graph as graph_mod
+    from schema.errors import PolicyUnavailable
+
+    monkeypatch.setattr(graph_mod, "RETRIES", (0.0, 0.0))
+    uid, _ = shed_user
+    calls: list[int] = []
+
+    def refused(_messages: Sequence[BaseMessage]) -> str:
+        calls.append(1)
+        raise ConnectionRefusedError("connection refused")
+
+    with pytest.raises(PolicyUnavailable) as exc:
+        _run(store, settings, uid, scripted(default=refused))
+    assert len(calls) == 3  # the first try and two retries
+    assert "did not answer after 3 tries" in exc.value.message
+    assert exc.value.hint and "PERSONA_OPENAI_BASE_URL" in exc.value.hint
+
+
+@pytest.mark.integration
+def test_a_flaky_transport_recovers_on_retry(
+    store: Any,
+    settings: Settings,
+    shed_user: tuple[str, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import agent.graph as graph_mod
+
+    monkeypatch.setattr(graph_mod, "RETRIES", (0.0, 0.0))
+    uid, _ = shed_user
+    script = iter([ConnectionResetError("reset"), answer("Under the blue flower pot.")])
+
+    def flaky(_messages: Sequence[BaseMessage]) -> str:
+        item = next(script)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    state = _run(store, settings, uid, scripted(default=flaky))
+    assert kinds(state) == ["answer"] and state["answer"] == "Under the blue flower pot."

@@ -18,6 +18,6 @@ def make_openai_policy(settings: Settings) -> ChatOpenAI:
         api_key=settings.openai_api_key,
         temperature=settings.temperature,
         max_completion_tokens=settings.max_tokens,
-        max_retries=2,
+        max_retries=0,  # the agent retries transport failures itself (agent.graph._invoke)
         timeout=120,
     )

@@ -12,6 +12,7 @@ import streamlit as st
 from agent.policies import describe_policy
 from agent.policies.models import model_card
 from pipelines.conversation import stream
+from schema.errors import PersonaError
 from schema.nodes import User
 from schema.timeutil import get_tz
 from ui import clients
@@ -106,6 +107,12 @@ with left:
                     updates.append((node, upd))
                     show_steps(node, upd, status)
                 status.update(label="steps", state="complete", expanded=True)
+            except PersonaError as exc:  # e.g. the model server does not answer
+                status.update(label="failed", state="error")
+                st.error(f"The answer failed: {md(exc.message)}")
+                if exc.hint:
+                    st.info(f"Fix: {md(exc.hint)}")
+                st.stop()
             except Exception as exc:  # the server went away mid-answer: say so, keep going
                 status.update(label="failed", state="error")
                 st.error(f"The answer failed: {md(exc)}. Start Neo4j with `persona db start`.")
