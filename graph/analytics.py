@@ -26,7 +26,7 @@ from graph.connection import Neo4jConnection
 from graph.connection import run as cypher
 from graph.cypher import analytics as A
 from graph.export import to_networkx
-from graph.store import native
+from graph.rows import native
 from schema.analytics import (
     ActivityRow,
     AsOf,

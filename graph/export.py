@@ -15,7 +15,7 @@ import networkx as nx
 
 from graph.connection import Neo4jConnection
 from graph.cypher import read as R
-from graph.store import native
+from graph.rows import native
 from schema.nodes import NODE_MODELS
 from schema.retrieval import TimeWindow
 

@@ -20,7 +20,7 @@ from graph.connection import Neo4jConnection
 from graph.connection import run as cypher
 from graph.cypher import forget as F
 from graph.cypher import write as W
-from graph.store import native
+from graph.rows import native
 from schema.errors import ConfigError
 from schema.forget import ForgetItem, ForgetPlan, ForgetScope
 from schema.nodes import NODE_MODELS

@@ -35,6 +35,7 @@ class LoadedConversation:
     record: ConversationRecord
     source: str  # e.g. the LoCoMo sample id
     base_dir: Path  # image paths are relative to it
+    path: Path | None = None  # the file it came from (named in errors)
 
 
 def _json_path(loc: tuple[Any, ...]) -> tuple[str, str | None]:
@@ -212,7 +213,7 @@ def load(
             )
         name = record.user.name if record.user else None
         _check_images(record, path)
-        return [LoadedConversation(uid, name, record, path.stem, path.parent)]
+        return [LoadedConversation(uid, name, record, path.stem, path.parent, path)]
     if not isinstance(data, list):
         raise IngestError(
             "a LoCoMo file is a JSON list of samples", file=str(path), record="(root)"
@@ -228,7 +229,7 @@ def load(
             uid = f"{user}-{sid}"
         else:
             uid = sid
-        out.append(LoadedConversation(uid, None, record, sid, path.parent))
+        out.append(LoadedConversation(uid, None, record, sid, path.parent, path))
     if sample and not out:
         raise IngestError(f"no sample {sample!r} in the file", file=str(path), field="sample_id")
     return out

@@ -102,11 +102,13 @@ def _image_file(conv: LoadedConversation, rel: str) -> Path:
     if not path.is_relative_to(base):
         raise IngestError(
             f"image path {rel!r} leads outside the conversation's folder ({base})",
-            file=conv.source,
+            file=str(conv.path or conv.source),
             field="image.path",
         )
     if not path.is_file():
-        raise IngestError(f"image file {rel!r} not found in {base}", file=conv.source)
+        raise IngestError(
+            f"image file {rel!r} not found in {base}", file=str(conv.path or conv.source)
+        )
     return path
 
 
@@ -220,7 +222,7 @@ def ingest_conversation(
             f"{len(edited)} stored turns read differently in this file ({shown}"
             + (" ..." if len(edited) > 3 else "")
             + "); nothing was written",
-            file=conv.source,
+            file=str(conv.path or conv.source),
             hint="ingest it with --replace to forget those sessions (and what was derived from "
             "them) and store the new text, or restore the file",
         )

@@ -92,10 +92,6 @@ class NodeModel(BaseModel):
     id: str = Field(description="stable id, unique per label")
     user_id: str = Field(description="the owner; every query is scoped by it")
 
-    def properties(self) -> dict[str, object]:
-        """The node's properties as written to Neo4j (no nested maps)."""
-        return self.model_dump(mode="python")
-
 
 class User(NodeModel):
     label: ClassVar[str] = "User"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import SAMPLE, fresh_user, raw_snapshot
 
-from graph.store import native
+from graph.rows import native
 from pipelines.ingest import IngestReport, ingest_file
 from schema.model import ALLOWED_LABELS, GRAPH_MODEL, MEMORY_LABEL
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from conftest import count_user_nodes, raw_snapshot
 
-from graph.store import native
+from graph.rows import native
 from schema.errors import ConfigError, StoreError
 from schema.nodes import Entity, Fact, Session, Topic, Turn, User, make_id
 from schema.protocols import Link, Supersession, WriteBatch

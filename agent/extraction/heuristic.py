@@ -176,7 +176,6 @@ class HeuristicSegmenter:
     max_turns: int = 14
     depth_std: float = 0.5
     time_gap_minutes: float = 30.0
-    source: str = "heuristic"
 
     def boundaries(self, turns: Sequence[Turn]) -> list[int]:
         """Indices i where a new segment starts (always includes 0)."""
@@ -331,8 +330,6 @@ class HeuristicMemoryUpdater:
     overlap an active one by half or more UPDATES it (with the reason); otherwise it is ADDED.
     Profile: facts on the slots name/lives_in/job/relationship/age ADD or UPDATE the matching
     key (the name is only ever added, never changed)."""
-
-    max_active = 5
 
     def propose(
         self,

@@ -24,7 +24,6 @@ __all__ = [
     "PERSONALITY_HISTORY",
     "PROCEDURES",
     "PROFILE",
-    "RECENT_TURNS",
     "SAME_DAY",
     "SAME_TOPIC",
     "SESSIONS",
@@ -238,13 +237,6 @@ MATCH (m:Turn {user_id: $user_id, session_id: $session_id})
 RETURN m {.*, embedding: CASE WHEN $with_embeddings THEN m.embedding END,
           image_embedding: null} AS m
 ORDER BY m.index
-"""
-
-RECENT_TURNS = """
-MATCH (m:Turn) WHERE m.user_id = $user_id AND m.t >= $since
-WITH m ORDER BY m.t DESC, m.index DESC LIMIT $limit
-RETURN m {.*, embedding: null, image_embedding: null} AS m
-ORDER BY m.t, m.index
 """
 
 SESSIONS = """

@@ -1,0 +1,117 @@
+"""Evidence scoring for turn units, as pure code beside :func:`graph.retrieval.rrf`: every
+hit passes its reciprocal rank to the turns it stands for (a turn to itself, a fact or
+procedure to its source turns, an event to the turns it covers); each turn then passes a
+share to its dialogue neighbours; on a time question, turns that anchor a time gain a share.
+The queries that feed these functions live in graph/results.py; nothing here touches Neo4j.
+
+>>> total, why = vote(
+...     {"vector": ["f1", "t9"], "fulltext": ["t9"]},
+...     {("vector", "f1"): 0.9, ("vector", "t9"): 0.8, ("fulltext", "t9"): 3.0},
+...     {"f1": Provenance("fact", ("t1",), "i moved"), "t9": Provenance("turn", (), "")},
+... )
+>>> rank(total, exclude=set())
+['t9', 't1']
+>>> [s.via for s in why["t1"]]
+['fact f1']
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+from graph.retrieval import RRF_K
+from schema.retrieval import Signal
+
+__all__ = [
+    "DATED_BOOST",
+    "NEIGHBOUR_SHARE",
+    "Provenance",
+    "boost_dated",
+    "rank",
+    "spread_to_neighbours",
+    "vote",
+]
+
+#: the share of a turn's score passed to each dialogue neighbour (NEXT)
+NEIGHBOUR_SHARE = 0.2
+#: time questions: extra score share of a turn that anchors a time
+DATED_BOOST = 0.5
+
+Scores = dict[str, float]
+Signals = dict[str, list[Signal]]
+
+
+class Provenance(NamedTuple):
+    kind: str  # turn | event | fact | procedure
+    turn_ids: Sequence[str]  # the turns it stands for (empty for a turn)
+    statement: str  # normalised text: one statement is one piece of evidence
+
+
+def vote(
+    rankings: Mapping[str, Sequence[str]],
+    scores: Mapping[tuple[str, str], float],
+    provenance: Mapping[str, Provenance],
+) -> tuple[Scores, Signals]:
+    """Each signal's ranked hits vote 1/(RRF_K + rank) for the turns they stand for. A
+    statement votes once per turn and signal: a habit restating a fact from the same
+    sentence does not count twice."""
+    total: Scores = defaultdict(float)
+    signals: Signals = defaultdict(list)
+    counted: set[tuple[str, str, str]] = set()
+    for name, ids in rankings.items():
+        for position, mid in enumerate(ids, start=1):
+            kind, turn_ids, statement = provenance.get(mid, Provenance("turn", (), mid))
+            targets = [mid] if kind == "turn" else list(turn_ids)
+            for tid in targets:
+                if kind != "turn" and (tid, name, statement) in counted:
+                    continue
+                counted.add((tid, name, statement))
+                total[tid] += 1.0 / (RRF_K + position)
+                signals[tid].append(
+                    Signal(
+                        name=name,
+                        rank=position,
+                        score=float(scores[(name, mid)]),
+                        via=None if kind == "turn" else f"{kind} {mid}",
+                    )
+                )
+    return total, signals
+
+
+def spread_to_neighbours(
+    total: Scores,
+    signals: Signals,
+    neighbours: Mapping[str, Iterable[str]],
+    share: float = NEIGHBOUR_SHARE,
+) -> None:
+    """Each voted turn passes ``share`` of its own vote to its NEXT neighbours.
+
+    >>> t, s = {"a": 1.0}, {"a": []}
+    >>> spread_to_neighbours(t, s, {"a": ["b"]}); t["b"], s["b"][0].via
+    (0.2, 'turn a')
+    """
+    base = dict(total)
+    for tid, near in neighbours.items():
+        for n in near:
+            gain = share * base.get(tid, 0.0)
+            total[n] = total.get(n, 0.0) + gain
+            signals.setdefault(n, []).append(
+                Signal(name="neighbour", rank=1, score=gain, via=f"turn {tid}")
+            )
+
+
+def boost_dated(
+    total: Scores, signals: Signals, dated: Iterable[str], share: float = DATED_BOOST
+) -> None:
+    """Turns that anchor a time (a date said in them) gain ``share`` of their score."""
+    for tid in dated:
+        gain = share * total[tid]
+        total[tid] += gain
+        signals.setdefault(tid, []).append(Signal(name="dated", rank=1, score=gain))
+
+
+def rank(total: Mapping[str, float], exclude: set[str]) -> list[str]:
+    """Turn ids by score, best first, without the excluded ones (stable on ties)."""
+    return [t for t in sorted(total, key=lambda t: -total[t]) if t not in exclude]
