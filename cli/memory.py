@@ -87,7 +87,8 @@ def ingest_cmd(
             timezone=settings().timezone,
             images=a.images,
             progress=progress,
-            extractors=a.extractors,  # PERSONA_EXTRACTOR applies to ingest too
+            extractors=a.extractors,  # PERSONA_EXTRACTOR and the pem_* settings apply here too
+            schedule=a.pem_schedule,
             replace=(lambda uid, sid: _replace_session(a, uid, sid)) if replace else None,
         )
     console.print(

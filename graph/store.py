@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from neo4j import ManagedTransaction
 
@@ -41,7 +42,14 @@ from schema.nodes import (
     Session,
     Turn,
 )
-from schema.protocols import Embedder, ImageEmbedder, UserContext, WriteBatch, WriteStats
+from schema.protocols import (
+    Embedder,
+    ImageEmbedder,
+    ServerFacts,
+    UserContext,
+    WriteBatch,
+    WriteStats,
+)
 from schema.retrieval import RetrievalRequest, RetrievalResult, TimeWindow, VectorPath
 
 __all__ = ["Neo4jMemoryStore", "native"]
@@ -141,11 +149,11 @@ class Neo4jMemoryStore:
         for model in NODE_MODELS:
             self.conn.run_autocommit(W.delete_user_nodes(model.label), user_id=user_id)
 
-    def server_facts(self) -> dict[str, str]:
-        """Version, edition and memory settings of the server (for benchmark reports).
-        A user without the privilege to list settings gets 'unknown' for those."""
-        info = self.conn.info
-        facts = {"version": info.version, "edition": info.edition}
+    def server_facts(self) -> ServerFacts:
+        """Version, edition, memory settings and vector capabilities of the server (for
+        benchmark reports). A user without the privilege to list settings gets 'unknown'."""
+        info, caps = self.conn.info, self.conn.caps
+        facts: dict[str, Any] = {"version": info.version, "edition": info.edition}
         try:
             rows = self.conn.read(R.SERVER_MEMORY_SETTINGS)
         except StoreError:
@@ -158,7 +166,11 @@ class Neo4jMemoryStore:
         values = {names[r["name"]]: str(r["value"]) for r in rows if r["name"] in names}
         for key in names.values():
             facts[key] = values.get(key, "unknown")
-        return facts
+        return ServerFacts(
+            **facts,
+            vector_search_clause=caps.vector_search_clause,
+            best_vector_path=str(caps.best_vector_path),
+        )
 
     # ================================================================== reads
     def existing_ids(self, user_id: str, ids: Sequence[str]) -> set[str]:

@@ -110,12 +110,17 @@ class App:
         return build_extractors(self.settings.extractor, model)
 
     @cached_property
+    def pem_schedule(self) -> PemSchedule:
+        s = self.settings
+        return PemSchedule(floor=s.pem_floor, ceiling=s.pem_ceiling, horizon=s.pem_horizon)
+
+    @cached_property
     def update_stage(self) -> UpdateStage:
         s = self.settings
         return UpdateStage(
             self.store,
             self.extractors,
-            schedule=PemSchedule(floor=s.pem_floor, ceiling=s.pem_ceiling, horizon=s.pem_horizon),
+            schedule=self.pem_schedule,
             gap_minutes=s.session_gap_minutes,
             images=self.images,
             lock=self.user_lock,

@@ -180,6 +180,7 @@ def ingest_conversation(
     embed_progress: Callable[[int], None] | None = None,
     chunk_turns: int = 512,
     replace: Callable[[str, str], None] | None = None,
+    schedule: PemSchedule | None = None,
 ) -> IngestReport:
     """Ingest one conversation. A session already stored whose turns now read differently (the
     file was edited) is an error naming them, unless ``replace(user_id, session_id)`` is given: it
@@ -265,7 +266,7 @@ def ingest_conversation(
                             turn,
                             turns,
                             history,
-                            PemSchedule(),
+                            schedule or PemSchedule(),
                             part,
                         )
                 parts.append((session, turns, part, written))
@@ -394,6 +395,7 @@ def ingest_file(
     images: ImageStore | None = None,
     progress: Progress | None = None,
     replace: Callable[[str, str], None] | None = None,
+    schedule: PemSchedule | None = None,
 ) -> IngestReport:
     """Validate the whole file, then ingest each conversation in it."""
     started = time.perf_counter()
@@ -412,6 +414,7 @@ def ingest_file(
                 images=images,
                 progress=progress,
                 replace=replace,
+                schedule=schedule,
             )
         )
     total.total_s = time.perf_counter() - started

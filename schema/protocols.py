@@ -32,7 +32,12 @@ __all__ = [
     "FactExtractor",
     "ImageEmbedder",
     "Link",
+    "MemoryEraser",
+    "MemoryReader",
+    "MemoryRetriever",
     "MemoryStore",
+    "MemoryWriter",
+    "ServerFacts",
     "Supersession",
     "UserContext",
     "WriteBatch",
@@ -179,20 +184,45 @@ class ImageEmbedder(Protocol):
     def embed_images(self, images: Sequence[bytes]) -> np.ndarray: ...
 
 
+class ServerFacts(BaseModel):
+    """What a store's server is and can do (benchmark reports print it)."""
+
+    version: str
+    edition: str = "unknown"
+    heap: str = "unknown"
+    heap_initial: str = "unknown"
+    pagecache: str = "unknown"
+    vector_search_clause: bool = Field(
+        default=False, description="Cypher 25 SEARCH with in-index filters (2026.01+)"
+    )
+    best_vector_path: str = "prefilter"
+
+
 @runtime_checkable
-class MemoryStore(Protocol):
-    """One user's memory, always addressed with an explicit ``user_id``."""
+class MemoryWriter(Protocol):
+    """Writes one user's memories: one batch, one transaction, idempotent."""
 
     def write(self, batch: WriteBatch) -> WriteStats: ...
 
-    def retrieve(self, request: RetrievalRequest) -> RetrievalResult: ...
-
     def existing_ids(self, user_id: str, ids: Sequence[str]) -> set[str]: ...
+
     def turn_texts(self, user_id: str, ids: Sequence[str]) -> dict[str, str]: ...
 
-    def user_context(self, user_id: str, *, recent: int = 20) -> UserContext: ...
 
-    def delete_user(self, user_id: str) -> None: ...
+@runtime_checkable
+class MemoryRetriever(Protocol):
+    """Time-bounded hybrid retrieval, scoped to the request's user."""
+
+    def retrieve(self, request: RetrievalRequest) -> RetrievalResult: ...
+
+    def server_facts(self) -> ServerFacts: ...
+
+
+@runtime_checkable
+class MemoryReader(Protocol):
+    """Typed read models of one user's memory."""
+
+    def user_context(self, user_id: str, *, recent: int = 20) -> UserContext: ...
 
     def session_turns(
         self, user_id: str, session_id: str, *, with_embeddings: bool = False
@@ -219,6 +249,19 @@ class MemoryStore(Protocol):
     def profile(self, user_id: str) -> list[ProfileEntry]: ...
 
     def personality_history(self, user_id: str) -> list[PersonalitySnapshot]: ...
+
+
+@runtime_checkable
+class MemoryEraser(Protocol):
+    """Erases a whole user (finer forgetting, with its preview, is graph.forget)."""
+
+    def delete_user(self, user_id: str) -> None: ...
+
+
+@runtime_checkable
+class MemoryStore(MemoryWriter, MemoryRetriever, MemoryReader, MemoryEraser, Protocol):
+    """Every role at once: what the agent's update stage and ingest need. Code that needs
+    less asks for less (a benchmark of retrieval takes a MemoryRetriever)."""
 
 
 class FactExtractor(Protocol):

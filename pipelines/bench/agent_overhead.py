@@ -23,7 +23,7 @@ from agent.update import UpdateStage
 from pipelines.bench.common import Report, percentiles, table, timed
 from pipelines.demo import sample_path
 from pipelines.ingest import ingest_file
-from schema.protocols import Embedder
+from schema.protocols import Embedder, MemoryStore
 from schema.settings import Settings
 
 __all__ = ["run_agent_overhead"]
@@ -37,7 +37,7 @@ _ANSWER = "<think>Found it.</think><answer>You saw Dr. Nguyen.</answer>"
 
 def run_agent_overhead(
     *,
-    store: Any,
+    store: MemoryStore,
     embedder: Embedder,
     settings: Settings,
     out_dir: Path,

@@ -14,9 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+
+from schema.protocols import MemoryReader, MemoryRetriever
 
 __all__ = [
     "Report",
@@ -123,11 +125,9 @@ class Report:
     server: dict[str, str] = field(default_factory=dict)
     peak_rss_mb: float = 0.0  # measured when the report is written
 
-    def describe_server(self, store: Any) -> None:
-        """Record the server's version and memory settings (a store that cannot say is
-        reported as such)."""
-        facts = getattr(store, "server_facts", None)
-        self.server = facts() if callable(facts) else {}
+    def describe_server(self, store: MemoryRetriever) -> None:
+        """Record the server's version, memory settings and vector capabilities."""
+        self.server = {k: str(v) for k, v in store.server_facts().model_dump().items()}
 
     def memory_line(self) -> str:
         s = self.server
@@ -178,7 +178,7 @@ class Report:
         return md
 
 
-def source_maps(store: Any, user_id: str) -> tuple[dict[str, str], dict[str, list[str]]]:
+def source_maps(store: MemoryReader, user_id: str) -> tuple[dict[str, str], dict[str, list[str]]]:
     """(turn id -> source turn id, memory id -> provenance turn ids) for one user."""
     from schema.nodes import MemoryKind
     from schema.retrieval import TimeWindow
@@ -189,7 +189,11 @@ def source_maps(store: Any, user_id: str) -> tuple[dict[str, str], dict[str, lis
         for r in rows
         if r["kind"] == "turn" and r.get("source_id")
     }
-    provenance = {str(r["id"]): list(r.get("turn_ids") or []) for r in rows if r["kind"] != "turn"}
+    provenance = {
+        str(r["id"]): [str(t) for t in cast(list[Any], r.get("turn_ids") or [])]
+        for r in rows
+        if r["kind"] != "turn"
+    }
     return turn_source, provenance
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from pipelines.bench.common import Report, table, timed
 from pipelines.formats import load
 from pipelines.ingest import ingest_conversation
-from schema.protocols import Embedder
+from schema.protocols import Embedder, MemoryStore
 
 __all__ = ["run_ingest_speed"]
 
@@ -23,7 +22,7 @@ __all__ = ["run_ingest_speed"]
 def run_ingest_speed(
     *,
     data: Path,
-    store: Any,
+    store: MemoryStore,
     embedder: Embedder,
     out_dir: Path,
     conversations: int = 2,

@@ -27,7 +27,7 @@ import numpy as np
 
 from pipelines.bench.common import Report, line_plot, percentiles, table, timed
 from schema.nodes import Session, Turn, User, make_id
-from schema.protocols import Embedder, WriteBatch
+from schema.protocols import Embedder, MemoryStore, WriteBatch
 from schema.retrieval import RetrievalRequest, TimeWindow, VectorPath
 
 __all__ = ["Corpus", "make_corpus", "run_scale"]
@@ -131,7 +131,7 @@ def make_corpus(
 
 
 def load_user(
-    store: Any,
+    store: MemoryStore,
     user_id: str,
     corpus: Corpus,
     *,
@@ -216,7 +216,7 @@ def _turn_ids(user_id: str, n: int, session_size: int = 50) -> dict[str, int]:
 
 
 def measure(
-    store: Any,
+    store: MemoryStore,
     user_id: str,
     corpus: Corpus,
     embedder: Embedder,
@@ -273,7 +273,7 @@ def measure(
 
 def run_scale(
     *,
-    store: Any,
+    store: MemoryStore,
     embedder: Embedder,
     out_dir: Path,
     sizes: tuple[int, ...] = (1_000, 10_000),
@@ -286,8 +286,8 @@ def run_scale(
 ) -> Report:
     report = Report(name="scale", title="Retrieval latency by memory count and vector path")
     say = progress or (lambda _t, _i, _n: None)
-    caps = store.conn.caps
-    paths = [VectorPath.SEARCH] if caps.vector_search_clause else []
+    facts = store.server_facts()
+    paths = [VectorPath.SEARCH] if facts.vector_search_clause else []
     paths += [VectorPath.PREFILTER, VectorPath.POSTFILTER]
     results: dict[str, Any] = {}
     with timed() as total:
@@ -347,7 +347,7 @@ def run_scale(
         "queries": queries,
         "k": k,
         "window_days": 90,
-        "server": store.conn.info.version,
+        "server": facts.version,
         "unique_texts": min(20_000, max(sizes)),
     }
     report.results = {"scenarios": results}
