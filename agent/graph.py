@@ -13,24 +13,20 @@ the checkpointer keeps the thread (user + session) across questions and restarts
 
 from __future__ import annotations
 
-import operator
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from typing import Annotated, Any, Literal, TypedDict, cast
+from typing import Any, cast
 
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, RemoveMessage
+from langchain_core.messages import AIMessage, BaseMessage, RemoveMessage
 from langgraph.graph import END, START, StateGraph
-from langgraph.graph.message import REMOVE_ALL_MESSAGES, add_messages
+from langgraph.graph.message import REMOVE_ALL_MESSAGES
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
 
 from agent.parsing import parse_output
 from agent.personality import render_profile
+from agent.policies.calls import call_policy
 from agent.prompts import direct_answer, reason_continue, reason_start, repair
 from agent.prompts._common import (
     ChatTurn,
@@ -40,14 +36,20 @@ from agent.prompts._common import (
     structured,
 )
 from agent.session import resolve_session, session_is_open
-from agent.update import UpdateStage
+from agent.state import (
+    AgentContext,
+    AgentState,
+    Resolver,
+    asked_time,
+    policy_of,
+    resolve_context,
+    settings_of,
+    store_of,
+)
 from schema.agent import ParsedOutput, Step
-from schema.errors import PolicyUnavailable
 from schema.nodes import MemoryKind, Session, User
-from schema.protocols import MemoryStore
 from schema.retrieval import RetrievalRequest, RetrievedMemory, TimeWindow
-from schema.settings import Settings
-from schema.timeutil import UTC, asks_when, ensure_aware, get_tz
+from schema.timeutil import asks_when, get_tz
 
 __all__ = ["STOP", "AgentContext", "AgentState", "build_agent", "build_graph"]
 
@@ -55,91 +57,11 @@ __all__ = ["STOP", "AgentContext", "AgentState", "build_agent", "build_graph"]
 STOP = ["</retrieve>", "</answer>"]
 
 
-def chain(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
-    """Append; ``None`` resets (a new question starts a new chain)."""
-    return [] if right is None else [*(left or []), *right]
-
-
-class AgentState(TypedDict, total=False):
-    question: str  # input
-    asked_at: str  # input (ISO 8601), optional; else the context's `now`, else the clock
-    image_caption: str  # input, optional: a caption of an image sent with the question
-    messages: Annotated[list[AnyMessage], add_messages]  # the policy transcript of this chain
-    steps: Annotated[list[dict[str, Any]], chain]  # the trace (schema.agent.Step)
-    seen_ids: Annotated[list[str], chain]  # memories already returned in this chain
-    memories: Annotated[list[dict[str, Any]], chain]  # RetrievedMemory dumps, in order
-    calls: int  # policy calls in this chain
-    repairs: int
-    pending: dict[str, Any] | None  # the next retrieve request
-    route: str
-    answer: str
-    session_id: str | None
-    update: dict[str, Any]
-    turns_answered: Annotated[int, operator.add]  # over the thread's life
-
-
-@dataclass
-class AgentContext:
-    """Per-run facts. ``store`` and ``policy`` are required for a real run."""
-
-    user_id: str
-    store: MemoryStore | None = None
-    policy: BaseChatModel | None = None
-    settings: Settings | None = None
-    update_stage: UpdateStage | None = None
-    now: datetime | str | None = None
-    mode: Literal["reason", "direct"] = "reason"
-    user_name: str | None = None
-
-
-Resolver = Callable[[Any], AgentContext]
-
-
-def _identity(ctx: Any) -> AgentContext:
-    if isinstance(ctx, dict):
-        return AgentContext(**ctx)
-    if not isinstance(ctx, AgentContext):
-        raise ValueError("a run needs context=AgentContext(user_id=..., store=..., policy=...)")
-    return ctx
-
-
-@cache
-def _default_settings() -> Settings:
-    """For a context built without settings: the environment, read once per process."""
-    return Settings()
-
-
-def _settings(ctx: AgentContext) -> Settings:
-    return ctx.settings or _default_settings()
-
-
-def _now(state: AgentState, ctx: AgentContext) -> datetime:
-    tz = get_tz(_settings(ctx).timezone)
-    raw = state.get("asked_at") or ctx.now
-    if isinstance(raw, str) and raw:
-        return ensure_aware(datetime.fromisoformat(raw.replace("Z", "+00:00")), tz)
-    if isinstance(raw, datetime):
-        return ensure_aware(raw, tz)
-    return datetime.now(UTC).astimezone(tz)
-
-
-def _store(ctx: AgentContext) -> MemoryStore:
-    if ctx.store is None:
-        raise ValueError("AgentContext.store is required")
-    return ctx.store
-
-
-def _policy(ctx: AgentContext) -> BaseChatModel:
-    if ctx.policy is None:
-        raise ValueError("AgentContext.policy is required")
-    return ctx.policy
-
-
 def _prompt_context(state: AgentState, ctx: AgentContext) -> tuple[PromptContext, Session | None]:
     """The first prompt's context and the open session, from ONE read transaction."""
-    s = _settings(ctx)
-    now = _now(state, ctx)
-    uc = _store(ctx).user_context(ctx.user_id)
+    s = settings_of(ctx)
+    now = asked_time(state, ctx)
+    uc = store_of(ctx).user_context(ctx.user_id)
     session = (
         uc.last_session if session_is_open(uc.last_session, now, s.session_gap_minutes) else None
     )
@@ -185,54 +107,8 @@ def start(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
     return update
 
 
-#: exception names of the HTTP clients behind the openai policy (openai, httpx) that mean the
-#: endpoint was not reached or did not answer: not the model's output
-_TRANSPORT = {
-    "APIConnectionError",
-    "APITimeoutError",
-    "RateLimitError",
-    "InternalServerError",
-    "ConnectError",
-    "ConnectTimeout",
-    "ReadTimeout",
-    "RemoteProtocolError",
-}
-RETRIES = (0.5, 1.0, 2.0)  # seconds of backoff before each retry
-
-
-def is_transport_error(exc: BaseException) -> bool:
-    """Whether ``exc`` means the model's server was not reached (retry), not bad output.
-
-    >>> is_transport_error(ConnectionRefusedError()), is_transport_error(ValueError())
-    (True, False)
-    """
-    return isinstance(exc, ConnectionError | TimeoutError) or any(
-        c.__name__ in _TRANSPORT for c in type(exc).__mro__
-    )
-
-
 def _invoke(ctx: AgentContext, messages: Sequence[BaseMessage]) -> str:
-    """One policy call. A transport failure is retried with backoff, then raised as
-    PolicyUnavailable (never taken for malformed output); any other model error becomes an
-    ``<error>`` output that the repair path handles, so the turn is not lost."""
-    policy = _policy(ctx)
-    for attempt, pause in enumerate((*RETRIES, None)):
-        try:
-            reply = policy.invoke(list(messages), stop=STOP)
-            break
-        except Exception as exc:
-            if not is_transport_error(exc):
-                return f"<error>{type(exc).__name__}: {exc}</error>"
-            if pause is None:
-                raise PolicyUnavailable(
-                    f"the policy's model did not answer after {attempt + 1} tries "
-                    f"({type(exc).__name__}: {exc})",
-                    hint="is the model server running (e.g. `vllm serve DIR`)? check "
-                    "PERSONA_OPENAI_BASE_URL, or use PERSONA_POLICY=offline",
-                ) from exc
-            time.sleep(pause)
-    content = reply.content
-    return content if isinstance(content, str) else str(content)
+    return call_policy(policy_of(ctx), messages, STOP)
 
 
 def _prompt_version(messages: Sequence[BaseMessage]) -> str | None:
@@ -265,8 +141,8 @@ def _fallback_call(state: AgentState) -> dict[str, Any]:
 
 
 def think(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
-    s = _settings(ctx)
-    now = _now(state, ctx)
+    s = settings_of(ctx)
+    now = asked_time(state, ctx)
     shown = list(state.get("messages", []))
     raw = _invoke(ctx, shown)
     parsed = parse_output(raw, now=now, tz=get_tz(s.timezone))
@@ -330,7 +206,7 @@ def think(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
 
 
 def _request(state: AgentState, ctx: AgentContext, pending: dict[str, Any]) -> RetrievalRequest:
-    s = _settings(ctx)
+    s = settings_of(ctx)
     tz = get_tz(s.timezone)
     start = datetime.fromisoformat(pending["start"]) if pending.get("start") else None
     end = datetime.fromisoformat(pending["end"]) if pending.get("end") else None
@@ -354,7 +230,7 @@ def _request(state: AgentState, ctx: AgentContext, pending: dict[str, Any]) -> R
 def retrieve(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
     pending = state.get("pending") or _fallback_call(state)
     request = _request(state, ctx, pending)
-    result = _store(ctx).retrieve(request)
+    result = store_of(ctx).retrieve(request)
     window = result.window.describe()
     step = Step(
         kind="retrieve",
@@ -366,7 +242,10 @@ def retrieve(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
         prompt=reason_continue.VERSION,
     )
     message = reason_continue.render(
-        result.items, window=window, step=state.get("calls", 0), max_steps=_settings(ctx).max_steps
+        result.items,
+        window=window,
+        step=state.get("calls", 0),
+        max_steps=settings_of(ctx).max_steps,
     )
     return {
         "messages": message,
@@ -387,10 +266,10 @@ def _fallback_answer(state: AgentState) -> str:
 
 
 def force(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
-    s = _settings(ctx)
+    s = settings_of(ctx)
     messages = [*state.get("messages", []), *direct_answer.render_forced()]
     raw = _invoke(ctx, messages)
-    parsed = parse_output(raw, now=_now(state, ctx), tz=get_tz(s.timezone))
+    parsed = parse_output(raw, now=asked_time(state, ctx), tz=get_tz(s.timezone))
     answer = parsed.answer if parsed.action == "answer" and parsed.answer else None
     note = None if answer else "the forced answer was unusable; answering from the memories"
     answer = answer or _fallback_answer(state)
@@ -406,7 +285,7 @@ def force(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
 
 def direct(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
     """Non-reasoning mode: one retrieval with the question, one call to answer."""
-    s = _settings(ctx)
+    s = settings_of(ctx)
     pctx, _ = _prompt_context(state, ctx)
     request = RetrievalRequest(
         user_id=ctx.user_id,
@@ -415,7 +294,7 @@ def direct(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
         unit=s.retrieve_unit,
         prefer_dated=s.retrieve_unit == "turn" and asks_when(state["question"]),
     )
-    result = _store(ctx).retrieve(request)
+    result = store_of(ctx).retrieve(request)
     messages = direct_answer.render(pctx, result.items)
     raw = _invoke(ctx, messages)
     parsed = parse_output(raw, now=pctx.asked_at, tz=get_tz(s.timezone))
@@ -454,9 +333,9 @@ def update(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
     stage = ctx.update_stage
     if stage is None:
         return {"update": {"skipped": True}}
-    store = _store(ctx)
-    s = _settings(ctx)
-    asked = _now(state, ctx)
+    store = store_of(ctx)
+    s = settings_of(ctx)
+    asked = asked_time(state, ctx)
     session, _ = resolve_session(store, ctx.user_id, asked, s.session_gap_minutes)
     user = User(id=ctx.user_id, user_id=ctx.user_id, name=ctx.user_name)
     report = stage.record_exchange(
@@ -506,7 +385,7 @@ def build_graph(
 ) -> StateGraph[AgentState, AgentContext, AgentState, AgentState]:
     """The uncompiled graph. ``resolve`` completes each run's context (the LangGraph server
     uses it to add the shared clients to the JSON context a run carries)."""
-    r = resolve or _identity
+    r = resolve or resolve_context
     g: StateGraph[AgentState, AgentContext, AgentState, AgentState] = StateGraph(
         AgentState, context_schema=AgentContext
     )

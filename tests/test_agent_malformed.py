@@ -316,7 +316,7 @@ def test_a_transport_failure_is_an_error_not_malformed_output(
 ) -> None:
     """The model server not answering is retried with backoff, then a clear error that says
     how to fix it; it never goes down the repair path as if the model had written garbage."""
-    import agent.graph as graph_mod
+    import agent.policies.calls as graph_mod
     from schema.errors import PolicyUnavailable
 
     monkeypatch.setattr(graph_mod, "RETRIES", (0.0, 0.0))
@@ -341,7 +341,7 @@ def test_a_flaky_transport_recovers_on_retry(
     shed_user: tuple[str, dict[str, str]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import agent.graph as graph_mod
+    import agent.policies.calls as graph_mod
 
     monkeypatch.setattr(graph_mod, "RETRIES", (0.0, 0.0))
     uid, _ = shed_user
