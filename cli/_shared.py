@@ -3,6 +3,8 @@ from them, and the translation of user input (times, rows) at the edge."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -50,7 +52,21 @@ class _State:
 def settings() -> Settings:
     """The process's settings, read once from the environment."""
     if _State.settings is None:
-        _State.settings = Settings()
+        from pydantic import ValidationError
+
+        from schema.errors import ConfigError
+
+        try:
+            _State.settings = Settings()
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise ConfigError(
+                f"the environment's settings are not valid: {problems}",
+                hint="fix or unset the PERSONA_*/NEO4J_* variable named (see README, Settings)",
+            ) from exc
     return _State.settings
 
 
@@ -130,15 +146,47 @@ def window(start: str | None, end: str | None) -> Any:
     return TimeWindow(start=a, end=b)
 
 
+_ISO_LIKE = re.compile(r"^\s*\d{4}-\d{1,2}")
+_SLASHED = re.compile(r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{2,4})\s*$")
+
+
 def when(value: str | None, label: str) -> Any:
+    """A date/time option: ISO 8601 or words ("last March", "yesterday"). An ISO-looking
+    value that is not a valid date (2024-13-01) and a day/month order that cannot be told
+    (03/04/2024) are errors, never guesses; years outside 1900-2200 are refused."""
     if value is None:
         return None
     from agent.temporal import parse_time
     from schema.timeutil import get_tz
 
-    parsed = parse_time(value, tz=get_tz(settings().timezone))
+    bad = typer.BadParameter
+    if not value.strip():
+        raise bad("is empty", param_hint=label)
+    slashed = _SLASHED.match(value)
+    if slashed and int(slashed[1]) <= 12 and int(slashed[2]) <= 12 and slashed[1] != slashed[2]:
+        raise bad(
+            f"{value!r} is ambiguous (day/month or month/day?): write it as YYYY-MM-DD",
+            param_hint=label,
+        )
+    iso = _ISO_LIKE.match(value)
+    try:
+        text = value.strip()
+        text = f"{text}-01" if re.fullmatch(r"\d{4}-\d{2}", text) else text  # a month
+        parsed = (
+            datetime.fromisoformat(text)
+            if iso
+            else parse_time(value, tz=get_tz(settings().timezone))
+        )
+    except ValueError as exc:
+        raise bad(f"{value!r} is not a valid date/time ({exc})", param_hint=label) from exc
     if parsed is None:
-        raise typer.BadParameter(f"cannot read {value!r} as a date/time", param_hint=label)
+        raise bad(f"cannot read {value!r} as a date/time", param_hint=label)
+    if not 1900 <= parsed.year <= 2200:
+        raise bad(f"{value!r}: the year must be between 1900 and 2200", param_hint=label)
+    if iso:
+        from schema.timeutil import ensure_aware
+
+        parsed = ensure_aware(parsed, get_tz(settings().timezone))
     return parsed
 
 

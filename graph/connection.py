@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import neo4j
 from neo4j import GraphDatabase, ManagedTransaction, Result
-from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
+from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from graph.local.java import neo4j_version_key
 from schema.errors import ConfigError, ServerError, StoreError
@@ -154,6 +154,20 @@ class Neo4jConnection:
         return self.info.capabilities
 
     # -- transactions ------------------------------------------------------------------------
+    def _lost(self, exc: Exception, what: str) -> StoreError:
+        """The server went away mid-operation: say what that means and how to recover."""
+        return StoreError(
+            f"the Neo4j server at {self.uri} stopped answering during a {what}; "
+            + (
+                "it was rolled back: nothing of it was written"
+                if what != "read"
+                else "no data changed"
+            )
+            + f" ({type(exc).__name__})",
+            hint="start it with `persona db start` (or check NEO4J_URI) and run the command "
+            "again; an ingest resumes where it stopped",
+        )
+
     def read(self, query: str, **params: Any) -> list[dict[str, Any]]:
         """Run one parameterised query in a read transaction; rows as dicts."""
 
@@ -168,6 +182,8 @@ class Neo4jConnection:
                 database=self.database, default_access_mode=neo4j.READ_ACCESS
             ) as session:
                 return session.execute_read(fn)
+        except (ServiceUnavailable, SessionExpired) as exc:
+            raise self._lost(exc, "read") from exc
         except Neo4jError as exc:
             raise StoreError(f"read failed: {exc.message or exc}") from exc
 
@@ -176,6 +192,8 @@ class Neo4jConnection:
         try:
             with self.driver.session(database=self.database) as session:
                 return session.execute_write(fn)
+        except (ServiceUnavailable, SessionExpired) as exc:
+            raise self._lost(exc, "write") from exc
         except Neo4jError as exc:
             raise StoreError(f"write failed (rolled back): {exc.message or exc}") from exc
 
@@ -200,6 +218,8 @@ class Neo4jConnection:
         try:
             with self.driver.session(database=self.database) as session:
                 session.run(query, utc_params(params)).consume()
+        except (ServiceUnavailable, SessionExpired) as exc:
+            raise self._lost(exc, "bulk write") from exc
         except Neo4jError as exc:
             raise StoreError(f"bulk operation failed: {exc.message or exc}") from exc
 

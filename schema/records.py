@@ -30,6 +30,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from schema.timeutil import get_tz
+
 __all__ = [
     "NATIVE_FORMAT",
     "ConversationRecord",
@@ -108,6 +110,18 @@ class ConversationRecord(_Strict):
     user: UserRecord | None = None
     timezone: str | None = None
     sessions: list[SessionRecord] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_tz(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                get_tz(value)
+            except Exception as exc:  # ZoneInfoNotFoundError, ValueError
+                raise ValueError(
+                    f"unknown timezone {value!r}: use an IANA name such as Europe/London"
+                ) from exc
+        return value
 
     @model_validator(mode="after")
     def _unique_session_ids(self) -> ConversationRecord:

@@ -111,6 +111,10 @@ def test_user_text_is_shown_as_typed_never_as_markup(
         (["memories", "--user", "u", "--type", "bogus"], "turn, event, fact, procedure"),
         (["export", "--user", "u", "--out", "/no/such/folder/x.json"], "does not exist"),
         (["export", "--user", "u", "--out", "x.txt"], ".graphml or .json"),
+        (["search", "x", "--user", "u", "--from", "2024-13-01"], "not a valid date"),
+        (["search", "x", "--user", "u", "--from", "03/04/2024"], "ambiguous"),
+        (["ask", "hi", "--user", "u", "--at", "0001-01-01"], "between 1900 and 2200"),
+        (["analytics", "activity", "--user", "u", "--unit", "fortnight"], "day, week or month"),
     ],
 )
 def test_bad_option_values_get_an_error_not_a_traceback(
@@ -355,3 +359,23 @@ def test_event_expansion_keeps_to_the_window(session_store: Any, sample_user: st
     assert turns, "the event is found in the window, with some of its turns"
     assert all(window.contains(t.t) for t in turns)
     assert not any(t.t == times[-1] for t in turns)
+
+
+def test_a_bad_timezone_is_named_in_the_file_and_in_the_environment(
+    cli_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uid = fresh_user("mars")
+    path = _conversation(tmp_path, uid, [_turn("hi", 0)])
+    doc = json.loads(path.read_text())
+    doc["timezone"] = "Mars/Olympus"
+    path.write_text(json.dumps(doc))
+    result = _run("ingest", str(path))
+    assert result.exit_code != 0 and "unknown timezone 'Mars/Olympus'" in _said(result)
+
+    from schema.errors import ConfigError
+
+    monkeypatch.setenv("PERSONA_TIMEZONE", "Mars/Olympus")
+    monkeypatch.setattr(cli._State, "settings", None)
+    result = _run("search", "x", "--user", "u")
+    assert isinstance(result.exception, ConfigError)
+    assert "timezone" in result.exception.message and "Mars/Olympus" in result.exception.message
