@@ -188,3 +188,18 @@ def second_sample_user(session_store: object, embedder: object) -> str:
         )
     )
     return uid
+
+
+@pytest.fixture
+def cli_settings(settings: Settings, neo4j_server: object, migrated: object) -> Iterator[Settings]:
+    """The CLI in this process on the test server (settings injected as if read once). It
+    depends on the server fixture, so the server is stopped at the end of the session even
+    when only CLI tests run."""
+    import cli
+
+    previous = cli._State.settings
+    cli._State.settings = settings
+    try:
+        yield settings
+    finally:
+        cli._State.settings = previous

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,16 +19,6 @@ from schema.settings import Settings
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "400"}  # rich wraps at the terminal width; keep lines whole
-
-
-@pytest.fixture
-def cli_settings(settings: Settings) -> Iterator[Settings]:
-    previous = cli._State.settings
-    cli._State.settings = settings
-    try:
-        yield settings
-    finally:
-        cli._State.settings = previous
 
 
 def test_schema_prints_every_label_and_relationship(cli_settings: Settings) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -28,16 +27,6 @@ WIDE = {"COLUMNS": "400"}
 
 def _flat(text: str) -> str:
     return re.sub(r"\s+", " ", text)
-
-
-@pytest.fixture
-def cli_settings(settings: Settings) -> Iterator[Settings]:
-    previous = cli._State.settings
-    cli._State.settings = settings
-    try:
-        yield settings
-    finally:
-        cli._State.settings = previous
 
 
 @pytest.fixture(scope="module")
