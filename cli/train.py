@@ -4,6 +4,7 @@ and its stages on their own; `persona bench policy` compares policies side by si
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,6 +57,8 @@ def _bars() -> Iterator[Any]:
         console=err,
     ) as bar:
         tasks: dict[str, Any] = {}
+        logged: dict[str, int] = {}  # a log file (no terminal): one line per tenth done
+        t0 = time.monotonic()
 
         def say(stage: str, i: int, n: int, metrics: dict[str, float]) -> None:
             if stage not in tasks:
@@ -66,6 +69,11 @@ def _bars() -> Iterator[Any]:
                 if k in ("loss", "reward", "tokens_per_s")
             )
             bar.update(tasks[stage], completed=i, total=max(n, i, 1), info=shown)
+            tenth = 10 * i // max(n, i, 1)
+            if not err.is_terminal and tenth > logged.get(stage, -1):
+                logged[stage] = tenth
+                elapsed = time.monotonic() - t0
+                err.print(f"[{elapsed:6.0f}s] {stage} {i}/{n} {shown}", markup=False)
 
         yield say
 
