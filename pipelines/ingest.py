@@ -348,8 +348,22 @@ def _embed_chunk(
         else:
             todo_facts.append(f)
     texts = [t.embedding_text() for t in todo_turns] + [f.text for f in todo_facts]
+    if len(turns) > len(todo_turns):
+        progress(len(turns) - len(todo_turns))  # embedded already
     if texts:
-        vectors = embedder.embed(texts, progress=progress)
+        # the bar counts turns: the facts' share of the work is spread over them, so the
+        # bar ends exactly at the number of turns (it once overshot: "embed 473/264")
+        share, done, shown = len(todo_turns) / len(texts), 0.0, 0
+
+        def turns_done(n: int) -> None:
+            nonlocal done, shown
+            done += n * share
+            step = min(int(done), len(todo_turns)) - shown
+            if step > 0:
+                shown += step
+                progress(step)
+
+        vectors = embedder.embed(texts, progress=turns_done)
         for node, vec in zip([*todo_turns, *todo_facts], vectors, strict=True):
             node.embedding = vec.tolist()
     for fact, source in reuse:

@@ -373,3 +373,28 @@ def test_a_bad_timezone_is_named_in_the_file_and_in_the_environment(
     result = _run("search", "x", "--user", "u")
     assert isinstance(result.exception, ConfigError)
     assert "timezone" in result.exception.message and "Mars/Olympus" in result.exception.message
+
+
+def test_the_embed_bar_ends_at_the_number_of_turns(store: Any, embedder: Any) -> None:
+    """Facts are embedded with the turns; the bar counts turns and never overshoots."""
+    from pipelines.ingest import Progress, ingest_file
+
+    class Counting(Progress):
+        def __init__(self) -> None:
+            self.total: dict[str, int] = {}
+            self.done: dict[str, int] = {}
+
+        def start(self, task: str, total: int) -> None:
+            self.total[task], self.done[task] = total, 0
+
+        def advance(self, task: str, n: int = 1) -> None:
+            self.done[task] += n
+
+    from conftest import SAMPLE
+
+    bar = Counting()
+    report = ingest_file(
+        SAMPLE, store=store, embedder=embedder, user=fresh_user("bar"), progress=bar
+    )
+    assert report.facts > 0  # facts were embedded alongside
+    assert bar.done["embed"] == bar.total["embed"] == report.turns_written
