@@ -195,6 +195,12 @@ def load(
     if fmt == "auto":
         fmt = "locomo" if _looks_like_locomo(data) else "native"
     if fmt == "native":
+        if sample is not None:
+            raise IngestError(
+                f"--sample {sample!r} selects a LoCoMo sample, and this is a native file",
+                file=str(path),
+                hint="drop --sample (or pass --format locomo for a LoCoMo file)",
+            )
         if not isinstance(data, dict):
             raise IngestError(
                 "the native format is a JSON object with 'sessions'",

@@ -95,7 +95,15 @@ class SessionRecord(_Strict):
     def _chronological(self) -> SessionRecord:
         for i in range(1, len(self.turns)):
             a, b = self.turns[i - 1].timestamp, self.turns[i].timestamp
-            if (a.tzinfo is None) == (b.tzinfo is None) and b < a:
+            if (a.tzinfo is None) != (b.tzinfo is None):
+                # a naive time is read in the file's timezone: mixed with offsets, the order
+                # of turns could silently run backwards
+                raise ValueError(
+                    f"turn {i} {'has' if b.tzinfo else 'lacks'} a UTC offset and turn {i - 1} "
+                    f"{'does not' if b.tzinfo else 'has one'}: give every timestamp of a "
+                    "session an offset, or none"
+                )
+            if b < a:
                 raise ValueError(f"turn {i} is earlier than turn {i - 1} (timestamps go backwards)")
         return self
 

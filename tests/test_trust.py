@@ -398,3 +398,18 @@ def test_the_embed_bar_ends_at_the_number_of_turns(store: Any, embedder: Any) ->
     )
     assert report.facts > 0  # facts were embedded alongside
     assert bar.done["embed"] == bar.total["embed"] == report.turns_written
+
+
+def test_mixed_naive_and_aware_times_and_a_stray_sample_are_refused(
+    cli_settings: Settings, tmp_path: Path
+) -> None:
+    uid = fresh_user("mixed")
+    turns = [
+        _turn("first", 0),
+        {"role": "user", "text": "second", "timestamp": "2024-05-01T10:01:00"},
+    ]
+    result = _run("ingest", str(_conversation(tmp_path, uid, turns)))
+    assert result.exit_code != 0 and "an offset, or none" in _said(result)
+    path = _conversation(tmp_path, uid, [_turn("fine", 0)])
+    result = _run("ingest", str(path), "--sample", "conv-26")
+    assert result.exit_code != 0 and "native file" in _said(result)
