@@ -344,3 +344,31 @@ def test_no_pid_file_is_neither_running_nor_stale(tmp_path: Path) -> None:
     status = LocalNeo4j(Settings(home=tmp_path, neo4j_uri=None)).status()
     assert not status.running and not status.stale_pid
     assert status.version is None and status.bolt is None
+
+
+def test_a_corrupt_instance_file_is_named_with_the_fix(tmp_path: Path) -> None:
+    from graph.local.server import LocalNeo4j
+    from schema.errors import ServerError
+    from schema.settings import Settings
+
+    server = LocalNeo4j(Settings(home=tmp_path))
+    server.instance_file.parent.mkdir(parents=True)
+    server.instance_file.write_text("{not json")
+    with pytest.raises(ServerError, match="corrupt") as exc:
+        server.instance()
+    assert exc.value.hint and "rm " in exc.value.hint
+
+
+def test_a_lost_password_with_data_does_not_send_you_in_a_loop(tmp_path: Path) -> None:
+    from graph.local.server import LocalNeo4j
+    from schema.errors import ServerError
+    from schema.settings import Settings
+
+    server = LocalNeo4j(Settings(home=tmp_path))
+    with pytest.raises(ServerError) as never:
+        server.password()
+    assert never.value.hint == "run `persona db start`"
+    (server.data_dir / "databases").mkdir(parents=True)
+    with pytest.raises(ServerError, match="password was lost") as lost:
+        server.password()
+    assert lost.value.hint and "persona db start" in lost.value.hint and "aside" in lost.value.hint

@@ -190,17 +190,35 @@ class LocalNeo4j:
     def instance(self) -> Instance | None:
         if not self.instance_file.is_file():
             return None
-        return Instance(**json.loads(self.instance_file.read_text()))
+        try:
+            return Instance(**json.loads(self.instance_file.read_text()))
+        except (ValueError, TypeError) as exc:  # not JSON, or not our fields
+            raise ServerError(
+                f"{self.instance_file} is corrupt ({type(exc).__name__}: {exc})",
+                hint=f"remove it (`rm {self.instance_file}`): the next `persona db start` "
+                "writes it again; the data directory is not touched",
+            ) from exc
 
     def _save_instance(self, inst: Instance) -> None:
         _write_private(self.instance_file, json.dumps(asdict(inst), indent=2))
 
     def password(self) -> str:
         if not self.password_file.is_file():
+            started = self.data_dir.is_dir() and any(self.data_dir.iterdir())
             raise ServerError(
-                f"no password file at {self.password_file}: the embedded server was never "
-                "started from this home",
-                hint="run `persona db start`",
+                f"no password file at {self.password_file}"
+                + (
+                    ": the server's data exists, so its password was lost; Neo4j keeps the "
+                    "password in its data and cannot tell it again"
+                    if started
+                    else ": the embedded server was never started from this home"
+                ),
+                hint=(
+                    f"stop the server, move {self.data_dir} aside (your memories are in it) and "
+                    "run `persona db start` for a fresh server with a new password"
+                    if started
+                    else "run `persona db start`"
+                ),
             )
         return self.password_file.read_text().strip()
 
