@@ -39,8 +39,9 @@ def _render_update(console: Console, node: str, update: dict[str, Any]) -> None:
         if kind == "retrieve":
             req = step.get("request") or {}
             console.print(
-                f"[cyan]retrieve[/cyan] keywords={req.get('keywords')} "
-                f"types={req.get('types') or 'all'} window {step.get('window')}"
+                f"[cyan]retrieve[/cyan] keywords={escape(str(req.get('keywords')))} "
+                f"types={escape(str(req.get('types') or 'all'))} "
+                f"window {escape(str(step.get('window')))}"
             )
             for line in step.get("memories") or ["(nothing found)"]:
                 console.print(f"   [dim]{escape(line)}[/dim]")
@@ -52,7 +53,11 @@ def _render_update(console: Console, node: str, update: dict[str, Any]) -> None:
             f"[dim]remembered: {len(u.get('turn_ids', []))} turns, {len(u.get('facts', []))} "
             f"facts, {u.get('supersessions', 0)} supersessions"
             + (f", personality step {u['personality_step']}" if u.get("personality_step") else "")
-            + (f", closed sessions {u['closed_sessions']}" if u.get("closed_sessions") else "")
+            + (
+                f", closed sessions {escape(str(u['closed_sessions']))}"
+                if u.get("closed_sessions")
+                else ""
+            )
             + f" ({u.get('elapsed_ms', 0):.0f} ms)[/dim]"
         )
 

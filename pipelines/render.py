@@ -75,7 +75,7 @@ def graph_model_json() -> str:
 def _item_line(item: RetrievedMemory) -> str:
     who = f"{item.speaker}: " if item.speaker else ""
     status = " [red](superseded)[/red]" if item.status == "superseded" else ""
-    src = f" [dim]{item.source_id}[/dim]" if item.source_id else ""
+    src = f" [dim]{escape(item.source_id)}[/dim]" if item.source_id else ""
     return (
         f"[cyan]{format_for_prompt(item.t)}[/cyan] [bold]{item.kind.value}[/bold]{status}{src} "
         f"{escape(who + item.text)}"
@@ -85,7 +85,7 @@ def _item_line(item: RetrievedMemory) -> str:
 def retrieval(console: Console, result: RetrievalResult) -> None:
     req = result.request
     console.print(
-        f"[bold]query[/bold] {req.query!r} keywords={req.keywords} "
+        f"[bold]query[/bold] {escape(repr(req.query))} keywords={escape(str(req.keywords))} "
         f"kinds={[k.value for k in req.kinds]} k={req.k}"
     )
     console.print(
@@ -99,7 +99,7 @@ def retrieval(console: Console, result: RetrievalResult) -> None:
     tree = Tree("results")
     for n, item in enumerate(result.items, 1):
         branch = tree.add(f"{n}. {_item_line(item)}")
-        branch.add(f"[dim]why: {item.why.describe()}[/dim]")
+        branch.add(f"[dim]why: {escape(item.why.describe())}[/dim]")
         for t in item.turns:
             branch.add(f"[dim]covers[/dim] {_item_line(t)}")
         for r in item.related:

@@ -1,0 +1,115 @@
+"""Hostile input as data, property-based: arbitrary unicode mixed with Rich markup, Lucene and
+Cypher syntax goes through the CLI's output paths (search, memories, analytics, db shell) and
+the read APIs, for two users whose memories overlap. Nothing crashes, the text comes back
+as typed, and no item of the other user appears. ``PERSONA_HOSTILE_EXAMPLES`` sets how many
+inputs (default 50: each example runs three CLI commands, about 1.5 s)."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import pytest
+from conftest import fresh_user
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+import cli
+from schema.nodes import MemoryKind
+from schema.retrieval import Expansion, RetrievalRequest, TimeWindow
+from schema.settings import Settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+EXAMPLES = int(os.environ.get("PERSONA_HOSTILE_EXAMPLES", "50"))
+runner = CliRunner()
+SYNTAX = [
+    "[/b]", "[bold red]", "[/]", "[link=x]", ":smile:", "\\[", "<script>", "**", "`",
+    'OR 1=1', "*:*", "user_id:*", "tenant:t1", "\\", '"', "~2", "^9", "(", ")", "&&", "||",
+    "') RETURN 1 //", "MATCH (n) DETACH DELETE n", "$user_id", "{", "}", "\x00", "\u202e",
+    "\n", "\t", "'", ";", "--",
+]  # fmt: skip
+hostile = st.lists(
+    st.one_of(st.sampled_from(SYNTAX), st.text(min_size=1, max_size=12)), min_size=1, max_size=6
+).map("".join)
+
+
+@pytest.fixture(scope="module")
+def two_users(conn: Any, embedder: Any, migrated: Any) -> tuple[str, str, Any]:
+    """Two users who said the same things, plus each one private line."""
+    from datetime import UTC, datetime, timedelta
+
+    from graph.store import Neo4jMemoryStore
+    from schema.nodes import Session, Turn, User
+    from schema.protocols import WriteBatch
+
+    store = Neo4jMemoryStore(conn, embedder)
+    lines = ["I moved to Lisbon [/b] in May.", "My sister *:* OR 1=1 likes ferrets.", "[bold]x[/]"]
+    users = (fresh_user("hostile-a"), fresh_user("hostile-b"))
+    t0 = datetime(2024, 5, 1, 10, tzinfo=UTC)
+    for uid in users:
+        session = Session(id=f"{uid}-s", user_id=uid, source_id="s", index=0, start=t0, end=t0)
+        turns = [
+            Turn(
+                id=f"{uid}-t{i}",
+                user_id=uid,
+                session_id=session.id,
+                index=i,
+                role="user",
+                speaker="me",
+                text=text,
+                t=t0 + timedelta(minutes=i),
+            )
+            for i, text in enumerate([*lines, f"only {uid} said this"])
+        ]
+        store.write(WriteBatch(user=User(id=uid, user_id=uid), sessions=[session], turns=turns))
+    return users[0], users[1], store
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(text=hostile)
+def test_hostile_text_is_data_everywhere(
+    cli_settings: Settings, two_users: tuple[str, str, Any], text: str
+) -> None:
+    a, b, store = two_users
+    query = text if text.strip() else "x"
+    # read APIs: every unit and expansion, with the text as query and as keyword
+    for unit in ("memory", "turn"):
+        result = store.retrieve(
+            RetrievalRequest(
+                user_id=a,
+                query=query,
+                keywords=[text],
+                k=10,
+                unit=unit,
+                expand=list(Expansion),
+                window=TimeWindow(),
+            )
+        )
+        ids = {i.id for i in result.items} | {
+            r.id for i in result.items for r in (*i.turns, *i.related)
+        }
+        assert not any(i.startswith(b) for i in ids), "an item of the other user"
+    assert all(
+        str(m["id"]).startswith(a) for m in store.list_memories(a, list(MemoryKind), TimeWindow())
+    )
+    # the CLI's output paths: no crash, and user text shown as typed
+    out = runner.invoke(cli.app, ["search", query, "--user", a], env={"COLUMNS": "400"})
+    assert out.exit_code in (0, 2), (out.output, out.exception)  # 2: an empty query, said so
+    assert out.exception is None or isinstance(out.exception, SystemExit)
+    assert b not in out.output
+    shown = runner.invoke(cli.app, ["memories", "--user", a, "-n", "10"], env={"COLUMNS": "400"})
+    assert shown.exit_code == 0, (shown.output, shown.exception)
+    assert "[/b]" in shown.output and b not in shown.output
+    user = runner.invoke(cli.app, ["analytics", "activity", "--user", text], env={"COLUMNS": "400"})
+    assert user.exception is None or isinstance(user.exception, SystemExit), user.exception
