@@ -6,14 +6,13 @@ query's timestamp. Every deviation is recorded as a :class:`FailureMode`.
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any
 
 from pydantic import ValidationError
 
+from agent.prompts._common import lenient_json
 from agent.temporal import window_from_text
 from schema.agent import FailureMode, ParsedOutput, RetrieveCall
 from schema.timeutil import UTC, ensure_aware
@@ -50,34 +49,6 @@ def _sections(text: str) -> tuple[dict[str, str], list[tuple[str, int]], set[str
         outside.append(text[pos:])
     leftover = re.sub(r"</?(think|retrieve|answer)>", "", "".join(outside), flags=re.I).strip()
     return contents, order, unclosed, leftover
-
-
-def _lenient_json(body: str) -> Any:
-    """JSON, else the first {...} object, else Python-literal syntax (single quotes, None)."""
-    body = body.strip().removeprefix("```json").removeprefix("```").removesuffix("```").strip()
-    candidates = [body]
-    brace = re.search(r"\{.*\}", body, re.S)
-    if brace:
-        candidates.append(brace.group(0))
-    for cand in candidates:
-        try:
-            return json.loads(cand)
-        except json.JSONDecodeError:
-            pass
-        fixed = re.sub(r",\s*([}\]])", r"\1", cand)  # trailing commas
-        try:
-            return json.loads(fixed)
-        except json.JSONDecodeError:
-            pass
-        try:
-            value = ast.literal_eval(
-                fixed.replace("null", "None").replace("true", "True").replace("false", "False")
-            )
-            if isinstance(value, dict):
-                return value
-        except (ValueError, SyntaxError):
-            pass
-    raise ValueError("not JSON")
 
 
 def _parse_bound(
@@ -155,7 +126,7 @@ def _parse_retrieve(
     raw: str, think: str, body: str, issues: list[FailureMode], *, now: datetime, tz: tzinfo
 ) -> ParsedOutput:
     try:
-        data = _lenient_json(body)
+        data = lenient_json(body)
     except ValueError:
         return _invalid(
             raw,

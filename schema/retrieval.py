@@ -198,13 +198,6 @@ class RetrievedMemory(BaseModel):
         own = len(self.turns) if self.turns else 1
         return own + sum(r.turn_units() for r in self.related)
 
-    def render(self) -> str:
-        """One line for a prompt or a report: time with weekday, kind, text."""
-        who = f"{self.speaker}: " if self.speaker else ""
-        extra = " (superseded)" if self.status == "superseded" else ""
-        image = f" [image: {self.caption}]" if self.caption else ""
-        return f"[{format_for_prompt(self.t)}] {self.kind.value}{extra}: {who}{self.text}{image}"
-
 
 class RetrievalResult(BaseModel):
     request: RetrievalRequest

@@ -15,6 +15,7 @@ from agent_helpers import new_user
 
 from agent.media import ImageStore
 from agent.memory import heuristic_extractors
+from agent.prompts._common import render_memory
 from agent.update import UpdateStage
 from schema.nodes import MemoryKind, User
 from schema.retrieval import RetrievalRequest
@@ -109,7 +110,7 @@ def test_image_turn_is_stored_and_its_caption_is_searchable(
     hit = next(m for m in ft.items if m.id == first.id)
     assert "fulltext" in {s.name for s in hit.why.signals}
     assert hit.caption == CAPTION
-    assert f"[image: {CAPTION}]" in hit.render()
+    assert f"[image: {CAPTION}]" in render_memory(hit)  # as the prompt shows it
     # vector: the caption is part of the embedded text
     vec = store.retrieve(
         RetrievalRequest(

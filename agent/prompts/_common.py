@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ __all__ = [
     "ChatTurn",
     "JsonResponseError",
     "PromptContext",
+    "lenient_json",
     "memories_data",
     "parse_json_response",
     "question_data",
@@ -134,20 +136,53 @@ class JsonResponseError(ValueError):
     pass
 
 
+def lenient_json(body: str) -> Any:
+    r"""The one JSON reader of model output (the tagged protocol's retrieve blocks and the JSON
+    extraction prompts): JSON, else the first {...} object (code fences and prose around it
+    dropped), else with trailing commas removed, else Python-literal syntax (single quotes,
+    None). ValueError when nothing reads.
+
+    >>> lenient_json("Sure! ```json\n{'a': 1, 'b': None,}\n```")
+    {'a': 1, 'b': None}
+    """
+    body = body.strip().removeprefix("```json").removeprefix("```").removesuffix("```").strip()
+    candidates = [body]
+    brace = re.search(r"\{.*\}", body, re.S)
+    if brace:
+        candidates.append(brace.group(0))
+    for cand in candidates:
+        try:
+            return json.loads(cand)
+        except json.JSONDecodeError:
+            pass
+        fixed = re.sub(r",\s*([}\]])", r"\1", cand)  # trailing commas
+        try:
+            return json.loads(fixed)
+        except json.JSONDecodeError:
+            pass
+        try:
+            value = ast.literal_eval(
+                fixed.replace("null", "None").replace("true", "True").replace("false", "False")
+            )
+            if isinstance(value, dict):
+                return value
+        except (ValueError, SyntaxError):
+            pass
+    raise ValueError("not JSON")
+
+
 def parse_json_response(text: str, model: type[M]) -> M:
     """The first JSON object in ``text`` validated as ``model``; JsonResponseError otherwise."""
-    cleaned = re.sub(r"^```(?:json)?|```$", "", (text or "").strip(), flags=re.M).strip()
-    match = re.search(r"\{.*\}", cleaned, re.S)
-    if not match:
+    if not re.search(r"\{.*\}", text or "", re.S):
         raise JsonResponseError("no JSON object in the response")
     try:
-        return model.model_validate(json.loads(match.group(0)))
-    except json.JSONDecodeError as exc:
-        raise JsonResponseError(f"invalid JSON: {exc.msg}") from exc
+        return model.model_validate(lenient_json(text or ""))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"])
         raise JsonResponseError(f"{where}: {first['msg']}") from exc
+    except ValueError as exc:  # nothing read as JSON
+        raise JsonResponseError(f"invalid JSON: {exc}") from exc
 
 
 def json_schema(model: type[BaseModel]) -> str:
