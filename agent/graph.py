@@ -25,7 +25,6 @@ from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
 
 from agent.parsing import parse_output
-from agent.personality import render_profile
 from agent.policies.calls import call_policy
 from agent.prompts import direct_answer, reason_continue, reason_start, repair
 from agent.prompts._common import (
@@ -33,6 +32,7 @@ from agent.prompts._common import (
     PromptContext,
     render_memories,
     render_memory,
+    render_profile,
     structured,
 )
 from agent.session import resolve_session, session_is_open

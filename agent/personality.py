@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from schema.nodes import TRAITS, PersonalitySnapshot
 
-__all__ = ["NEUTRAL", "PemSchedule", "describe", "ema_update", "render_profile"]
+__all__ = ["NEUTRAL", "PemSchedule", "current", "describe", "ema_update"]
 
 NEUTRAL = 3.0
 
@@ -85,31 +85,3 @@ def describe(value: float) -> str:
     if value > 2.0:
         return "fairly low"
     return "low"
-
-
-_GUIDANCE = {
-    ("neuroticism", True): "reassure them and keep a calm, steady tone",
-    ("openness", False): "be concrete and practical rather than speculative",
-    ("openness", True): "welcome new ideas and possibilities",
-    ("extraversion", True): "be warm and conversational",
-    ("extraversion", False): "be concise and low-key",
-    ("conscientiousness", True): "be structured and precise",
-    ("agreeableness", False): "be direct and factual",
-}
-
-
-def render_profile(history: Sequence[PersonalitySnapshot]) -> str:
-    """The current profile as text for prompts, with response guidance; honest when empty."""
-    if not history:
-        return "Personality: no evidence yet (all traits unknown; assume nothing)."
-    values = current(history)
-    parts = [f"{t} {v:.1f} ({describe(v)})" for t, v in zip(TRAITS, values, strict=True)]
-    tips = [
-        tip
-        for (trait, high), tip in _GUIDANCE.items()
-        if (values[TRAITS.index(trait)] >= 3.7) == high
-        and abs(values[TRAITS.index(trait)] - NEUTRAL) >= 0.7
-    ]
-    steps = max(s.step for s in history)
-    text = f"Personality (Big Five, 1-5, from {steps} observations): " + "; ".join(parts) + "."
-    return text + (" Guidance: " + "; ".join(tips) + "." if tips else "")

@@ -117,7 +117,7 @@ def personality_cmd(
     plot: Annotated[Path | None, typer.Option("--plot", help="write a PNG of the history")] = None,
 ) -> None:
     """The current Big-Five profile and its history (every update, with its evidence turn)."""
-    from agent.personality import render_profile
+    from agent.prompts._common import render_profile
     from schema.nodes import TRAITS
     from schema.timeutil import format_for_prompt
 

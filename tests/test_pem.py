@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.personality import PemSchedule, ema_update, render_profile
+from agent.personality import PemSchedule, ema_update
+from agent.prompts._common import render_profile
 from schema.nodes import TRAITS
 
 

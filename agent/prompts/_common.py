@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, ValidationError
 
+from agent.personality import NEUTRAL, current, describe
 from agent.temporal import relative_note
-from schema.nodes import MemoryKind
+from schema.nodes import TRAITS, MemoryKind, PersonalitySnapshot
 from schema.retrieval import RetrievedMemory
 from schema.timeutil import format_spoken
 
@@ -30,6 +31,7 @@ __all__ = [
     "question_line",
     "render_memories",
     "render_memory",
+    "render_profile",
     "render_turns",
     "structured",
     "time_note",
@@ -187,3 +189,32 @@ def parse_json_response(text: str, model: type[M]) -> M:
 
 def json_schema(model: type[BaseModel]) -> str:
     return json.dumps(model.model_json_schema(), separators=(",", ":"))
+
+
+#: how a reply adapts to a clear trait (prompt text: it lives with the prompts)
+_GUIDANCE = {
+    ("neuroticism", True): "reassure them and keep a calm, steady tone",
+    ("openness", False): "be concrete and practical rather than speculative",
+    ("openness", True): "welcome new ideas and possibilities",
+    ("extraversion", True): "be warm and conversational",
+    ("extraversion", False): "be concise and low-key",
+    ("conscientiousness", True): "be structured and precise",
+    ("agreeableness", False): "be direct and factual",
+}
+
+
+def render_profile(history: Sequence[PersonalitySnapshot]) -> str:
+    """The current profile as text for prompts, with response guidance; honest when empty."""
+    if not history:
+        return "Personality: no evidence yet (all traits unknown; assume nothing)."
+    values = current(history)
+    parts = [f"{t} {v:.1f} ({describe(v)})" for t, v in zip(TRAITS, values, strict=True)]
+    tips = [
+        tip
+        for (trait, high), tip in _GUIDANCE.items()
+        if (values[TRAITS.index(trait)] >= 3.7) == high
+        and abs(values[TRAITS.index(trait)] - NEUTRAL) >= 0.7
+    ]
+    steps = max(s.step for s in history)
+    text = f"Personality (Big Five, 1-5, from {steps} observations): " + "; ".join(parts) + "."
+    return text + (" Guidance: " + "; ".join(tips) + "." if tips else "")
