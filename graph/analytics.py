@@ -25,7 +25,6 @@ import networkx as nx
 from graph.connection import Neo4jConnection
 from graph.connection import run as cypher
 from graph.cypher import analytics as A
-from graph.export import to_networkx
 from graph.rows import native
 from schema.analytics import (
     ActivityRow,
@@ -277,17 +276,13 @@ class Analytics:
     # ------------------------------------------------------------------ networkx
     def _topic_graph(self, user_id: str, window: TimeWindow | None) -> nx.Graph:
         """Memories linked to the topics and entities they are ABOUT / MENTION."""
-        g = to_networkx(self.conn, user_id, window)
+        w = window or TimeWindow()
+        query = A.TAG_LINKS(w.start is not None, w.end is not None)
         bipartite = nx.Graph()
-        for a, b, data in g.edges(data=True):
-            if data.get("type") in ("ABOUT", "MENTIONS"):
-                bipartite.add_edge(a, b)
-        for n in bipartite.nodes:
-            attrs = g.nodes[n]
-            bipartite.nodes[n]["label"] = next(
-                (x for x in attrs.get("labels", []) if x != "Memory"), "?"
-            )
-            bipartite.nodes[n]["name"] = attrs.get("name") or attrs.get("text", n)
+        for r in self.conn.read(query, user_id=user_id, start=w.start, end=w.end):
+            bipartite.add_node(r["memory"], label=r["memory_label"], name=r["memory"])
+            bipartite.add_node(r["tag"], label=r["tag_label"], name=r["name"] or r["tag"])
+            bipartite.add_edge(r["memory"], r["tag"])
         return bipartite
 
     def central(
@@ -373,7 +368,12 @@ class Analytics:
             total = cypher(tx, A.explorer_total(chosen, *has), **params).single(strict=True)["n"]
             rows = cypher(tx, A.explorer_nodes(chosen, *has), limit=limit, **params).data()
             eids = [r["eid"] for r in rows]
-            edges = cypher(tx, A.EXPLORER_EDGES, user_id=user_id, eids=eids).data() if eids else []
+            shown = set(eids)
+            edges = [
+                {k: e[k] for k in ("id", "type", "source", "target")}
+                for e in (cypher(tx, A.EXPLORER_EDGES, user_id=user_id, eids=eids) if eids else [])
+                if e["target_eid"] in shown
+            ]
             nodes = [_node(r) for r in rows]
             return ExplorerView(
                 nodes=nodes,

@@ -59,6 +59,17 @@ ORDER BY period, n DESC
 """
 
 
+def TAG_LINKS(has_start: bool, has_end: bool) -> str:  # noqa: N802
+    """Only what the networkx analytics need: each memory's ABOUT/MENTIONS edges (ids, labels,
+    names), one row per edge, instead of the whole exported subgraph."""
+    return f"""
+MATCH (m:Memory) WHERE m.user_id = $user_id{window_predicate("m", has_start, has_end)}
+MATCH (m)-[r:ABOUT|MENTIONS]->(tag) WHERE tag.user_id = $user_id
+RETURN m.id AS memory, [x IN labels(m) WHERE x <> 'Memory'][0] AS memory_label,
+       tag.id AS tag, labels(tag)[0] AS tag_label, tag.name AS name
+"""
+
+
 FACT_CHANGES = """
 MATCH (new)-[s:SUPERSEDES]->(old)
 WHERE new.user_id = $user_id AND old.user_id = $user_id
@@ -169,11 +180,14 @@ RETURN count(n) AS n
 """
 
 
+#: the edges leaving the shown nodes (the caller keeps those whose end is shown too: a set
+#: lookup in Python instead of a list scan per relationship in Cypher)
 EXPLORER_EDGES = """
 UNWIND $eids AS eid
 MATCH (a) WHERE elementId(a) = eid
-MATCH (a)-[r]->(b) WHERE b.user_id = $user_id AND elementId(b) IN $eids
-RETURN elementId(r) AS id, type(r) AS type, a.id AS source, b.id AS target
+MATCH (a)-[r]->(b) WHERE b.user_id = $user_id
+RETURN elementId(r) AS id, type(r) AS type, a.id AS source, b.id AS target,
+       elementId(b) AS target_eid
 """
 
 

@@ -86,7 +86,7 @@ def run_analytics(
         rows.append([name, p["p50"], p["p95"], "met" if p["p95"] <= 100 else "NOT met"])
     # the explorer on a user of >= 2,000 nodes
     say("ingest a long timeline", 2, 2)
-    big, months = "bench-analytics-long", 30
+    big, months = "bench-analytics-long", 60  # about 2,000 nodes
     record = generate_conversation(4242, big, months=months).record
     ingest_conversation(
         LoadedConversation(big, None, record, big, out_dir), store=store, embedder=embedder
