@@ -132,6 +132,8 @@ RETURN a.t AS a_t, b.t AS b_t, duration.between(a.t, b.t) AS d,
 """
 
 _PROPS = "{.*, embedding: null, image_embedding: null, tenant: null}"
+#: what a node of the explorer's view needs (its caption and time); a click loads the rest
+_BRIEF = "{.id, .user_id, .t, .start, .text, .name, .key, .source_id, .date, .step, .status, .kind}"
 
 
 def _per_label(labels: list[str], body: str) -> str:
@@ -164,7 +166,7 @@ def explorer_nodes(labels: list[str], has_start: bool, has_end: bool) -> str:
 WITH n ORDER BY coalesce(n.t, n.start, datetime({{epochSeconds: 0}})) DESC, n.id
 LIMIT $limit
 RETURN elementId(n) AS eid, n.id AS id, [x IN labels(n) WHERE x <> 'Memory'][0] AS label,
-       n {_PROPS} AS props
+       n {_BRIEF} AS props
 """
 
 

@@ -88,6 +88,7 @@ def run_analytics(
     say("ingest a long timeline", 2, 2)
     big, months = "bench-analytics-long", 60  # about 2,000 nodes
     record = generate_conversation(4242, big, months=months).record
+    store.delete_user(big)  # a benchmark user: rebuilt from its generator each run
     ingest_conversation(
         LoadedConversation(big, None, record, big, out_dir), store=store, embedder=embedder
     )
