@@ -337,3 +337,24 @@ def test_segmentation_is_deterministic() -> None:
     two = HeuristicSegmenter().segment(USER, session, turns)
     assert [(e.id, e.turn_ids, e.text) for e in one] == [(e.id, e.turn_ids, e.text) for e in two]
     assert HeuristicSegmenter().segment(USER, session, []) == []
+
+
+def test_an_extraction_prompt_gets_one_repair_request_then_validates() -> None:
+    """Bad JSON first: the model is shown the error in the one repair wording, then its
+    second reply validates."""
+    from agent_helpers import scripted
+    from langchain_core.messages import HumanMessage
+    from pydantic import BaseModel
+
+    from agent.extraction.llm import call_json
+    from agent.prompts._common import structured
+
+    class Out(BaseModel):
+        name: str
+
+    model = scripted("{'name': }", "Here: {'name': 'Quenby',}")
+    got = call_json(model, [HumanMessage(content="extract")], Out)
+    assert got.name == "Quenby"
+    repair = model.calls[1]["messages"][-1]
+    assert "Reply with the JSON object only" in str(repair.content)
+    assert structured(repair)["task"] == "repair/1"

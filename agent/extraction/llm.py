@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from pydantic import BaseModel
 
 from agent.extraction.heuristic import HeuristicFactExtractor, HeuristicSegmenter
 from agent.extraction.text import keywords as kw
-from agent.prompts import extract_facts, infer_personality, segment_episodes, update_memory
+from agent.prompts import extract_facts, infer_personality, repair, segment_episodes, update_memory
 from agent.prompts._common import ChatTurn, JsonResponseError, parse_json_response
 from schema.agent import MemoryOp, PersonalityObservation
 from schema.nodes import Event, Fact, Procedure, ProfileEntry, Session, Turn, make_id
@@ -55,12 +55,7 @@ def call_json(
             return parse_json_response(reply, response)
         except JsonResponseError as exc:
             error = exc
-            convo += [
-                AIMessage(content=reply),
-                HumanMessage(
-                    content=f"That reply was not valid ({exc}). Reply with the JSON object only."
-                ),
-            ]
+            convo += [AIMessage(content=reply), *repair.render_json(str(exc))]
     assert error is not None
     raise error
 

@@ -1,4 +1,6 @@
-"""Task: ask the model once to fix a malformed output (what was wrong, what is expected)."""
+"""Task: ask the model once to fix a malformed output (what was wrong, what is expected): the
+tagged protocol of the reasoning loop (:func:`render`) or the JSON object of an extraction
+prompt (:func:`render_json`). The one home of repair wording."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from agent.prompts._common import STRUCTURED
 from schema.agent import ParsedOutput
 
-__all__ = ["VERSION", "Response", "render"]
+__all__ = ["VERSION", "Response", "render", "render_json"]
 
 VERSION = "repair/1"
 Response = ParsedOutput
@@ -24,5 +26,15 @@ def render(error: str) -> list[BaseMessage]:
                 "<answer>your reply</answer>."
             ),
             additional_kwargs={STRUCTURED: {"task": VERSION, "error": error}},
+        )
+    ]
+
+
+def render_json(error: str) -> list[BaseMessage]:
+    """The repair request for an extraction prompt whose JSON did not validate."""
+    return [
+        HumanMessage(
+            content=f"That reply was not valid ({error}). Reply with the JSON object only.",
+            additional_kwargs={STRUCTURED: {"task": VERSION, "error": error, "format": "json"}},
         )
     ]
