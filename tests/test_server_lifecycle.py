@@ -34,3 +34,16 @@ def test_connection_reports_version_and_capabilities(conn) -> None:
     assert info.edition == "community"
     assert info.version.startswith("2026.")
     assert info.capabilities.vector_search_clause
+
+
+def test_a_connection_without_the_password_is_refused(neo4j_server) -> None:
+    """Auth is on in fact, not only in the conf: a wrong password is refused, and the error
+    names the server but never the real password."""
+    from graph.connection import Neo4jConnection
+    from schema.errors import PersonaError
+
+    real = neo4j_server.password()
+    with pytest.raises(PersonaError) as exc:
+        Neo4jConnection(neo4j_server.uri(), "neo4j", "not-the-password").info  # noqa: B018
+    assert "rejected the credentials" in exc.value.message
+    assert real not in str(exc.value) and real not in (exc.value.hint or "")
