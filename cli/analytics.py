@@ -38,7 +38,9 @@ def _window(start: str | None, end: str | None) -> Any:
 
 
 def _table(title: str, headers: list[str], rows: list[list[Any]]) -> None:
-    t = Table(*headers, title=escape(title))
+    t = Table(title=escape(title))
+    for h in headers:  # ids are folded, never cut with "…": they are meant to be copied
+        t.add_column(h, overflow="fold", no_wrap=h == "id")
     for r in rows:
         t.add_row(*(escape("" if v is None else str(v)) for v in r))
     console.print(t)

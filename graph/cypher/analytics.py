@@ -154,15 +154,20 @@ RETURN [x IN labels(n) WHERE x <> 'Memory'][0] AS label, count(*) AS n
 """
 
 
-def explorer_nodes(labels: list[str], has_start: bool, has_end: bool) -> str:
-    """The newest ``$limit`` nodes of the chosen labels (a time cut for the timed ones)."""
+def _time_cut(has_start: bool, has_end: bool) -> str:
+    """The window for the explorer: timed nodes inside it, untimed ones (topics) always."""
     cut = ""
     if has_start:
         cut += " AND (n.t IS NULL OR n.t >= $start)"
     if has_end:
         cut += " AND (n.t IS NULL OR n.t < $end)"
+    return cut
+
+
+def explorer_nodes(labels: list[str], has_start: bool, has_end: bool) -> str:
+    """The newest ``$limit`` nodes of the chosen labels (a time cut for the timed ones)."""
     return f"""
-{_per_label(labels, cut)}
+{_per_label(labels, _time_cut(has_start, has_end))}
 WITH n ORDER BY coalesce(n.t, n.start, datetime({{epochSeconds: 0}})) DESC, n.id
 LIMIT $limit
 RETURN elementId(n) AS eid, n.id AS id, [x IN labels(n) WHERE x <> 'Memory'][0] AS label,
@@ -171,13 +176,8 @@ RETURN elementId(n) AS eid, n.id AS id, [x IN labels(n) WHERE x <> 'Memory'][0] 
 
 
 def explorer_total(labels: list[str], has_start: bool, has_end: bool) -> str:
-    cut = ""
-    if has_start:
-        cut += " AND (n.t IS NULL OR n.t >= $start)"
-    if has_end:
-        cut += " AND (n.t IS NULL OR n.t < $end)"
     return f"""
-{_per_label(labels, cut)}
+{_per_label(labels, _time_cut(has_start, has_end))}
 RETURN count(n) AS n
 """
 
