@@ -83,12 +83,16 @@ def make_app(s: Settings | None = None) -> Any:
     return App(s or settings(), note=note)
 
 
-def bench_app() -> Any:
-    """Benchmarks run against their own embedded server (<home>/bench), never the user's data;
-    with NEO4J_URI they use that server, with bench- prefixed users only."""
+def bench_app(embedder: str | None = None) -> Any:
+    """Benchmarks run against their own embedded server, never the user's data: one home per
+    embedding model (<home>/bench/<model>), since a database holds one model's vectors. With
+    NEO4J_URI they use that server, with bench- prefixed users only."""
     s = settings()
+    if embedder is not None:
+        s = s.model_copy(update={"embedder": embedder})
     if s.embedded:
-        s = s.model_copy(update={"home": s.home / "bench"})
+        slug = "".join(c if c.isalnum() or c in "-._" else "-" for c in s.embedder)
+        s = s.model_copy(update={"home": s.home / "bench" / slug})
     return make_app(s)
 
 

@@ -191,6 +191,49 @@ def bench_all(
     console.print(readme.read_text(), markup=False)
 
 
+@bench_group.command("embedders")
+def bench_embedders(
+    models: Annotated[
+        str, typer.Option(help="comma-separated embedders (settings names), first = baseline")
+    ] = "all-MiniLM-L6-v2,bge-small-en-v1.5-q,e5-small-v2-q",
+    data: Annotated[Path | None, _DATA] = None,
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+    conversations: Annotated[int | None, typer.Option(help="first N conversations")] = None,
+    repeats: Annotated[int, typer.Option(min=1, help="ingest runs per model")] = 3,
+) -> None:
+    """Embedders side by side: LoCoMo recall by category and ingest speed, one database each."""
+    from contextlib import contextmanager
+
+    from graph.local.server import LocalNeo4j
+    from pipelines.bench.embedders import run_embedders
+
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    if not names:
+        raise typer.BadParameter("name at least one embedder", param_hint="--models")
+    default = settings().embedder
+
+    @contextmanager
+    def open_model(name: str) -> Any:
+        a = bench_app(name)
+        try:
+            yield a.store, a.embedder
+        finally:
+            a.conn.close()
+            if a.settings.embedded and name != default:
+                LocalNeo4j(a.settings).stop()  # one server at a time; the default's stays up
+
+    rep = run_embedders(
+        models=names,
+        open_model=open_model,
+        data=_data(data),
+        out_dir=out,
+        limit_conversations=conversations,
+        ingest_repeats=repeats,
+        progress=_bench_progress(),
+    )
+    console.print("\n".join(rep.markdown), markup=False)
+
+
 @bench_group.command("report")
 def bench_report(out: Annotated[Path, _OUT] = Path("docs/benchmarks")) -> None:
     """Rebuild docs/benchmarks/README.md from the latest JSON reports."""

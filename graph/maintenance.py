@@ -14,7 +14,7 @@ import numpy as np
 from graph.connection import Neo4jConnection
 from graph.cypher import read as R
 from graph.cypher import write as W
-from graph.migrate import drop_vector_indexes, migrate
+from graph.migrate import drop_vector_indexes, migrate, stamp_embedder
 from schema.nodes import turn_search_text
 from schema.protocols import Embedder
 
@@ -78,5 +78,6 @@ def reembed(
         done += len(out)
         after = max(r["id"] for r in rows)
         say("events", len(rows))
+    stamp_embedder(conn, embedder.name, embedder.dimension)
     migrate(conn, dimension=embedder.dimension, embedder_name=embedder.name)
     return done

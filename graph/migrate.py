@@ -15,10 +15,13 @@ from typing import Any
 
 from graph.connection import Neo4jConnection
 from graph.cypher import ddl
-from schema.errors import DimensionMismatch
+from schema.errors import DimensionMismatch, EmbedderMismatch
 from schema.model import GRAPH_MODEL, IMAGE_VECTOR_INDEX, VECTOR_INDEX, IndexSpec
 
-__all__ = ["MigrationReport", "existing_indexes", "migrate"]
+__all__ = ["LEGACY_EMBEDDER", "MigrationReport", "existing_indexes", "migrate", "stamp_embedder"]
+
+#: Databases embedded before the stamp existed were embedded with the only model there was.
+LEGACY_EMBEDDER = "all-MiniLM-L6-v2"
 
 
 @dataclass
@@ -63,10 +66,13 @@ def migrate(
     *,
     dimension: int,
     image_dimension: int | None = None,
-    embedder_name: str = "configured embedder",
+    embedder_name: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> MigrationReport:
-    """Create/verify every constraint and index. Safe to run any number of times."""
+    """Create/verify every constraint and index. Safe to run any number of times.
+
+    With ``embedder_name``, also checks (and on first use records) which model embedded the
+    memories: another model of the same dimension is an :class:`EmbedderMismatch`."""
     say = progress or (lambda _m: None)
     report = MigrationReport()
     before = existing_indexes(conn)
@@ -79,7 +85,9 @@ def migrate(
             if row is not None:
                 have = _vector_dimension(row)
                 if have is not None and have != dim:
-                    raise DimensionMismatch(spec.name, have, dim, embedder_name)
+                    raise DimensionMismatch(
+                        spec.name, have, dim, embedder_name or "configured embedder"
+                    )
                 why = _outdated(row, spec, conn)
                 if why is not None:
                     say(f"rebuilding {spec.name} {why}")
@@ -108,10 +116,28 @@ def migrate(
             continue
         conn.run_schema(ddl.render(spec, conn.caps))
         report.created.append(spec.name)
+    if embedder_name is not None:
+        _check_embedder(conn, embedder_name, dimension)
     if report.changed:
         say(f"created {len(report.created)}, rebuilt {len(report.rebuilt)}; waiting for indexes")
     conn.run_schema("CALL db.awaitIndexes(300)")
     return report
+
+
+def _check_embedder(conn: Neo4jConnection, name: str, dimension: int) -> None:
+    rows = conn.read(ddl.READ_EMBEDDER_STAMP)
+    stored = rows[0]["name"] if rows else None
+    if stored is None:
+        stored = LEGACY_EMBEDDER if conn.read(ddl.ANY_EMBEDDING) else None
+    if stored is not None and stored != name:
+        raise EmbedderMismatch(stored, name)
+    if not rows:
+        stamp_embedder(conn, name, dimension)
+
+
+def stamp_embedder(conn: Neo4jConnection, name: str, dimension: int) -> None:
+    """Record that the text embeddings now come from ``name`` (after a re-embed)."""
+    conn.write(ddl.WRITE_EMBEDDER_STAMP, name=name, dimension=dimension)
 
 
 def drop_vector_indexes(conn: Neo4jConnection) -> None:

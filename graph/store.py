@@ -99,7 +99,7 @@ class Neo4jMemoryStore:
             path = VectorPath.PREFILTER
         text = " ".join([request.query, *request.keywords]).strip()
         vector = (
-            self.embedder.embed([text])[0].tolist()
+            self.embedder.embed_queries([text])[0].tolist()
             if "vector" in request.signals
             else [0.0] * self.embedder.dimension
         )

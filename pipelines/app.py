@@ -22,7 +22,7 @@ from agent.personality import PemSchedule
 from agent.policies import build_policy
 from agent.update import UpdateStage
 from graph.connection import Neo4jConnection, connect
-from graph.embed import ClipEmbedder, SentenceTransformerEmbedder
+from graph.embed import ClipEmbedder, OnnxEmbedder, SentenceTransformerEmbedder, build_embedder
 from graph.migrate import migrate
 from graph.store import Neo4jMemoryStore
 from schema.settings import Settings
@@ -60,9 +60,10 @@ class App:
         return connect(self.settings, progress=self.note)
 
     @cached_property
-    def embedder(self) -> SentenceTransformerEmbedder:
-        return SentenceTransformerEmbedder(
+    def embedder(self) -> OnnxEmbedder | SentenceTransformerEmbedder:
+        return build_embedder(
             self.settings.embedder,
+            cache_dir=self.settings.cache_dir,
             device=self.settings.device,
             batch_size=self.settings.embed_batch_size,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DimensionMismatch",
+    "EmbedderMismatch",
     "IngestError",
     "JavaNotFound",
     "MavenNotFound",
@@ -49,6 +50,20 @@ class MavenNotFound(ServerError):
 
 class StoreError(PersonaError):
     """A database operation failed (the transaction was rolled back)."""
+
+
+class EmbedderMismatch(StoreError):
+    """The memories were embedded with another model than the configured one."""
+
+    def __init__(self, stored: str, configured: str) -> None:
+        super().__init__(
+            f"the memories in this database were embedded with {stored!r}, but the configured "
+            f"embedder is {configured!r} (vectors from two models cannot be compared)",
+            hint="re-embed every memory with the configured model: `persona db reembed --yes`, "
+            f"or keep the previous model with PERSONA_EMBEDDER={stored}",
+        )
+        self.stored = stored
+        self.configured = configured
 
 
 class DimensionMismatch(StoreError):

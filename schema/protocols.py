@@ -168,6 +168,10 @@ class Embedder(Protocol):
         self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None
     ) -> np.ndarray: ...
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Search queries (some models, e5, prefix queries and memories differently)."""
+        ...
+
 
 @runtime_checkable
 class ImageEmbedder(Protocol):

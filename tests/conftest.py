@@ -62,17 +62,22 @@ def conn(neo4j_server: object, settings: Settings) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> object:
-    from graph.embed import SentenceTransformerEmbedder
+def embedder(settings: Settings) -> object:
+    """The configured default embedder: the suite runs the model users get."""
+    from graph.embed import build_embedder
 
-    return SentenceTransformerEmbedder()
+    return build_embedder(settings.embedder, cache_dir=settings.cache_dir)
 
 
 @pytest.fixture(scope="session")
 def migrated(conn: object, embedder: object) -> object:
     from graph.migrate import migrate
 
-    return migrate(conn, dimension=embedder.dimension)  # type: ignore[attr-defined]
+    return migrate(
+        conn,
+        dimension=embedder.dimension,  # type: ignore[attr-defined]
+        embedder_name=embedder.name,  # type: ignore[attr-defined]
+    )
 
 
 @pytest.fixture

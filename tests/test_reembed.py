@@ -17,7 +17,7 @@ from graph.local.server import LocalNeo4j
 from graph.maintenance import reembed
 from graph.migrate import existing_indexes, migrate
 from graph.store import Neo4jMemoryStore
-from schema.errors import DimensionMismatch
+from schema.errors import DimensionMismatch, EmbedderMismatch
 from schema.model import VECTOR_INDEX
 from schema.nodes import Event, Fact, Session, Turn, User, make_id
 from schema.protocols import WriteBatch
@@ -28,15 +28,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 class Projected:
-    """Another 'model': MiniLM vectors through a fixed random projection to 32 dimensions."""
+    """Another 'model': the default's vectors through a fixed random projection to 32-d."""
 
-    def __init__(self, base: Any) -> None:
+    def __init__(self, base: Any, *, seed: int = 0) -> None:
         self.base = base
-        self.matrix = np.random.default_rng(0).normal(size=(base.dimension, 32)).astype(np.float32)
+        self.seed = seed
+        self.matrix = (
+            np.random.default_rng(seed).normal(size=(base.dimension, 32)).astype(np.float32)
+        )
 
     @property
     def name(self) -> str:
-        return "projected-32"
+        return "projected-32" if self.seed == 0 else f"projected-32-seed{self.seed}"
 
     @property
     def dimension(self) -> int:
@@ -45,6 +48,9 @@ class Projected:
     def embed(self, texts: Sequence[str], *, progress: Any = None) -> np.ndarray:
         v = self.base.embed(texts) @ self.matrix
         return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed(texts)
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +144,15 @@ def test_reembed_switches_every_memory_to_the_new_model(own_server: Any, embedde
     assert hit.items  # the new index answers with the new model's vectors
     with pytest.raises(DimensionMismatch):
         migrate(conn, dimension=embedder.dimension)
+
+    # another model of the SAME dimension: the index cannot tell, the stamp can
+    twin = Projected(embedder, seed=1)
+    with pytest.raises(EmbedderMismatch) as mismatch:
+        migrate(conn, dimension=twin.dimension, embedder_name=twin.name)
+    assert "'projected-32'" in mismatch.value.message
+    assert twin.name in mismatch.value.message
+    assert mismatch.value.hint is not None and "persona db reembed" in mismatch.value.hint
+    reembed(conn, twin)
+    migrate(conn, dimension=twin.dimension, embedder_name=twin.name)  # accepted now
+    with pytest.raises(EmbedderMismatch):
+        migrate(conn, dimension=other.dimension, embedder_name=other.name)

@@ -6,7 +6,25 @@ from graph.connection import Capabilities
 from graph.cypher import label, prop
 from schema.model import IndexSpec
 
-__all__ = ["SHOW_CONSTRAINTS", "SHOW_INDEXES", "drop_index", "render"]
+__all__ = [
+    "ANY_EMBEDDING",
+    "READ_EMBEDDER_STAMP",
+    "SHOW_CONSTRAINTS",
+    "SHOW_INDEXES",
+    "WRITE_EMBEDDER_STAMP",
+    "drop_index",
+    "render",
+]
+
+# Which model made the text embeddings: one database-wide node (not user data), so a database
+# embedded with one model is never searched with vectors from another of the same dimension.
+READ_EMBEDDER_STAMP = (
+    "MATCH (s:EmbedderStamp {key: 'text'}) RETURN s.name AS name, s.dimension AS dimension"
+)
+WRITE_EMBEDDER_STAMP = (
+    "MERGE (s:EmbedderStamp {key: 'text'}) SET s.name = $name, s.dimension = $dimension"
+)
+ANY_EMBEDDING = "MATCH (n:Memory) WHERE n.embedding IS NOT NULL RETURN n.id AS id LIMIT 1"
 
 SHOW_INDEXES = (
     "SHOW INDEXES YIELD name, type, labelsOrTypes, properties, options, state "

@@ -1,4 +1,5 @@
-"""Resolve a Neo4j Community server from Maven Central into the user's cache.
+"""Resolve a Neo4j Community server (and single jars: the ONNX embedders) from Maven Central
+into the user's cache.
 
 The artifact ``org.neo4j:neo4j:<version>`` depends on everything the server needs (Bolt,
 Cypher, Lucene indexes, the entry point), so its runtime dependencies ARE the server's lib/.
@@ -17,7 +18,13 @@ from pathlib import Path
 
 from schema.errors import MavenNotFound, ServerError
 
-__all__ = ["declares_setting", "distribution_dir", "ensure_distribution", "entry_point"]
+__all__ = [
+    "declares_setting",
+    "distribution_dir",
+    "ensure_artifact",
+    "ensure_distribution",
+    "entry_point",
+]
 
 _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -41,6 +48,49 @@ def distribution_dir(cache_dir: Path, version: str) -> Path:
     return cache_dir / "neo4j" / version
 
 
+_INSTALL_MAVEN = (
+    "install Maven (Debian/Ubuntu: `apt-get install maven`; macOS: `brew install maven`)"
+)
+
+
+def _mvn(what: str, otherwise: str) -> str:
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise MavenNotFound(
+            f"Maven (mvn) is not installed; it is needed once to fetch {what} from Maven Central",
+            hint=f"{_INSTALL_MAVEN}, or {otherwise}",
+        )
+    return mvn
+
+
+def _run_maven(
+    args: list[str],
+    *,
+    cwd: Path,
+    what: str,
+    hint: str,
+    otherwise: str,
+    java_home: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Run ``mvn -B args``; a failure is a :class:`ServerError` with Maven's last lines."""
+    env = dict(os.environ)
+    if java_home:
+        env["JAVA_HOME"] = str(java_home)
+    cmd = [_mvn(what, otherwise), "-B", "--no-transfer-progress", *args]
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert proc.stdout is not None
+    tail: list[str] = []
+    for line in proc.stdout:
+        tail = ([*tail, line.rstrip()])[-40:]
+        if progress and "Copying" in line:
+            progress(line.strip().split("Copying", 1)[-1].strip())
+    if proc.wait() != 0:
+        raise ServerError(f"Maven could not resolve {what}:\n" + "\n".join(tail[-15:]), hint=hint)
+
+
 def ensure_distribution(
     cache_dir: Path,
     version: str,
@@ -53,54 +103,81 @@ def ensure_distribution(
     lib = root / "lib"
     if (root / _MARKER).is_file() and lib.is_dir():
         return lib
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise MavenNotFound(
-            "Maven (mvn) is not installed; it is needed once to fetch the Neo4j server "
-            f"{version} from Maven Central",
-            hint="install Maven (Debian/Ubuntu: `apt-get install maven`; macOS: "
-            "`brew install maven`), or point PersonaGraph at an existing server with NEO4J_URI",
-        )
+    what = f"org.neo4j:neo4j:{version}"
+    otherwise = "point PersonaGraph at an existing server with NEO4J_URI"
+    _mvn(f"the Neo4j server {version}", otherwise)
     root.mkdir(parents=True, exist_ok=True)
     (root / "pom.xml").write_text(_POM.format(version=version))
     staging = root / "lib.partial"
     shutil.rmtree(staging, ignore_errors=True)
-    env = dict(os.environ)
-    if java_home:
-        env["JAVA_HOME"] = str(java_home)
-    cmd = [
-        mvn,
-        "-B",
-        "--no-transfer-progress",
-        "-f",
-        str(root / "pom.xml"),
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={staging}",
-        "-DincludeScope=runtime",
-        "-Dmdep.overWriteReleases=true",
-    ]
     if progress:
         progress(f"resolving Neo4j {version} from Maven Central (once; ~150 MB)")
-    proc = subprocess.Popen(
-        cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    _run_maven(
+        [
+            "-f",
+            str(root / "pom.xml"),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={staging}",
+            "-DincludeScope=runtime",
+            "-Dmdep.overWriteReleases=true",
+        ],
+        cwd=root,
+        what=what,
+        hint="check that Maven Central (repo.maven.apache.org) is reachable and that the "
+        "version exists; set PERSONA_NEO4J_VERSION to another release, or point "
+        "PersonaGraph at an existing server with NEO4J_URI",
+        otherwise=otherwise,
+        java_home=java_home,
+        progress=progress,
     )
-    assert proc.stdout is not None
-    tail: list[str] = []
-    for line in proc.stdout:
-        tail = ([*tail, line.rstrip()])[-40:]
-        if progress and "Copying" in line:
-            progress(line.strip().split("Copying", 1)[-1].strip())
-    if proc.wait() != 0:
-        raise ServerError(
-            f"Maven could not resolve org.neo4j:neo4j:{version}:\n" + "\n".join(tail[-15:]),
-            hint="check that Maven Central (repo.maven.apache.org) is reachable and that the "
-            "version exists; set PERSONA_NEO4J_VERSION to another release",
-        )
     if lib.exists():
         shutil.rmtree(lib)
     staging.rename(lib)
     (root / _MARKER).write_text(version)
     return lib
+
+
+def ensure_artifact(
+    cache_dir: Path,
+    coordinates: str,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Return the jar of ``group:artifact:version`` (no dependencies), resolving it once.
+
+    The jar lands in ``cache_dir/maven/`` under its own file name; a cached jar is reused
+    without running Maven."""
+    group, artifact, version = coordinates.split(":")
+    folder = cache_dir / "maven" / group
+    jar = folder / f"{artifact}-{version}.jar"
+    if jar.is_file():
+        return jar
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = folder / f".{artifact}-{version}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    if progress:
+        progress(f"resolving {coordinates} from Maven Central (once)")
+    by_hand = (
+        f"download {artifact}-{version}.jar from Maven Central "
+        f"(https://repo.maven.apache.org/maven2/{group.replace('.', '/')}/{artifact}/{version}/) "
+        f"into {folder}"
+    )
+    _run_maven(
+        [
+            "dependency:copy",
+            f"-Dartifact={coordinates}:jar",
+            f"-DoutputDirectory={staging}",
+            "-Dtransitive=false",
+        ],
+        cwd=folder,
+        what=coordinates,
+        hint=f"check that Maven Central (repo.maven.apache.org) is reachable, or {by_hand}",
+        otherwise=by_hand,
+        progress=progress,
+    )
+    (staging / jar.name).rename(jar)
+    shutil.rmtree(staging, ignore_errors=True)
+    return jar
 
 
 #: Known server main classes, newest first (used when a jar has no service file).

@@ -196,7 +196,7 @@ def _queries(
     texts = [
         f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)}" for _ in range(n)
     ]
-    vecs = embedder.embed(texts)
+    vecs = embedder.embed_queries(texts)
     lo, hi = corpus.times[0], corpus.times[-1]
     out = []
     for text, v in zip(texts, vecs, strict=True):
