@@ -27,6 +27,7 @@ from schema.retrieval import Signal
 __all__ = [
     "DATED_BOOST",
     "NEIGHBOUR_SHARE",
+    "SIGNAL_WEIGHTS",
     "Provenance",
     "boost_dated",
     "rank",
@@ -38,6 +39,8 @@ __all__ = [
 NEIGHBOUR_SHARE = 0.2
 #: time questions: extra score share of a turn that anchors a time
 DATED_BOOST = 0.5
+#: each signal's vote, relative to full-text's (measured: docs/benchmarks/embedders.md)
+SIGNAL_WEIGHTS: dict[str, float] = {"vector": 1.0, "fulltext": 1.0}
 
 Scores = dict[str, float]
 Signals = dict[str, list[Signal]]
@@ -61,6 +64,7 @@ def vote(
     signals: Signals = defaultdict(list)
     counted: set[tuple[str, str, str]] = set()
     for name, ids in rankings.items():
+        weight = SIGNAL_WEIGHTS.get(name, 1.0)
         for position, mid in enumerate(ids, start=1):
             kind, turn_ids, statement = provenance.get(mid, Provenance("turn", (), mid))
             targets = [mid] if kind == "turn" else list(turn_ids)
@@ -68,7 +72,7 @@ def vote(
                 if kind != "turn" and (tid, name, statement) in counted:
                     continue
                 counted.add((tid, name, statement))
-                total[tid] += 1.0 / (RRF_K + position)
+                total[tid] += weight / (RRF_K + position)
                 signals[tid].append(
                     Signal(
                         name=name,
