@@ -91,8 +91,9 @@ def bench_app(embedder: str | None = None) -> Any:
     if embedder is not None:
         s = s.model_copy(update={"embedder": embedder})
     if s.embedded:
-        slug = "".join(c if c.isalnum() or c in "-._" else "-" for c in s.embedder)
-        s = s.model_copy(update={"home": s.home / "bench" / slug})
+        from graph.embed import model_slug
+
+        s = s.model_copy(update={"home": s.home / "bench" / model_slug(s.embedder)})
     return make_app(s)
 
 

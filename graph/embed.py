@@ -39,6 +39,7 @@ __all__ = [
     "OnnxModel",
     "SentenceTransformerEmbedder",
     "build_embedder",
+    "model_slug",
     "resolve_model_path",
 ]
 
@@ -289,6 +290,10 @@ class OnnxEmbedder(_BatchedEmbedder):
         tok.enable_padding()
         return tok
 
+    @cached_property
+    def _wants_token_types(self) -> bool:
+        return any(i.name == "token_type_ids" for i in self._session.get_inputs())
+
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
@@ -298,8 +303,7 @@ class OnnxEmbedder(_BatchedEmbedder):
         ids = np.asarray([e.ids for e in encs], dtype=np.int64)
         mask = np.asarray([e.attention_mask for e in encs], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask}
-        names = {i.name for i in session.get_inputs()}
-        if "token_type_ids" in names:
+        if self._wants_token_types:
             feeds["token_type_ids"] = np.zeros_like(ids)
         hidden = session.run(None, feeds)[0]
         if self.spec.pooling == "cls":
@@ -309,6 +313,11 @@ class OnnxEmbedder(_BatchedEmbedder):
             vecs = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         return np.asarray(vecs / np.where(norms == 0, 1.0, norms), dtype=np.float32)
+
+
+def model_slug(name: str) -> str:
+    """A model name (or path) as one safe folder name: per-model caches and bench homes."""
+    return "".join(c if c.isalnum() or c in "-._" else "-" for c in name)
 
 
 def build_embedder(

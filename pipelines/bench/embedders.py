@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from graph.embed import model_slug
 from pipelines.bench.common import Report, line_plot, table, timed
 from pipelines.bench.ingest_speed import run_ingest_speed
 from pipelines.bench.locomo import CATEGORIES, run_locomo
@@ -40,7 +41,7 @@ def run_embedders(
         for i, name in enumerate(models):
             say(f"model {name}", i, len(models))
             with open_model(name) as (store, embedder):
-                detail = out_dir / "embedders" / _slug(name)
+                detail = out_dir / "embedders" / model_slug(name)
                 loc = run_locomo(
                     data=data,
                     store=store,
@@ -75,10 +76,6 @@ def run_embedders(
     report.markdown += ["", f"![recall@10 by category]({plot.name})"]
     report.write(out_dir)
     return report
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-._" else "-" for c in name)
 
 
 def _row(locomo: dict[str, Any], ingest: dict[str, Any]) -> dict[str, Any]:
