@@ -109,6 +109,7 @@ def bench_scale(
         shared_users=users,
         shared_per_user=10_000 if full else per_user,
         queries=queries,
+        exact_max=settings().vector_exact_max,
     )
 
 
@@ -181,6 +182,7 @@ def bench_all(
         sizes=(1_000, 10_000, 100_000),
         shared_users=100,
         shared_per_user=100 if quick else 10_000,  # --full: 1M memories in all
+        exact_max=a.settings.vector_exact_max,
         progress=say,
     )
     run_ingest_speed(data=path, store=a.store, embedder=a.embedder, out_dir=out, progress=say)

@@ -71,7 +71,7 @@ def db_status() -> None:
             "vector path",
             caps.best_vector_path
             + (
-                " (in-index filtered SEARCH)"
+                f" (exact scan up to {s.vector_exact_max} memories in scope, in-index SEARCH above)"
                 if caps.vector_search_clause
                 else " (exact pre-filtered scan)"
             ),

@@ -15,18 +15,67 @@ from neo4j import ManagedTransaction
 from graph.connection import Capabilities
 from graph.connection import run as cypher
 from graph.cypher import read as R
-from schema.retrieval import RetrievalRequest, VectorPath
+from schema.nodes import MemoryKind
+from schema.retrieval import RetrievalRequest, VectorPath, VectorScope
 
-__all__ = ["Candidates", "gather", "vector_query"]
+__all__ = ["Candidates", "VectorPlanner", "gather", "vector_query"]
+
+#: how long a user's memory count is trusted (writes through the store forget it at once)
+COUNT_TTL_S = 60.0
 
 
 @dataclass
 class Candidates:
     rankings: dict[str, list[str]] = field(default_factory=dict)
     scores: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: the vector path that ran (``auto`` resolved) and, for ``auto``, what it chose by
+    vector_path: VectorPath = VectorPath.PREFILTER
+    vector_scope: VectorScope | None = None
+
+
+class VectorPlanner:
+    """Settles ``auto`` before the vector query where the user's history decides alone.
+
+    The user's memories with a vector are counted up to ``exact_max + 1`` (cached per user
+    for :data:`COUNT_TTL_S`; :meth:`forget` on writes). At most ``exact_max``: every window
+    holds fewer, so the plain exact scan runs, with no overhead. Over it, with no window and
+    every kind, the scope is the history: plain SEARCH. Otherwise the window (or kinds) may
+    narrow the scope, and the one ``auto`` query counts the scope and picks inside the
+    server."""
+
+    def __init__(self, exact_max: int) -> None:
+        self.exact_max = exact_max
+        self._counts: dict[str, tuple[float, int]] = {}
+
+    def forget(self, user_id: str) -> None:
+        self._counts.pop(user_id, None)
+
+    def plan(
+        self, tx: ManagedTransaction, request: RetrievalRequest
+    ) -> tuple[VectorPath, VectorScope | None]:
+        counted = self._user_count(tx, request.user_id)
+        scope = VectorScope(counted=counted, cutoff=self.exact_max, basis="user")
+        if counted <= self.exact_max:
+            return VectorPath.PREFILTER, scope
+        everything = set(request.kinds) >= set(MemoryKind)
+        if request.window.start is None and request.window.end is None and everything:
+            return VectorPath.SEARCH, scope
+        return VectorPath.AUTO, None
+
+    def _user_count(self, tx: ManagedTransaction, user_id: str) -> int:
+        now = time.monotonic()
+        hit = self._counts.get(user_id)
+        if hit is not None and now - hit[0] < COUNT_TTL_S:
+            return hit[1]
+        rows = cypher(tx, R.USER_VECTOR_COUNT, user_id=user_id, cap=self.exact_max + 1).data()
+        n = int(rows[0]["n"]) if rows else 0
+        self._counts[user_id] = (now, n)
+        return n
 
 
 def vector_query(caps: Capabilities, path: VectorPath, has_start: bool, has_end: bool) -> str:
+    if path == VectorPath.AUTO:
+        return R.vector_auto(has_start, has_end, kinds_in_index=caps.search_in_list)
     if path == VectorPath.SEARCH:
         return R.vector_search(has_start, has_end, kinds_in_index=caps.search_in_list)
     if path == VectorPath.POSTFILTER:
@@ -41,12 +90,17 @@ def gather(
     caps: Capabilities,
     path: VectorPath,
     vector: list[float],
+    planner: VectorPlanner,
     lucene: str | None,
     image_vector: list[float] | None,
     image_min_score: float,
     timings: dict[str, float],
 ) -> Candidates:
-    """Every signal's candidates for ``request`` (excluded ids removed), timed per signal."""
+    """Every signal's candidates for ``request`` (excluded ids removed), timed per signal.
+
+    ``path`` ``auto`` scores exactly when the user's memories in scope number at most the
+    planner's cutoff and searches the index above that: settled by the planner from the
+    user's count where it can be, else inside the one vector query."""
     window = request.window
     has_start, has_end = window.start is not None, window.end is not None
     exclude = set(request.exclude_ids)
@@ -61,12 +115,23 @@ def gather(
     }
     rows: dict[str, list[dict[str, Any]]] = {}
     t = time.perf_counter()
+    scope = None
+    if path == VectorPath.AUTO:
+        path, scope = planner.plan(tx, request)
+    resolved = path
     if "vector" in request.signals:
         query = vector_query(caps, path, has_start, has_end)
-        rows["vector"] = cypher(tx, query, fetch=max(depth * 20, 200), **params).data()
+        rows["vector"] = cypher(
+            tx, query, fetch=max(depth * 20, 200), cutoff=planner.exact_max, **params
+        ).data()
     else:
         rows["vector"] = []
     timings["vector"] = (time.perf_counter() - t) * 1000
+    if path == VectorPath.AUTO:
+        # no rows means an empty scope (a non-empty one always yields rows on either path)
+        first = rows["vector"][0] if rows["vector"] else None
+        resolved = VectorPath(first["path"]) if first else VectorPath.PREFILTER
+        scope = VectorScope(counted=first["scope"] if first else 0, cutoff=planner.exact_max)
     t = time.perf_counter()
     if lucene and "fulltext" in request.signals:
         query = R.fulltext_search(has_start, has_end)
@@ -76,14 +141,14 @@ def gather(
     timings["fulltext"] = (time.perf_counter() - t) * 1000
     if image_vector is not None:
         t = time.perf_counter()
-        query = R.image_search(has_start, has_end, search_clause=path == VectorPath.SEARCH)
+        query = R.image_search(has_start, has_end, search_clause=resolved == VectorPath.SEARCH)
         found = cypher(
             tx, query, image_vector=image_vector, min_score=image_min_score, **params
         ).data()
         timings["image"] = (time.perf_counter() - t) * 1000
         if found:
             rows["image"] = found
-    out = Candidates()
+    out = Candidates(vector_path=resolved, vector_scope=scope)
     for signal, hits in rows.items():
         kept = [r for r in hits if r["id"] not in exclude]
         if signal == "image" and not kept:

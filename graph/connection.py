@@ -48,7 +48,9 @@ class Capabilities:
 
     @property
     def best_vector_path(self) -> str:
-        return "search" if self.vector_search_clause else "prefilter"
+        """``auto`` (exact scan of a small scope, SEARCH of a large one) where the server has
+        the SEARCH clause, else the exact pre-filtered scan."""
+        return "auto" if self.vector_search_clause else "prefilter"
 
 
 def utc_params(value: Any) -> Any:

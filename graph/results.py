@@ -21,7 +21,6 @@ from schema.retrieval import (
     RetrievalRequest,
     RetrievedMemory,
     Signal,
-    VectorPath,
     Why,
 )
 
@@ -34,7 +33,7 @@ def _fetch(tx: ManagedTransaction, user_id: str, ids: list[str]) -> dict[str, di
 
 
 def memories(
-    tx: ManagedTransaction, request: RetrievalRequest, found: Candidates, path: VectorPath
+    tx: ManagedTransaction, request: RetrievalRequest, found: Candidates
 ) -> list[RetrievedMemory]:
     """Memory units: the top k by reciprocal rank fusion, each with its ``why``, expanded."""
     fused = rrf(found.rankings)[: request.k]
@@ -52,7 +51,8 @@ def memories(
             ],
             fused=fused_score,
             window=window_text,
-            vector_path=path,
+            vector_path=found.vector_path,
+            vector_scope=found.vector_scope,
         )
         items.append(to_memory(row, fused_score, why))
     expand(tx, request, items, set(request.exclude_ids))
@@ -60,7 +60,7 @@ def memories(
 
 
 def evidence(
-    tx: ManagedTransaction, request: RetrievalRequest, found: Candidates, path: VectorPath
+    tx: ManagedTransaction, request: RetrievalRequest, found: Candidates
 ) -> list[RetrievedMemory]:
     """Turn units: provenance, neighbours and dated turns from the graph, scores from
     :mod:`graph.evidence`. Turns outside the window are dropped, so a window never leaks
@@ -94,7 +94,8 @@ def evidence(
                 signals=sorted(signals[tid], key=lambda s: (s.rank, s.name)),
                 fused=total[tid],
                 window=window_text,
-                vector_path=path,
+                vector_path=found.vector_path,
+                vector_scope=found.vector_scope,
             )
             items.append(to_memory(hit, total[tid], why))
             if len(items) == request.k:

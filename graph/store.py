@@ -23,7 +23,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from graph import results
-from graph.candidates import gather
+from graph.candidates import VectorPlanner, gather
 from graph.connection import Neo4jConnection
 from graph.connection import run as cypher
 from graph.cypher import read as R
@@ -50,7 +50,13 @@ from schema.protocols import (
     WriteBatch,
     WriteStats,
 )
-from schema.retrieval import RetrievalRequest, RetrievalResult, TimeWindow, VectorPath
+from schema.retrieval import (
+    EXACT_MAX,
+    RetrievalRequest,
+    RetrievalResult,
+    TimeWindow,
+    VectorPath,
+)
 
 __all__ = ["Neo4jMemoryStore", "native"]
 
@@ -66,6 +72,7 @@ class Neo4jMemoryStore:
         embedder: Embedder,
         *,
         vector_path: VectorPath | None = None,
+        exact_max: int = EXACT_MAX,
         image_embedder: ImageEmbedder | None = None,
         image_min_score: float = 0.6,
     ) -> None:
@@ -73,11 +80,14 @@ class Neo4jMemoryStore:
         self.embedder = embedder
         self.image_embedder = image_embedder
         self.image_min_score = image_min_score
+        self.planner = VectorPlanner(exact_max)
         best = VectorPath(conn.caps.best_vector_path)
         self.vector_path = vector_path or best
-        if self.vector_path == VectorPath.SEARCH and not conn.caps.vector_search_clause:
+        needs_search = self.vector_path in (VectorPath.SEARCH, VectorPath.AUTO)
+        if needs_search and not conn.caps.vector_search_clause:
             raise ConfigError(
-                f"vector path 'search' needs Neo4j 2026.01+, the server is {conn.info.version}",
+                f"vector path '{self.vector_path.value}' needs Neo4j 2026.01+, the server is "
+                f"{conn.info.version}",
                 hint="unset PERSONA_VECTOR_PATH to use the exact pre-filtered scan",
             )
 
@@ -88,14 +98,17 @@ class Neo4jMemoryStore:
             return WriteStats()
         check_owner(batch)
         fill_embeddings(batch, self.embedder, self.image_embedder)
-        return self.conn.write_tx(lambda tx: write_batch(tx, batch))
+        try:
+            return self.conn.write_tx(lambda tx: write_batch(tx, batch))
+        finally:
+            self.planner.forget(batch.user.id)
 
     # ================================================================== retrieval
     def retrieve(self, request: RetrievalRequest) -> RetrievalResult:
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         path = request.vector_path or self.vector_path
-        if path == VectorPath.SEARCH and not self.conn.caps.vector_search_clause:
+        if path in (VectorPath.SEARCH, VectorPath.AUTO) and not self.conn.caps.vector_search_clause:
             path = VectorPath.PREFILTER
         text = " ".join([request.query, *request.keywords]).strip()
         vector = (
@@ -120,6 +133,7 @@ class Neo4jMemoryStore:
                 caps=self.conn.caps,
                 path=path,
                 vector=vector,
+                planner=self.planner,
                 lucene=lucene,
                 image_vector=image_vector,
                 image_min_score=self.image_min_score,
@@ -127,13 +141,14 @@ class Neo4jMemoryStore:
             )
             t3 = time.perf_counter()
             unit = results.evidence if request.unit == "turn" else results.memories
-            items = unit(tx, request, found, path)
+            items = unit(tx, request, found)
             timings["hydrate"] = (time.perf_counter() - t3) * 1000
             return RetrievalResult(
                 request=request,
                 items=items,
                 window=request.window,
-                vector_path=path,
+                vector_path=found.vector_path,
+                vector_scope=found.vector_scope,
                 timings_ms=timings,
             )
 
@@ -148,6 +163,7 @@ class Neo4jMemoryStore:
 
         for model in NODE_MODELS:
             self.conn.run_autocommit(W.delete_user_nodes(model.label), user_id=user_id)
+        self.planner.forget(user_id)
 
     def server_facts(self) -> ServerFacts:
         """Version, edition, memory settings and vector capabilities of the server (for

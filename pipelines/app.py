@@ -97,6 +97,7 @@ class App:
             self.conn,
             self.embedder,
             vector_path=self.settings.vector_path,
+            exact_max=self.settings.vector_exact_max,
             image_embedder=self.image_embedder,
             image_min_score=self.settings.clip_min_score,
         )

@@ -12,6 +12,7 @@ from schema.nodes import MemoryKind
 from schema.timeutil import UTC, ensure_aware, format_for_prompt
 
 __all__ = [
+    "EXACT_MAX",
     "Expansion",
     "RetrievalRequest",
     "RetrievalResult",
@@ -19,9 +20,15 @@ __all__ = [
     "Signal",
     "TimeWindow",
     "VectorPath",
+    "VectorScope",
     "Why",
 ]
 
+
+#: the auto vector path's cutoff: scopes up to this many memories are scored exactly. The
+#: exact scan costs ~0.1 ms per memory here, SEARCH ~7 ms whatever the scope; they cross
+#: between 100 and 200 (`persona bench scale`: docs/benchmarks/scale.md)
+EXACT_MAX = 150
 
 SignalName = Literal["vector", "fulltext", "image"]
 ALL_SIGNALS: tuple[SignalName, ...] = ("vector", "fulltext", "image")
@@ -34,12 +41,17 @@ class VectorPath(StrEnum):
       (Neo4j 2026.01+);
     - ``prefilter``: exact cosine over the user's memories in the window (range index scan);
     - ``postfilter``: global ANN top-k, then filter (what most peers do; loses results; kept
-      for benchmarks only).
+      for benchmarks only);
+    - ``auto``: chosen per query, in the same query: the exact pre-filter when the user's
+      memories in the window (and kinds) number at most a cutoff, SEARCH above it. A small
+      scope is scanned faster than the index is searched, and exactly; a large one is not.
+      Results and ``why`` name the path that ran, with the count it was chosen by.
     """
 
     SEARCH = "search"
     PREFILTER = "prefilter"
     POSTFILTER = "postfilter"
+    AUTO = "auto"
 
 
 class Expansion(StrEnum):
@@ -104,7 +116,7 @@ class RetrievalRequest(BaseModel):
         default_factory=lambda: [Expansion.EVENT_TURNS, Expansion.SUPERSESSION]
     )
     exclude_ids: list[str] = Field(default_factory=list, description="already returned")
-    vector_path: VectorPath | None = Field(default=None, description="None = best available")
+    vector_path: VectorPath | None = Field(default=None, description="None = the store's")
     candidates: int | None = Field(
         default=None,
         ge=1,
@@ -153,6 +165,31 @@ class Signal(BaseModel):
     )
 
 
+class VectorScope(BaseModel):
+    """The count the auto vector path chose by, capped at ``cutoff + 1`` (so counting costs
+    at most that): the user's memories with a vector, or those in the window and kinds."""
+
+    counted: int = Field(ge=0, description="memories counted, capped at cutoff + 1")
+    cutoff: int = Field(ge=0, description="largest scope scanned exactly")
+    basis: Literal["user", "window"] = Field(
+        default="window",
+        description="user: the whole history (it decided alone: under the cutoff, or no "
+        "window and every kind); window: the memories in the window and kinds",
+    )
+
+    def describe(self) -> str:
+        """
+        >>> VectorScope(counted=73, cutoff=150).describe()
+        'auto: 73 memories in the window <= 150'
+        >>> VectorScope(counted=151, cutoff=150, basis="user").describe()
+        'auto: over 150 memories in the history'
+        """
+        where = "the window" if self.basis == "window" else "the history"
+        if self.counted > self.cutoff:
+            return f"auto: over {self.cutoff} memories in {where}"
+        return f"auto: {self.counted} memories in {where} <= {self.cutoff}"
+
+
 class Why(BaseModel):
     """Why an item was returned: its signals, fused score, graph path and the window."""
 
@@ -160,7 +197,10 @@ class Why(BaseModel):
     fused: float = 0.0
     path: list[str] = Field(default_factory=list, description="graph path for expansions")
     window: str = "all time"
-    vector_path: VectorPath | None = None
+    vector_path: VectorPath | None = Field(default=None, description="the path that ran")
+    vector_scope: VectorScope | None = Field(
+        default=None, description="what the auto path chose by (None when a path was forced)"
+    )
 
     def describe(self) -> str:
         parts = [
@@ -169,7 +209,12 @@ class Why(BaseModel):
         ]
         if self.path:
             parts.append("via " + " ".join(self.path))
-        return f"rrf={self.fused:.4f} " + ", ".join(parts) + f"; window {self.window}"
+        out = f"rrf={self.fused:.4f} " + ", ".join(parts) + f"; window {self.window}"
+        if self.vector_path is not None:
+            out += f"; vector {self.vector_path.value}"
+            if self.vector_scope is not None:
+                out += f" ({self.vector_scope.describe()})"
+        return out
 
 
 class RetrievedMemory(BaseModel):
@@ -203,7 +248,8 @@ class RetrievalResult(BaseModel):
     request: RetrievalRequest
     items: list[RetrievedMemory]
     window: TimeWindow
-    vector_path: VectorPath
+    vector_path: VectorPath = Field(description="the path that ran (never auto)")
+    vector_scope: VectorScope | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
     def all_ids(self) -> list[str]:

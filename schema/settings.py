@@ -14,7 +14,7 @@ from platformdirs import user_cache_dir, user_data_dir
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schema.retrieval import VectorPath
+from schema.retrieval import EXACT_MAX, VectorPath
 from schema.timeutil import get_tz
 
 __all__ = ["DEFAULT_NEO4J_VERSION", "LTS_NEO4J_VERSION", "Settings"]
@@ -76,7 +76,15 @@ class Settings(BaseSettings):
         description="image matches below this (normalised) CLIP similarity are ignored",
     )
     vector_path: VectorPath | None = Field(
-        default=None, description="force a vector path (search|prefilter); unset = best available"
+        default=None,
+        description="force a vector path (auto|search|prefilter); unset = auto where the "
+        "server has SEARCH (2026.01+), else prefilter",
+    )
+    vector_exact_max: int = Field(
+        default=EXACT_MAX,
+        ge=0,
+        description="auto path: score exactly when the user's memories in the window number "
+        "at most this, search the vector index above it (see docs/benchmarks/scale.md)",
     )
     timezone: str = Field(default="UTC", description="timezone for naive times given by users")
 

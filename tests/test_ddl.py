@@ -26,7 +26,7 @@ def _spec(name: str) -> IndexSpec:
 def test_capabilities_by_release() -> None:
     assert NEW.cypher25 and NEW.vector_search_clause and NEW.vector_index_filters
     assert NEW.search_in_list
-    assert NEW.best_vector_path == "search"
+    assert NEW.best_vector_path == "auto"
     assert not (LTS.cypher25 or LTS.vector_search_clause or LTS.vector_index_filters)
     assert not (LTS.search_in_list or LTS.fulltext_search_clause)
     assert LTS.best_vector_path == "prefilter"

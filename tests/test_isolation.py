@@ -16,7 +16,7 @@ from schema.retrieval import Expansion, RetrievalRequest, TimeWindow, VectorPath
 
 pytestmark = pytest.mark.integration
 
-PATHS = [VectorPath.SEARCH, VectorPath.PREFILTER]
+PATHS = [VectorPath.SEARCH, VectorPath.PREFILTER, VectorPath.AUTO]
 
 ADVERSARIAL = [
     "*:*",

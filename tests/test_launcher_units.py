@@ -191,7 +191,7 @@ def test_capabilities_of_calendar_releases(
     assert caps.search_in_list is in_list
     assert caps.fulltext_search_clause is fulltext
     assert caps.vector_index_quantization
-    assert caps.best_vector_path == ("search" if search else "prefilter")
+    assert caps.best_vector_path == ("auto" if search else "prefilter")
 
 
 def _vector_spec() -> Any:

@@ -26,7 +26,7 @@ T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 HOUR = 3600
 # seconds from T0 of each memory: either side of and exactly on the boundaries used below
 OFFSETS = [-86_400, -3_600, -1, 0, 1, 1_800, 3_599, 3_600, 3_601, 86_400]
-PATHS = [VectorPath.SEARCH, VectorPath.PREFILTER]
+PATHS = [VectorPath.SEARCH, VectorPath.PREFILTER, VectorPath.AUTO]
 MINUS5 = timezone(timedelta(hours=-5))
 PLUS10 = timezone(timedelta(hours=10))
 QUERY = "cat tuna"
@@ -118,7 +118,10 @@ def _by_signal(store: Any, uid: str, window: TimeWindow, path: VectorPath) -> di
             user_id=uid, query=QUERY, window=window, k=100, expand=[], vector_path=path
         )
     )
-    assert result.vector_path == path
+    if path == VectorPath.AUTO:  # it names the path it resolved to, and why
+        assert result.vector_scope is not None and result.vector_path != VectorPath.AUTO
+    else:
+        assert result.vector_path == path
     out: dict[str, set[str]] = {"all": set(), "vector": set(), "fulltext": set()}
     for item in result.items:
         out["all"].add(item.id)

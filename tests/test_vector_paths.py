@@ -113,7 +113,147 @@ def test_vector_scores_are_ordered(session_store: Any, sample_user: str) -> None
 
 
 def test_default_path_is_the_best_available(session_store: Any, sample_user: str) -> None:
-    expected = VectorPath(session_store.conn.caps.best_vector_path)
+    best = VectorPath(session_store.conn.caps.best_vector_path)
+    assert session_store.vector_path == best
     result = session_store.retrieve(RetrievalRequest(user_id=sample_user, query=QUERIES[0]))
+    # auto names the path it ran (the sample user is small: the exact scan)
+    expected = VectorPath.PREFILTER if best == VectorPath.AUTO else best
     assert result.vector_path == expected
     assert all(item.why.vector_path == expected for item in result.items)
+
+
+def _scope_size(store: Any, uid: str, window: TimeWindow) -> int:
+    rows = store.conn.read(
+        "MATCH (m:Memory) WHERE m.user_id = $u AND m.embedding IS NOT NULL"
+        " AND ($start IS NULL OR m.t >= $start) AND ($end IS NULL OR m.t < $end)"
+        " RETURN count(m) AS n",
+        u=uid,
+        start=window.start,
+        end=window.end,
+    )
+    return int(rows[0]["n"])
+
+
+def _auto_store(store: Any, exact_max: int) -> Any:
+    from graph.store import Neo4jMemoryStore
+
+    if not store.conn.caps.vector_search_clause:
+        pytest.skip("the auto path needs the SEARCH clause (Neo4j 2026.01+)")
+    return Neo4jMemoryStore(
+        store.conn, store.embedder, vector_path=VectorPath.AUTO, exact_max=exact_max
+    )
+
+
+def test_auto_scans_a_small_scope_and_searches_a_large_one(
+    session_store: Any, sample_user: str
+) -> None:
+    n = _scope_size(session_store, sample_user, TimeWindow())
+    assert n > 10
+    for exact_max, path, counted in (
+        (n, VectorPath.PREFILTER, n),  # exactly at the cutoff: still scanned
+        (n - 1, VectorPath.SEARCH, n),  # one over: counted up to cutoff + 1
+        (5, VectorPath.SEARCH, 6),  # the count stops at cutoff + 1
+    ):
+        store = _auto_store(session_store, exact_max)
+        top = _vector_top(store, sample_user, QUERIES[1], TimeWindow(), path, list(MemoryKind))
+        exact = _vector_top(
+            session_store,
+            sample_user,
+            QUERIES[1],
+            TimeWindow(),
+            VectorPath.PREFILTER,
+            list(MemoryKind),
+        )
+        assert [i for i, _ in top] == [i for i, _ in exact], exact_max
+        result = store.retrieve(RetrievalRequest(user_id=sample_user, query=QUERIES[1]))
+        assert result.vector_path == path
+        assert result.vector_scope is not None
+        assert (result.vector_scope.counted, result.vector_scope.cutoff) == (counted, exact_max)
+        why = result.items[0].why
+        assert why.vector_path == path and why.vector_scope == result.vector_scope
+        assert f"vector {path.value} (auto:" in why.describe()
+
+
+def test_auto_counts_the_window_not_the_whole_history(session_store: Any, sample_user: str) -> None:
+    window = WINDOWS["spring"]
+    inside = _scope_size(session_store, sample_user, window)
+    total = _scope_size(session_store, sample_user, TimeWindow())
+    assert 0 < inside < total
+    store = _auto_store(session_store, inside)  # the whole history is over the cutoff
+    result = store.retrieve(RetrievalRequest(user_id=sample_user, query=QUERIES[4], window=window))
+    assert result.vector_path == VectorPath.PREFILTER
+    assert result.vector_scope is not None and result.vector_scope.counted == inside
+    assert all(window.contains(item.t) for item in result.items)
+
+
+def test_auto_on_an_empty_scope_is_an_empty_exact_scan(
+    session_store: Any, sample_user: str
+) -> None:
+    store = _auto_store(session_store, 10)
+    window = TimeWindow(
+        start=datetime(1990, 1, 1, tzinfo=UTC), end=datetime(1990, 2, 1, tzinfo=UTC)
+    )
+    result = store.retrieve(
+        RetrievalRequest(user_id=sample_user, query=QUERIES[0], window=window, signals=["vector"])
+    )
+    assert result.items == []
+    assert result.vector_path == VectorPath.PREFILTER
+    assert result.vector_scope is not None and result.vector_scope.counted == 0
+
+
+def test_auto_counts_a_kind_subset_in_the_query(session_store: Any, sample_user: str) -> None:
+    store = _auto_store(session_store, 5)  # the history is over the cutoff
+    result = store.retrieve(
+        RetrievalRequest(user_id=sample_user, query=QUERIES[0], kinds=[MemoryKind.FACT])
+    )
+    facts = session_store.conn.read(
+        "MATCH (m:Fact) WHERE m.user_id = $u AND m.embedding IS NOT NULL RETURN count(m) AS n",
+        u=sample_user,
+    )[0]["n"]
+    assert result.vector_scope is not None and result.vector_scope.basis == "window"
+    assert result.vector_scope.counted == min(facts, 6)
+    assert result.vector_path == (VectorPath.PREFILTER if facts <= 5 else VectorPath.SEARCH)
+
+
+def test_auto_recounts_a_user_after_a_write(session_store: Any) -> None:
+    from schema.nodes import Session, Turn, User, make_id
+    from schema.protocols import WriteBatch
+
+    uid = "auto-recount"
+    store = _auto_store(session_store, 4)
+    session_store.delete_user(uid)
+    t0 = datetime(2024, 5, 1, tzinfo=UTC)
+    sid = make_id("session", uid, "s")
+
+    def write(n: int) -> None:
+        turns = [
+            Turn(
+                id=make_id("turn", uid, sid, i),
+                user_id=uid,
+                session_id=sid,
+                index=i,
+                role="user",
+                speaker="user",
+                text=f"I planted {i} tulips in the garden",
+                t=t0.replace(minute=i),
+            )
+            for i in range(n)
+        ]
+        session = Session(id=sid, user_id=uid, source_id="s", index=0, start=t0, end=turns[-1].t)
+        store.write(WriteBatch(user=User(id=uid, user_id=uid), sessions=[session], turns=turns))
+
+    def ask() -> Any:
+        return store.retrieve(RetrievalRequest(user_id=uid, query="tulips", expand=[]))
+
+    try:
+        write(3)
+        first = ask()
+        assert first.vector_path == VectorPath.PREFILTER
+        assert first.vector_scope is not None and first.vector_scope.counted == 3
+        write(7)  # the same ids and four more: the store forgets the cached count
+        second = ask()
+        assert second.vector_path == VectorPath.SEARCH
+        assert second.vector_scope is not None and second.vector_scope.counted == 5
+        assert len(second.items) >= 7
+    finally:
+        session_store.delete_user(uid)

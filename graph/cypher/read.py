@@ -32,10 +32,12 @@ __all__ = [
     "TURN_NEIGHBOURS",
     "TURN_TEXTS",
     "USER_EDGES",
+    "USER_VECTOR_COUNT",
     "VERSIONED_LABELS",
     "fulltext_search",
     "image_search",
     "user_nodes",
+    "vector_auto",
     "vector_postfilter",
     "vector_prefilter",
     "vector_search",
@@ -60,17 +62,58 @@ def window_predicate(var: str, has_start: bool, has_end: bool) -> str:
     return out
 
 
-def vector_search(has_start: bool, has_end: bool, *, kinds_in_index: bool) -> str:
-    """Cypher 25 SEARCH: user, window and kinds filtered INSIDE the vector index."""
+def _search_clause(has_start: bool, has_end: bool, *, kinds_in_index: bool) -> str:
+    """``MATCH ... SEARCH`` with user, window (and kinds, where the server can) filtered in
+    the index, ending in ``WITH m, score`` (kinds filtered there otherwise)."""
     kinds = " AND m.kind IN $kinds" if kinds_in_index else ""
     post = "" if kinds_in_index else " WHERE m.kind IN $kinds"
-    return f"""CYPHER 25
-MATCH (m:Memory)
+    return f"""MATCH (m:Memory)
   SEARCH m IN (VECTOR INDEX `{VECTOR_INDEX}` FOR $vector
     WHERE m.user_id = $user_id{window_predicate("m", has_start, has_end)}{kinds}
     LIMIT $depth) SCORE AS score
-WITH m, score{post}
+WITH m, score{post}"""
+
+
+def _scope_predicate(has_start: bool, has_end: bool) -> str:
+    """The user's memories with a vector in the window and kinds (range index (user_id, t))."""
+    return (
+        f"m.user_id = $user_id{window_predicate('m', has_start, has_end)}\n"
+        "  AND m.kind IN $kinds AND m.embedding IS NOT NULL"
+    )
+
+
+def vector_search(has_start: bool, has_end: bool, *, kinds_in_index: bool) -> str:
+    """Cypher 25 SEARCH: user, window and kinds filtered INSIDE the vector index."""
+    return f"""CYPHER 25
+{_search_clause(has_start, has_end, kinds_in_index=kinds_in_index)}
 RETURN m.id AS id, score
+ORDER BY score DESC
+"""
+
+
+def vector_auto(has_start: bool, has_end: bool, *, kinds_in_index: bool) -> str:
+    """One query that picks its path: the scope (the user's memories in the window and
+    kinds) is collected up to ``$cutoff + 1``; at most ``$cutoff`` are scored exactly (the
+    pre-filter, on the nodes already in hand), more go to the in-index SEARCH. Each row
+    names the path that ran and the scope it was chosen by."""
+    return f"""CYPHER 25
+MATCH (m:Memory)
+WHERE {_scope_predicate(has_start, has_end)}
+WITH m LIMIT $cutoff + 1
+WITH collect(m) AS scope
+CALL (scope) {{
+  WITH scope WHERE size(scope) <= $cutoff
+  UNWIND scope AS m
+  WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
+  ORDER BY score DESC
+  LIMIT $depth
+  RETURN m.id AS id, score, 'prefilter' AS path
+  UNION ALL
+  WITH scope WHERE size(scope) > $cutoff
+  {_search_clause(has_start, has_end, kinds_in_index=kinds_in_index)}
+  RETURN m.id AS id, score, 'search' AS path
+}}
+RETURN id, score, path, size(scope) AS scope
 ORDER BY score DESC
 """
 
@@ -103,8 +146,7 @@ def vector_prefilter(has_start: bool, has_end: bool) -> str:
     """Exact cosine over the user's memories in the window (range index on (user_id, t))."""
     return f"""
 MATCH (m:Memory)
-WHERE m.user_id = $user_id{window_predicate("m", has_start, has_end)}
-  AND m.kind IN $kinds AND m.embedding IS NOT NULL
+WHERE {_scope_predicate(has_start, has_end)}
 WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
 ORDER BY score DESC
 LIMIT $depth
@@ -164,6 +206,13 @@ TURN_TEXTS = """
 UNWIND $ids AS mid
 MATCH (m:Turn {id: mid, user_id: $user_id})
 RETURN m.id AS id, m.text AS text
+"""
+
+USER_VECTOR_COUNT = """
+MATCH (m:Memory)
+WHERE m.user_id = $user_id AND m.embedding IS NOT NULL
+WITH m LIMIT $cap
+RETURN count(m) AS n
 """
 
 EXISTING_IDS = """

@@ -7,6 +7,8 @@ database, time-bounded hybrid retrieval (vector + full-text + hydration, k = 10,
 - ``search``: Cypher 25 SEARCH, user and window filtered inside the vector index;
 - ``prefilter``: exact cosine over the user's memories in the window (range index);
 - ``postfilter``: global ANN top-k, then the user/window filter (what peers do);
+- ``auto``: the default: the exact scan when the user's memories in the window number at
+  most the cutoff, SEARCH above it (the report says which it chose, how often);
 - ``numpy``: an in-process exact scan of the same vectors with the same filter: the floor.
 
 The recall of each approximate path's vector signal against exact search is reported too.
@@ -28,7 +30,7 @@ import numpy as np
 from pipelines.bench.common import Report, line_plot, percentiles, table, timed
 from schema.nodes import Session, Turn, User, make_id
 from schema.protocols import Embedder, MemoryStore, WriteBatch
-from schema.retrieval import RetrievalRequest, TimeWindow, VectorPath
+from schema.retrieval import EXACT_MAX, RetrievalRequest, TimeWindow, VectorPath
 
 __all__ = ["Corpus", "make_corpus", "run_scale"]
 
@@ -243,6 +245,7 @@ def measure(
     }
     for path in paths:
         totals, vector_ms, recalls = [], [], []
+        chose: dict[str, int] = {}
         # warm-up (plan cache, page cache)
         for text, _, window in qs[:3]:
             store.retrieve(
@@ -257,6 +260,7 @@ def measure(
             with timed() as t:
                 res = store.retrieve(req)
             totals.append(t.ms - res.timings_ms.get("embed", 0.0))
+            chose[res.vector_path.value] = chose.get(res.vector_path.value, 0) + 1
             vector_ms.append(res.timings_ms.get("vector", 0.0))
             # the vector signal alone, to compare with exact search
             alone = store.retrieve(req.model_copy(update={"signals": ["vector"]}))
@@ -267,6 +271,7 @@ def measure(
             "total": percentiles(totals),
             "vector": percentiles(vector_ms),
             "recall_vs_exact": round(float(np.mean(recalls)), 3),
+            "chose": chose,
         }
     return out
 
@@ -282,12 +287,13 @@ def run_scale(
     queries: int = 200,  # with 50, p95 is the 3rd-slowest query and p99 the slowest
     k: int = 10,
     prefix: str = "bench-scale-",
+    exact_max: int = EXACT_MAX,  # the store's cutoff (reported; the store applies it)
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Report:
     report = Report(name="scale", title="Retrieval latency by memory count and vector path")
     say = progress or (lambda _t, _i, _n: None)
     facts = store.server_facts()
-    paths = [VectorPath.SEARCH] if facts.vector_search_clause else []
+    paths = [VectorPath.AUTO, VectorPath.SEARCH] if facts.vector_search_clause else []
     paths += [VectorPath.PREFILTER, VectorPath.POSTFILTER]
     results: dict[str, Any] = {}
     with timed() as total:
@@ -347,6 +353,7 @@ def run_scale(
         "queries": queries,
         "k": k,
         "window_days": 90,
+        "vector_exact_max": exact_max,
         "server": facts.version,
         "unique_texts": min(20_000, max(sizes)),
     }
@@ -367,6 +374,7 @@ def run_scale(
                     round(r["vector"]["p95"] / floor, 1),
                     round(r["total"]["p95"] / floor, 1),
                     r["recall_vs_exact"],
+                    _chose(path, r.get("chose", {})),
                 ]
             )
     report.markdown = [
@@ -389,14 +397,32 @@ def run_scale(
                 "vector p95 / numpy",
                 "total p95 / numpy",
                 "recall vs exact",
+                "ran",
             ],
             rows,
         ),
+        "",
+        f"'auto' (the default) scans exactly when the user's memories in the window number at "
+        f"most {exact_max} (`vector_exact_max`), and searches the index above that; 'ran' says "
+        "which path its queries took.",
     ]
     report.plots = [str(_plot(results, out_dir / "scale_latency.png"))]
     report.markdown += ["", "![latency](scale_latency.png)"]
     report.write(out_dir)
     return report
+
+
+def _chose(path: str, chose: dict[str, int]) -> str:
+    """
+    >>> _chose("auto", {"prefilter": 150, "search": 50})
+    'prefilter 75%, search 25%'
+    >>> _chose("search", {"search": 200})
+    'search'
+    """
+    total = sum(chose.values()) or 1
+    if path != "auto":
+        return path
+    return ", ".join(f"{p} {100 * n / total:.0f}%" for p, n in sorted(chose.items()))
 
 
 def _plot(results: dict[str, Any], out: Path) -> Path:
