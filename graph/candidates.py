@@ -7,6 +7,7 @@ or :mod:`graph.evidence`."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,8 @@ class Candidates:
     #: the vector path that ran (``auto`` resolved) and, for ``auto``, what it chose by
     vector_path: VectorPath = VectorPath.PREFILTER
     vector_scope: VectorScope | None = None
+    #: id -> (kind, turn ids, text) of every hit: what evidence scoring reads
+    hits: dict[str, tuple[str, list[str], str | None]] = field(default_factory=dict)
 
 
 class VectorPlanner:
@@ -89,7 +92,7 @@ def gather(
     *,
     caps: Capabilities,
     path: VectorPath,
-    vector: list[float],
+    vector: Callable[[], list[float]],
     planner: VectorPlanner,
     lucene: str | None,
     image_vector: list[float] | None,
@@ -100,7 +103,8 @@ def gather(
 
     ``path`` ``auto`` scores exactly when the user's memories in scope number at most the
     planner's cutoff and searches the index above that: settled by the planner from the
-    user's count where it can be, else inside the one vector query."""
+    user's count where it can be, else inside the one vector query. ``vector`` gives the
+    query embedding when it is ready: full-text runs first, while it is being computed."""
     window = request.window
     has_start, has_end = window.start is not None, window.end is not None
     exclude = set(request.exclude_ids)
@@ -111,27 +115,8 @@ def gather(
         "end": window.end,
         "kinds": [k.value for k in request.kinds],
         "depth": depth,
-        "vector": vector,
     }
-    rows: dict[str, list[dict[str, Any]]] = {}
-    t = time.perf_counter()
-    scope = None
-    if path == VectorPath.AUTO:
-        path, scope = planner.plan(tx, request)
-    resolved = path
-    if "vector" in request.signals:
-        query = vector_query(caps, path, has_start, has_end)
-        rows["vector"] = cypher(
-            tx, query, fetch=max(depth * 20, 200), cutoff=planner.exact_max, **params
-        ).data()
-    else:
-        rows["vector"] = []
-    timings["vector"] = (time.perf_counter() - t) * 1000
-    if path == VectorPath.AUTO:
-        # no rows means an empty scope (a non-empty one always yields rows on either path)
-        first = rows["vector"][0] if rows["vector"] else None
-        resolved = VectorPath(first["path"]) if first else VectorPath.PREFILTER
-        scope = VectorScope(counted=first["scope"] if first else 0, cutoff=planner.exact_max)
+    rows: dict[str, list[dict[str, Any]]] = {"vector": []}  # signal order: vector first
     t = time.perf_counter()
     if lucene and "fulltext" in request.signals:
         query = R.fulltext_search(has_start, has_end)
@@ -139,6 +124,27 @@ def gather(
     else:
         rows["fulltext"] = []
     timings["fulltext"] = (time.perf_counter() - t) * 1000
+    t = time.perf_counter()
+    scope = None
+    if path == VectorPath.AUTO:
+        path, scope = planner.plan(tx, request)
+    resolved = path
+    if "vector" in request.signals:
+        waited = time.perf_counter()
+        params["vector"] = vector()
+        timings["embed_wait"] = (time.perf_counter() - waited) * 1000
+        query = vector_query(caps, path, has_start, has_end)
+        rows["vector"] = cypher(
+            tx, query, fetch=max(depth * 20, 200), cutoff=planner.exact_max, **params
+        ).data()
+    else:
+        rows["vector"] = []
+    timings["vector"] = (time.perf_counter() - t) * 1000 - timings.get("embed_wait", 0.0)
+    if path == VectorPath.AUTO:
+        # no rows means an empty scope (a non-empty one always yields rows on either path)
+        first = rows["vector"][0] if rows["vector"] else None
+        resolved = VectorPath(first["path"]) if first else VectorPath.PREFILTER
+        scope = VectorScope(counted=first["scope"] if first else 0, cutoff=planner.exact_max)
     if image_vector is not None:
         t = time.perf_counter()
         query = R.image_search(has_start, has_end, search_clause=resolved == VectorPath.SEARCH)
@@ -155,4 +161,5 @@ def gather(
             continue  # no image signal at all, rather than an empty one
         out.rankings[signal] = [r["id"] for r in kept]
         out.scores.update({(signal, r["id"]): r["score"] for r in kept})
+        out.hits.update({r["id"]: (r["kind"], r["turn_ids"], r["text"]) for r in kept})
     return out

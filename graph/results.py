@@ -14,7 +14,7 @@ from graph.connection import run as cypher
 from graph.cypher import read as R
 from graph.evidence import Provenance, boost_dated, rank, spread_to_neighbours, vote
 from graph.retrieval import rrf
-from graph.rows import native, to_memory
+from graph.rows import from_epoch, native, to_memory
 from schema.nodes import MemoryKind
 from schema.retrieval import (
     Expansion,
@@ -28,8 +28,12 @@ __all__ = ["evidence", "expand", "memories"]
 
 
 def _fetch(tx: ManagedTransaction, user_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
-    rows = cypher(tx, R.FETCH_MEMORIES, ids=ids, user_id=user_id).data()
-    return {r["m"]["id"]: native(r["m"]) for r in rows}
+    out = {}
+    for r in cypher(tx, R.FETCH_MEMORIES, ids=ids, user_id=user_id).data():
+        m = r["m"]
+        m["t"], m["valid_to"] = from_epoch(m["t"]), from_epoch(m["valid_to"])
+        out[m["id"]] = m
+    return out
 
 
 def memories(
@@ -67,24 +71,32 @@ def evidence(
     through provenance or neighbours."""
     uid = request.user_id
     candidates = list(dict.fromkeys(i for ids in found.rankings.values() for i in ids))
+    hits = dict(found.hits)  # the candidate queries return what scoring needs
+    missing = [i for i in candidates if i not in hits]
+    if missing:
+        for r in cypher(tx, R.MEMORY_PROVENANCE, ids=missing, user_id=uid).data():
+            hits[r["id"]] = (r["kind"], r["turn_ids"], r["text"])
     provenance = {
-        r["id"]: Provenance(
-            r["kind"], tuple(r["turn_ids"]), " ".join((r["text"] or "").lower().split())
-        )
-        for r in cypher(tx, R.MEMORY_PROVENANCE, ids=candidates, user_id=uid).data()
+        mid: Provenance(kind, tuple(turn_ids), " ".join((text or "").lower().split()))
+        for mid, (kind, turn_ids, text) in hits.items()
     }
     total, signals = vote(found.rankings, found.scores, provenance)
     near = cypher(tx, R.TURN_NEIGHBOURS, ids=list(total), user_id=uid).data()
     spread_to_neighbours(total, signals, {r["id"]: r["neighbours"] for r in near})
     if request.prefer_dated:
-        dated = cypher(tx, R.DATED_TURNS, ids=list(total), user_id=uid).data()
-        boost_dated(total, signals, [r["id"] for r in dated])
+        # turns that anchor a time, neighbours included (the same query told both)
+        dated = {r["id"] for r in near if r["dated"]}
+        dated.update(n for r in near for n in r["dated_neighbours"])
+        boost_dated(total, signals, sorted(dated))
     ranked = rank(total, set(request.exclude_ids))
     window_text = request.window.describe()
     items: list[RetrievedMemory] = []
-    page_size = 4 * request.k
-    for lo in range(0, len(ranked), page_size):
-        page = ranked[lo : lo + page_size]
+    # the first page is k and a margin (a turn outside the window is rare: the candidates
+    # are window-bounded), later pages are larger; each fetch is one round trip
+    lo, size = 0, request.k + max(8, request.k // 4)
+    while lo < len(ranked):
+        page = ranked[lo : lo + size]
+        lo, size = lo + size, 4 * request.k
         rows = _fetch(tx, uid, page)
         for tid in page:
             hit = rows.get(tid)

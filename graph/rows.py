@@ -4,7 +4,7 @@ no queries here."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from neo4j.time import Date as NeoDate
@@ -26,6 +26,7 @@ from schema.retrieval import RetrievedMemory, Why
 __all__ = [
     "counters",
     "day_row",
+    "from_epoch",
     "local_times",
     "memory_row",
     "model_props",
@@ -52,6 +53,20 @@ def local_times(row: dict[str, Any]) -> dict[str, Any]:
         if isinstance(row.get(key), datetime):
             row[key] = row[key].astimezone(tz)
     return row
+
+
+def from_epoch(pair: list[int] | None) -> datetime | None:
+    """``[epoch seconds, nanosecond]`` (see graph.cypher.read.epoch) -> an aware UTC datetime.
+
+    >>> from_epoch([1700000000, 123456789]).isoformat()
+    '2023-11-14T22:13:20.123456+00:00'
+    >>> from_epoch(None) is None
+    True
+    """
+    if pair is None:
+        return None
+    seconds, nanos = pair
+    return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=nanos // 1000)
 
 
 def native(value: Any) -> Any:

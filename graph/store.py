@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from neo4j import ManagedTransaction
@@ -81,6 +82,8 @@ class Neo4jMemoryStore:
         self.image_embedder = image_embedder
         self.image_min_score = image_min_score
         self.planner = VectorPlanner(exact_max)
+        #: one worker: query embeddings, computed beside the transaction's first queries
+        self._embedding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-query")
         best = VectorPath(conn.caps.best_vector_path)
         self.vector_path = vector_path or best
         needs_search = self.vector_path in (VectorPath.SEARCH, VectorPath.AUTO)
@@ -111,12 +114,15 @@ class Neo4jMemoryStore:
         if path in (VectorPath.SEARCH, VectorPath.AUTO) and not self.conn.caps.vector_search_clause:
             path = VectorPath.PREFILTER
         text = " ".join([request.query, *request.keywords]).strip()
-        vector = (
-            self.embedder.embed_queries([text])[0].tolist()
-            if "vector" in request.signals
-            else [0.0] * self.embedder.dimension
-        )
-        timings["embed"] = (time.perf_counter() - t0) * 1000
+
+        def embed() -> list[float]:
+            t = time.perf_counter()
+            vec = self.embedder.embed_queries([text])[0].tolist()
+            timings["embed"] = (time.perf_counter() - t) * 1000
+            return vec
+
+        # the query embedding is computed while full-text runs in the transaction
+        pending = self._embedding.submit(embed) if "vector" in request.signals else None
         image_vector = None
         if (
             self.image_embedder is not None
@@ -132,7 +138,7 @@ class Neo4jMemoryStore:
                 request,
                 caps=self.conn.caps,
                 path=path,
-                vector=vector,
+                vector=lambda: pending.result() if pending else [0.0] * self.embedder.dimension,
                 planner=self.planner,
                 lucene=lucene,
                 image_vector=image_vector,

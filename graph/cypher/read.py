@@ -11,7 +11,6 @@ from schema.model import FULLTEXT_INDEX, IMAGE_VECTOR_INDEX, VECTOR_INDEX
 
 __all__ = [
     "ACTIVE_FACTS",
-    "DATED_TURNS",
     "EVENT_TURNS",
     "EXISTING_IDS",
     "FACT_HISTORY",
@@ -34,6 +33,7 @@ __all__ = [
     "USER_EDGES",
     "USER_VECTOR_COUNT",
     "VERSIONED_LABELS",
+    "epoch",
     "fulltext_search",
     "image_search",
     "user_nodes",
@@ -44,9 +44,21 @@ __all__ = [
     "window_predicate",
 ]
 
+
+def epoch(expr: str) -> str:
+    """A stored DateTime as ``[epoch seconds, nanosecond]`` (null stays null): the driver
+    hydrates a DateTime in about 0.25 ms here, so hot reads send numbers and
+    :func:`graph.rows.from_epoch` rebuilds the same UTC instant."""
+    if not expr.replace(".", "").isidentifier():
+        raise ValueError(expr)
+    return f"CASE WHEN {expr} IS NULL THEN null ELSE [{expr}.epochSeconds, {expr}.nanosecond] END"
+
+
+#: the fields of a retrieval item; times as epoch pairs (see :func:`epoch`)
 MEMORY_FIELDS = (
-    "m {.id, .kind, .text, .t, .t_offset, .session_id, .speaker, .source_id, .keywords, .status, "
-    ".valid_to, .turn_ids, .index, .image_caption}"
+    "m {.id, .kind, .text, t: " + epoch("m.t") + ", .t_offset, .session_id, .speaker, "
+    ".source_id, .keywords, .status, valid_to: " + epoch("m.valid_to") + ", .turn_ids, .index, "
+    ".image_caption}"
 )
 
 
@@ -60,6 +72,11 @@ def window_predicate(var: str, has_start: bool, has_end: bool) -> str:
     if has_end:
         out += f" AND {var}.t < $end"
     return out
+
+
+#: what a candidate query returns per hit: its score and what evidence scoring needs (so
+#: turn units do not look the candidates up again)
+HIT = "m.id AS id, score, m.kind AS kind, coalesce(m.turn_ids, []) AS turn_ids, m.text AS text"
 
 
 def _search_clause(has_start: bool, has_end: bool, *, kinds_in_index: bool) -> str:
@@ -86,7 +103,7 @@ def vector_search(has_start: bool, has_end: bool, *, kinds_in_index: bool) -> st
     """Cypher 25 SEARCH: user, window and kinds filtered INSIDE the vector index."""
     return f"""CYPHER 25
 {_search_clause(has_start, has_end, kinds_in_index=kinds_in_index)}
-RETURN m.id AS id, score
+RETURN {HIT}
 ORDER BY score DESC
 """
 
@@ -107,13 +124,13 @@ CALL (scope) {{
   WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
   ORDER BY score DESC
   LIMIT $depth
-  RETURN m.id AS id, score, 'prefilter' AS path
+  RETURN m, score, 'prefilter' AS path
   UNION ALL
   WITH scope WHERE size(scope) > $cutoff
   {_search_clause(has_start, has_end, kinds_in_index=kinds_in_index)}
-  RETURN m.id AS id, score, 'search' AS path
+  RETURN m, score, 'search' AS path
 }}
-RETURN id, score, path, size(scope) AS scope
+RETURN {HIT}, path, size(scope) AS scope
 ORDER BY score DESC
 """
 
@@ -127,7 +144,7 @@ MATCH (m:Turn)
     WHERE m.user_id = $user_id{window_predicate("m", has_start, has_end)}
     LIMIT $depth) SCORE AS score
 WITH m, score WHERE score >= $min_score
-RETURN m.id AS id, score
+RETURN {HIT}
 ORDER BY score DESC
 """
     return f"""
@@ -138,7 +155,7 @@ WITH m, vector.similarity.cosine(m.image_embedding, $image_vector) AS score
 WHERE score >= $min_score
 ORDER BY score DESC
 LIMIT $depth
-RETURN m.id AS id, score
+RETURN {HIT}
 """
 
 
@@ -150,7 +167,7 @@ WHERE {_scope_predicate(has_start, has_end)}
 WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
 ORDER BY score DESC
 LIMIT $depth
-RETURN m.id AS id, score
+RETURN {HIT}
 """
 
 
@@ -169,7 +186,7 @@ MATCH (m:Memory)
     return f"""{head}
 WITH m, score
 WHERE m.user_id = $user_id{window_predicate("m", has_start, has_end)} AND m.kind IN $kinds
-RETURN m.id AS id, score
+RETURN {HIT}
 ORDER BY score DESC
 LIMIT $depth
 """
@@ -183,7 +200,7 @@ def fulltext_search(has_start: bool, has_end: bool) -> str:
 CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene) YIELD node AS m, score
 WITH m, score
 WHERE m.user_id = $user_id{window_predicate("m", has_start, has_end)} AND m.kind IN $kinds
-RETURN m.id AS id, score
+RETURN {HIT}
 LIMIT $depth
 """
 
@@ -227,18 +244,12 @@ MATCH (m:Memory {id: mid, user_id: $user_id})
 RETURN m.id AS id, m.kind AS kind, coalesce(m.turn_ids, []) AS turn_ids, m.text AS text
 """
 
-DATED_TURNS = """
-UNWIND $ids AS tid
-MATCH (t:Turn {id: tid, user_id: $user_id})
-WHERE t.dated = true
-RETURN t.id AS id
-"""
-
 TURN_NEIGHBOURS = """
 UNWIND $ids AS tid
 MATCH (t:Turn {id: tid, user_id: $user_id})
 OPTIONAL MATCH (t)-[:NEXT]-(n:Turn {user_id: $user_id})
-RETURN t.id AS id, collect(n.id) AS neighbours
+RETURN t.id AS id, collect(n.id) AS neighbours, coalesce(t.dated, false) AS dated,
+       collect(CASE WHEN n.dated THEN n.id END) AS dated_neighbours
 """
 
 EVENT_TURNS = """

@@ -25,6 +25,7 @@ from graph.retrieval import rrf
 from pipelines.bench.common import (
     Report,
     line_plot,
+    percentiles,
     table,
     timed,
 )
@@ -127,6 +128,7 @@ class MethodResult:
             out["budget"][f"{b} tokens"] = round(100 * float(np.mean(self.budget_recalls[b])), 1)
         out["tokens_at_10"] = round(float(np.mean(self.tokens_at_10)), 1)
         out["latency_ms_p50"] = round(float(np.percentile(self.latency_ms, 50)), 2)
+        out["latency_ms_p95"] = round(float(np.percentile(self.latency_ms, 95)), 2)
         out["questions"] = len(self.categories)
         return out
 
@@ -206,11 +208,20 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english").stemWords
 
 
+STAGES = ("embed", "embed_wait", "fulltext", "vector", "hydrate", "total")
+
+
 def personagraph_ranking(
-    store: MemoryStore, user_id: str, question: str, *, k: int = 50
+    store: MemoryStore,
+    user_id: str,
+    question: str,
+    *,
+    k: int = 50,
+    stages: dict[str, list[float]] | None = None,
 ) -> list[str]:
     """The product's retrieval in turn units: raw turns as evidence, each scored by the turns,
-    facts and episodes that point at it (provenance) and by its dialogue neighbours."""
+    facts and episodes that point at it (provenance) and by its dialogue neighbours. The
+    store's own timings are appended to ``stages`` (ms per stage) when given."""
     result = store.retrieve(
         RetrievalRequest(
             user_id=user_id,
@@ -221,6 +232,9 @@ def personagraph_ranking(
             prefer_dated=asks_when(question),
         )
     )
+    if stages is not None:
+        for name in STAGES:
+            stages.setdefault(name, []).append(result.timings_ms.get(name, 0.0))
     return [item.source_id for item in result.items if item.source_id]
 
 
@@ -243,6 +257,7 @@ def run_locomo(
         name: MethodResult(name) for name in ("PersonaGraph", "BM25", "Dense", "RRF(BM25, dense)")
     }
     full_history: list[int] = []
+    stages: dict[str, list[float]] = {}
     ingest_s = 0.0
     with timed() as total:
         loaded = {c.source: c for c in load(data, "locomo")}
@@ -264,7 +279,7 @@ def run_locomo(
                 if j % 20 == 0:
                     say(f"questions {conv.sample}", j, len(conv.qas))
                 with timed() as t:
-                    ranked = personagraph_ranking(store, conv.user_id, qa.question)
+                    ranked = personagraph_ranking(store, conv.user_id, qa.question, stages=stages)
                 methods["PersonaGraph"].add(qa, ranked, tokens, t.ms)
                 with timed() as t:
                     b = base.bm25(qa.question)
@@ -291,6 +306,7 @@ def run_locomo(
     report.results = {
         "methods": summaries,
         "full_history_tokens": round(full_tokens, 1),
+        "stages_ms": {name: percentiles(v) for name, v in stages.items()},
     }
     report.markdown = _markdown(summaries, full_tokens, report)
     report.plots = [str(_plot(methods, out_dir / "locomo_recall.png"))]
@@ -310,9 +326,15 @@ def _markdown(summaries: dict[str, Any], full_tokens: float, report: Report) -> 
         "",
     ]
     lines += table(
-        ["method", *[f"r@{k}" for k in KS], "tokens @10", "p50 ms"],
+        ["method", *[f"r@{k}" for k in KS], "tokens @10", "p50 ms", "p95 ms"],
         [
-            [name, *[v["overall"][f"r@{k}"] for k in KS], v["tokens_at_10"], v["latency_ms_p50"]]
+            [
+                name,
+                *[v["overall"][f"r@{k}"] for k in KS],
+                v["tokens_at_10"],
+                v["latency_ms_p50"],
+                v["latency_ms_p95"],
+            ]
             for name, v in summaries.items()
         ],
     )
@@ -328,6 +350,21 @@ def _markdown(summaries: dict[str, Any], full_tokens: float, report: Report) -> 
         ["method", *names],
         [[name, *[v["by_category"][c]["r@10"] for c in names]] for name, v in summaries.items()],
     )
+    stages = report.results.get("stages_ms", {})
+    if stages:
+        lines += [
+            "",
+            "## Where PersonaGraph's time goes (ms per question, as the store times it)",
+            "",
+            "embed: the query embedding, computed in a worker while full-text runs; embed "
+            "wait: how long the vector query waited for it; hydrate: provenance, neighbours "
+            "and the turns' fields.",
+            "",
+        ]
+        lines += table(
+            ["stage", "p50", "p95"],
+            [[name, v["p50"], v["p95"]] for name, v in stages.items()],
+        )
     lines += ["", "## Recall at a token budget of rendered context (%)", ""]
     lines += table(
         ["method", *[f"{b} tokens" for b in BUDGETS]],
