@@ -76,6 +76,14 @@ class VectorPlanner:
         return n
 
 
+def _hits(tx: ManagedTransaction, query: str, **params: Any) -> list[dict[str, Any]]:
+    """The one record of a :func:`graph.cypher.read.one_record` query, best score first
+    (a stable sort: ties keep the server's order)."""
+    hits = list(cypher(tx, query, **params).single(strict=True)["hits"])
+    hits.sort(key=lambda h: -h["score"])
+    return hits
+
+
 def vector_query(caps: Capabilities, path: VectorPath, has_start: bool, has_end: bool) -> str:
     if path == VectorPath.AUTO:
         return R.vector_auto(has_start, has_end, kinds_in_index=caps.search_in_list)
@@ -120,7 +128,7 @@ def gather(
     t = time.perf_counter()
     if lucene and "fulltext" in request.signals:
         query = R.fulltext_search(has_start, has_end)
-        rows["fulltext"] = cypher(tx, query, lucene=lucene, **params).data()
+        rows["fulltext"] = _hits(tx, R.one_record(query), lucene=lucene, **params)
     else:
         rows["fulltext"] = []
     timings["fulltext"] = (time.perf_counter() - t) * 1000
@@ -134,9 +142,16 @@ def gather(
         params["vector"] = vector()
         timings["embed_wait"] = (time.perf_counter() - waited) * 1000
         query = vector_query(caps, path, has_start, has_end)
-        rows["vector"] = cypher(
-            tx, query, fetch=max(depth * 20, 200), cutoff=planner.exact_max, **params
-        ).data()
+        columns: tuple[str, ...] = ("id", "score", "kind", "turn_ids", "text")
+        if path == VectorPath.AUTO:
+            columns += ("path", "scope")
+        rows["vector"] = _hits(
+            tx,
+            R.one_record(query, columns),
+            fetch=max(depth * 20, 200),
+            cutoff=planner.exact_max,
+            **params,
+        )
     else:
         rows["vector"] = []
     timings["vector"] = (time.perf_counter() - t) * 1000 - timings.get("embed_wait", 0.0)

@@ -81,13 +81,11 @@ def evidence(
         for mid, (kind, turn_ids, text) in hits.items()
     }
     total, signals = vote(found.rankings, found.scores, provenance)
-    near = cypher(tx, R.TURN_NEIGHBOURS, ids=list(total), user_id=uid).data()
-    spread_to_neighbours(total, signals, {r["id"]: r["neighbours"] for r in near})
+    near = cypher(tx, R.TURN_NEIGHBOURS, ids=list(total), user_id=uid).single(strict=True)
+    spread_to_neighbours(total, signals, dict(zip(near["ids"], near["neighbours"], strict=True)))
     if request.prefer_dated:
         # turns that anchor a time, neighbours included (the same query told both)
-        dated = {r["id"] for r in near if r["dated"]}
-        dated.update(n for r in near for n in r["dated_neighbours"])
-        boost_dated(total, signals, sorted(dated))
+        boost_dated(total, signals, sorted(set(near["dated"])))
     ranked = rank(total, set(request.exclude_ids))
     window_text = request.window.describe()
     items: list[RetrievedMemory] = []
