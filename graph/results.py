@@ -29,8 +29,7 @@ __all__ = ["evidence", "expand", "memories"]
 
 def _fetch(tx: ManagedTransaction, user_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
     out = {}
-    for r in cypher(tx, R.FETCH_MEMORIES, ids=ids, user_id=user_id).data():
-        m = r["m"]
+    for m in cypher(tx, R.FETCH_MEMORIES, ids=ids, user_id=user_id).single(strict=True)["ms"]:
         m["t"], m["valid_to"] = from_epoch(m["t"]), from_epoch(m["valid_to"])
         out[m["id"]] = m
     return out

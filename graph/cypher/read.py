@@ -221,7 +221,7 @@ LIMIT $depth
 FETCH_MEMORIES = f"""
 UNWIND $ids AS mid
 MATCH (m:Memory {{id: mid, user_id: $user_id}})
-RETURN {MEMORY_FIELDS} AS m
+RETURN collect({MEMORY_FIELDS}) AS ms
 """
 
 # Server-level (no user data): the memory the server was given, for benchmark reports.
