@@ -113,7 +113,10 @@ def search_cmd(
         list[str] | None, typer.Option("--type", help="turn|event|fact|procedure")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=500)] = 8,
-    path: Annotated[str | None, typer.Option(help="search | prefilter | postfilter")] = None,
+    path: Annotated[
+        str | None,
+        typer.Option(help="auto | search | prefilter | postfilter (default: auto on 2026.x)"),
+    ] = None,
     expand: Annotated[
         list[str] | None, typer.Option(help="event_turns | supersession | same_day | same_topic")
     ] = None,
