@@ -34,6 +34,29 @@ __all__ = [
     "window",
 ]
 
+
+def _flags_take_no_value() -> None:
+    """Typer 0.29's rich help prints a type for every option, so flags read `--yes <bool>` and
+    invite `--yes true`, which Click then refuses. Its plain help already leaves flags bare
+    (`TyperOption.get_help_record`); make the rich panel do the same. The override is narrow:
+    options that take a value keep their type."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "_persona_flags_bare", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        if self.is_flag and not self.count:
+            return None
+        return shown(self, ctx)
+
+    display_type_rich._persona_flags_bare = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_take_no_value()
+
 app = typer.Typer(
     name="persona",
     help="PersonaGraph: long-term personal memory for agents, as a temporal graph in Neo4j.",

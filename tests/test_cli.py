@@ -90,3 +90,27 @@ def test_ingest_invalid_file_names_record_and_field(cli_settings: Settings, tmp_
     assert isinstance(result.exception, IngestError)
     assert result.exception.record == "sessions[0].turns[0]"
     assert result.exception.field == "timestamp"
+
+
+def _commands(group: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [path]
+    commands = getattr(group, "commands", None)  # a group (typer vendors its own click)
+    if isinstance(commands, dict):
+        for name, sub in commands.items():
+            found += _commands(sub, (*path, name))
+    return found
+
+
+def test_help_shows_flags_bare_and_values_with_their_type() -> None:
+    import typer.main
+
+    paths = _commands(typer.main.get_command(cli.app))
+    assert len(paths) > 20  # every command group was walked
+    for path in paths:
+        result = runner.invoke(cli.app, [*path, "--help"], env=WIDE)
+        assert result.exit_code == 0, (path, result.output)
+        assert "<bool>" not in result.output, path
+    shown = runner.invoke(cli.app, ["ask", "--help"], env=WIDE).output
+    direct = next(line for line in shown.splitlines() if "--direct" in line)
+    assert "non-reasoning mode" in direct and "<" not in direct
+    assert "<str>" in next(line for line in shown.splitlines() if "--user" in line)
