@@ -47,3 +47,33 @@ def test_a_connection_without_the_password_is_refused(neo4j_server) -> None:
         Neo4jConnection(neo4j_server.uri(), "neo4j", "not-the-password").info  # noqa: B018
     assert "rejected the credentials" in exc.value.message
     assert real not in str(exc.value) and real not in (exc.value.hint or "")
+
+
+def test_the_generated_password_never_appears_on_a_command_line(
+    neo4j_server, tmp_path, monkeypatch
+) -> None:
+    """`ps` shows every local user the arguments of a running process; neo4j-admin used to get
+    the password as one. (The session's own server set its password the same way and Bolt
+    accepted it, so the @argfile is read.)"""
+    import subprocess
+
+    from graph.local.maven import ensure_distribution
+    from graph.local.server import LocalNeo4j
+
+    fresh = LocalNeo4j(neo4j_server.settings.model_copy(update={"home": tmp_path}))
+    version, jdk = fresh._choose()
+    lib = ensure_distribution(fresh.settings.cache_dir, version, java_home=jdk.home)
+    fresh._write_conf(7687)
+    seen: list[list[str]] = []
+    real_run = subprocess.run
+
+    def recording_run(args, *a, **kw):
+        seen.append([str(x) for x in args])
+        return real_run(args, *a, **kw)
+
+    monkeypatch.setattr(subprocess, "run", recording_run)
+    fresh._set_initial_password(jdk, lib)
+    password = fresh.password()
+    assert seen and all(password not in arg for argv in seen for arg in argv)
+    assert (fresh.data_dir / "dbms" / "auth.ini").is_file()
+    assert list(fresh.conf_dir.glob("*.args")) == []  # the argfile is gone

@@ -306,21 +306,32 @@ class LocalNeo4j:
     def _set_initial_password(self, jdk: Jdk, lib: Path) -> None:
         # a leading "-" would be read as an option by neo4j-admin (one start in 64 failed)
         password = "p" + secrets.token_urlsafe(24)
-        proc = subprocess.run(
-            [
-                str(jdk.java),
-                "-cp",
-                f"{lib}/*",
-                "org.neo4j.server.startup.Neo4jAdminCommand",
-                "dbms",
-                "set-initial-password",
-                password,
-            ],
-            env=self._env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
+        # neo4j-admin takes the password as an argument, which any local user can read in `ps`
+        # while it runs; the java launcher reads the command's tail from a private @argfile
+        # instead (JDK 9+), so the command line shows only the file's name
+        argfile = self.conf_dir / "set-initial-password.args"
+        _write_private(
+            argfile,
+            "\n".join(
+                (
+                    "org.neo4j.server.startup.Neo4jAdminCommand",
+                    "dbms",
+                    "set-initial-password",
+                    password,
+                    "",
+                )
+            ),
         )
+        try:
+            proc = subprocess.run(
+                [str(jdk.java), "-cp", f"{lib}/*", f"@{argfile}"],
+                env=self._env(),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        finally:
+            argfile.unlink(missing_ok=True)
         if proc.returncode != 0:
             raise ServerError(
                 "could not set the initial password:\n" + (proc.stdout + proc.stderr)[-2000:]
