@@ -8,6 +8,7 @@ write transactions; both retry transient failures through the driver's transacti
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,11 +16,22 @@ from typing import Any, TypeVar
 
 import neo4j
 from neo4j import GraphDatabase, ManagedTransaction, Result
-from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import (
+    AuthError,
+    IncompleteCommit,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+)
 
 from graph.local.java import neo4j_version_key
 from schema.errors import ConfigError, ServerError, StoreError
 from schema.settings import Settings
+
+# The driver logs a lost connection at ERROR level as well as raising it; with no handler
+# configured, Python's last-resort handler printed that line into the CLI's output before our
+# own message. Applications that configure logging still receive these records.
+logging.getLogger("neo4j").addHandler(logging.NullHandler())
 
 __all__ = [
     "Capabilities",
@@ -158,14 +170,18 @@ class Neo4jConnection:
     # -- transactions ------------------------------------------------------------------------
     def _lost(self, exc: Exception, what: str) -> StoreError:
         """The server went away mid-operation: say what that means and how to recover."""
-        return StoreError(
-            f"the Neo4j server at {self.uri} stopped answering during a {what}; "
-            + (
-                "it was rolled back: nothing of it was written"
-                if what != "read"
-                else "no data changed"
+        if isinstance(exc, IncompleteCommit):
+            outcome = (
+                "it went while the commit was under way, so the write may or may not have "
+                "landed; every write here is idempotent, so running it again is safe"
             )
-            + f" ({type(exc).__name__})",
+        elif what == "read":
+            outcome = "no data changed"
+        else:
+            outcome = "it was rolled back: nothing of it was written"
+        return StoreError(
+            f"the Neo4j server at {self.uri} stopped answering during a {what}; {outcome} "
+            f"({type(exc).__name__})",
             hint="start it with `persona db start` (or check NEO4J_URI) and run the command "
             "again; an ingest resumes where it stopped",
         )
