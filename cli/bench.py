@@ -152,6 +152,30 @@ def bench_agent(
     console.print("\n".join(rep.markdown))
 
 
+@bench_group.command("writers")
+def bench_writers(
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+    clients: Annotated[str, typer.Option(help="comma-separated client counts")] = "1,2,4,8",
+    asks: Annotated[int, typer.Option(min=1, max=100, help="questions per client")] = 5,
+) -> None:
+    """K concurrent clients of one user (asks, and ingests of one file): lost and duplicated."""
+    from pipelines.bench.writers import run_writers
+
+    counts = _ints(clients)
+    if not counts or min(counts) < 1 or max(counts) > 32:
+        raise typer.BadParameter("client counts between 1 and 32", param_hint="--clients")
+    a = bench_app()
+    rep = run_writers(
+        settings=a.settings,
+        embedder=a.embedder,
+        out_dir=out,
+        clients=counts,
+        asks=asks,
+        progress=_bench_progress(),
+    )
+    console.print("\n".join(rep.markdown))
+
+
 @bench_group.command("all")
 def bench_all(
     data: Annotated[Path | None, _DATA] = None,
@@ -169,6 +193,7 @@ def bench_all(
     from pipelines.bench.report import write_readme
     from pipelines.bench.scale import run_scale
     from pipelines.bench.windows import run_windows
+    from pipelines.bench.writers import run_writers
 
     a = bench_app()
     say = _bench_progress()
@@ -188,6 +213,9 @@ def bench_all(
     run_ingest_speed(data=path, store=a.store, embedder=a.embedder, out_dir=out, progress=say)
     run_agent_overhead(
         store=a.store, embedder=a.embedder, settings=a.settings, out_dir=out, progress=say
+    )
+    run_writers(
+        settings=a.settings, embedder=a.embedder, out_dir=out, clients=(1, 2, 4, 8), progress=say
     )
     readme = write_readme(out, command=command_line())
     console.print(readme.read_text(), markup=False)

@@ -90,6 +90,7 @@ def ingest_cmd(
             extractors=a.extractors,  # PERSONA_EXTRACTOR and the pem_* settings apply here too
             schedule=a.pem_schedule,
             replace=(lambda uid, sid: _replace_session(a, uid, sid)) if replace else None,
+            lock=a.user_lock,
         )
     console.print(
         f"ingested {escape(', '.join(report.users))}: {report.sessions_written} sessions written "

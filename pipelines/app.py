@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from langchain_core.language_models.chat_models import BaseChatModel
 from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -25,6 +25,7 @@ from graph.connection import Neo4jConnection, connect
 from graph.embed import ClipEmbedder, OnnxEmbedder, SentenceTransformerEmbedder, build_embedder
 from graph.migrate import migrate
 from graph.store import Neo4jMemoryStore
+from schema.errors import StoreError
 from schema.settings import Settings
 
 __all__ = ["App", "open_checkpoints", "private_home"]
@@ -48,11 +49,20 @@ def open_checkpoints(settings: Settings) -> sqlite3.Connection:
 class App:
     """Lazily builds the connection, embedder and store from one :class:`Settings`."""
 
-    def __init__(self, settings: Settings, *, note: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        note: Callable[[str], None] | None = None,
+        embedder: OnnxEmbedder | SentenceTransformerEmbedder | None = None,
+    ) -> None:
+        """``embedder``: one already loaded (several clients of one process share a model)."""
         self.settings = settings
         self.note = note or (lambda _m: None)
         self._migrated = False
         self._locks: dict[str, FileLock] = {}
+        if embedder is not None:
+            self.__dict__["embedder"] = embedder  # fills the cached property
 
     @cached_property
     def conn(self) -> Neo4jConnection:
@@ -130,14 +140,40 @@ class App:
 
     def user_lock(self, user_id: str) -> AbstractContextManager[Any]:
         """One user's writes, one process at a time: a file lock in the private home (the
-        embedded server is local; with an external server, run writers against one home)."""
+        embedded server is local; with an external server, run writers against one home).
+        Re-entrant in one thread. A writer that finds it held says so and waits up to
+        ``lock_timeout_s``, then gives up with an error naming the lock."""
         lock = self._locks.get(user_id)
         if lock is None:
             folder = self.settings.home / "locks"
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             name = hashlib.sha256(user_id.encode()).hexdigest()[:32]
-            lock = self._locks.setdefault(user_id, FileLock(folder / f"{name}.lock", timeout=120))
-        return lock
+            lock = self._locks.setdefault(user_id, FileLock(folder / f"{name}.lock"))
+        return self._waiting(lock, user_id)
+
+    @contextmanager
+    def _waiting(self, lock: FileLock, user_id: str) -> Iterator[None]:
+        limit = self.settings.lock_timeout_s
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            self.note(
+                f"another process is writing the memories of {user_id!r}; waiting for it "
+                f"(up to {limit:.0f} s)"
+            )
+            try:
+                lock.acquire(timeout=limit)
+            except Timeout as exc:
+                raise StoreError(
+                    f"gave up after {limit:.0f} s waiting for another writer of {user_id!r} "
+                    f"(lock {lock.lock_file}); nothing was written",
+                    hint="let the other ingest or chat finish and run this again, or raise "
+                    "PERSONA_LOCK_TIMEOUT_S",
+                ) from exc
+        try:
+            yield
+        finally:
+            lock.release()
 
     def agent_context(
         self,

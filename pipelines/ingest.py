@@ -10,12 +10,15 @@ so re-ingesting the same file changes nothing, and an interrupted ingest resumes
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from agent.extraction.text import keywords, sentences
 from agent.media import ImageStore
@@ -410,26 +413,30 @@ def ingest_file(
     progress: Progress | None = None,
     replace: Callable[[str, str], None] | None = None,
     schedule: PemSchedule | None = None,
+    lock: Callable[[str], AbstractContextManager[Any]] | None = None,
 ) -> IngestReport:
-    """Validate the whole file, then ingest each conversation in it."""
+    """Validate the whole file, then ingest each conversation in it. ``lock(user_id)``, when
+    given, is held around each conversation, so two ingests of one user (or an ingest and a
+    chat) take turns: the second finds the first's sessions stored and skips them."""
     started = time.perf_counter()
     conversations = load(path, fmt, user=user, sample=sample)  # raises before any write
     total = IngestReport()
     for conv in conversations:
         if progress:
             progress.note(f"{conv.user_id}: {len(conv.record.sessions)} sessions")
-        total.merge(
-            ingest_conversation(
-                conv,
-                store=store,
-                embedder=embedder,
-                timezone=timezone,
-                extractors=extractors,
-                images=images,
-                progress=progress,
-                replace=replace,
-                schedule=schedule,
+        with lock(conv.user_id) if lock else contextlib.nullcontext():
+            total.merge(
+                ingest_conversation(
+                    conv,
+                    store=store,
+                    embedder=embedder,
+                    timezone=timezone,
+                    extractors=extractors,
+                    images=images,
+                    progress=progress,
+                    replace=replace,
+                    schedule=schedule,
+                )
             )
-        )
     total.total_s = time.perf_counter() - started
     return total

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     neo4j_pagecache: str = Field(default="512m", description="embedded server page cache")
     java_home: Path | None = Field(default=None, description="JDK to run the embedded server")
     start_timeout_s: float = 180.0
+    lock_timeout_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="how long a writer waits for another process writing the same user's memories",
+    )
 
     # --- embeddings and retrieval --------------------------------------------------------
     embedder: str = Field(

@@ -4,9 +4,11 @@ Central on first use). Tests isolate themselves by user id, never by wiping the 
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -127,6 +129,32 @@ def raw_snapshot(conn: object, user_id: str) -> dict[str, object]:
             (r["src"], r["type"], r["dst"], r["dst_user"], repr(sorted(r["props"].items())))
             for r in rels
         ),
+    }
+
+
+def graph_shape(conn: Any, user_id: str) -> dict[str, Any]:
+    """What must match between two users' graphs of one conversation: counts per label and
+    relationship type, and a hash of every node's text-like content (ids embed the user)."""
+    labels = conn.read(
+        "MATCH (n) WHERE n.user_id = $u "
+        "RETURN [x IN labels(n) WHERE x <> 'Memory'][0] AS l, count(*) AS n",
+        u=user_id,
+    )
+    rels = conn.read(
+        "MATCH (a)-[r]->(b) WHERE a.user_id = $u AND b.user_id = $u "
+        "RETURN type(r) AS t, count(*) AS n",
+        u=user_id,
+    )
+    texts = conn.read(
+        "MATCH (n) WHERE n.user_id = $u "
+        "RETURN coalesce(n.text, n.name, n.key, toString(n.date), '') AS x ORDER BY x",
+        u=user_id,
+    )
+    digest = hashlib.sha256("\n".join(str(r["x"]) for r in texts).encode()).hexdigest()
+    return {
+        "labels": {r["l"]: r["n"] for r in labels},
+        "rels": {r["t"]: r["n"] for r in rels},
+        "content": digest,
     }
 
 

@@ -15,6 +15,7 @@ from pipelines.bench.locomo import KS, run_locomo
 from pipelines.bench.report import write_readme
 from pipelines.bench.scale import run_scale
 from pipelines.bench.windows import generate_timeline, run_windows
+from pipelines.bench.writers import run_writers
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -179,3 +180,18 @@ def test_agent_overhead_and_readme(
     assert "Agent overhead" in text
     history = json.loads((tmp_path / "history.json").read_text())
     assert history[-1]["figures"]["agent"]
+
+
+def test_writers_smoke(settings: Any, embedder: Any, tmp_path: Path) -> None:
+    rep = run_writers(
+        settings=settings, embedder=embedder, out_dir=tmp_path, clients=(1, 3), asks=2
+    )
+    runs = {r["clients"]: r for r in rep.results["runs"]}
+    assert set(runs) == {1, 3}
+    for k, run in runs.items():
+        assert run["asks"]["writes"] == 2 * k  # every exchange of every client landed once
+        assert run["asks"]["lost"] == 0 and run["asks"]["duplicated"] == 0
+        assert run["ingest"]["lost"] == 0 and run["ingest"]["duplicated"] == 0
+        assert 0 <= run["ingest"]["waited"] <= k - 1
+    assert runs[1]["ingest"]["nodes"] == runs[3]["ingest"]["nodes"] > 0
+    assert "| 3 |" in (tmp_path / "writers.md").read_text()

@@ -5,7 +5,6 @@ same holds when it is the Neo4j server that is killed mid-ingest and started aga
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -14,39 +13,13 @@ import time
 from typing import Any
 
 import pytest
-from conftest import LOCOMO, count_user_nodes, fresh_user
+from conftest import LOCOMO, count_user_nodes, fresh_user, graph_shape
 
 from schema.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SAMPLE_ID = "conv-43"  # 680 turns: two write chunks of 512, so a kill can land between them
-
-
-def _shape(conn: Any, user_id: str) -> dict[str, Any]:
-    """What must match between two users' graphs of one conversation: counts per label and
-    relationship type, and a hash of every node's text-like content (ids embed the user)."""
-    labels = conn.read(
-        "MATCH (n) WHERE n.user_id = $u "
-        "RETURN [x IN labels(n) WHERE x <> 'Memory'][0] AS l, count(*) AS n",
-        u=user_id,
-    )
-    rels = conn.read(
-        "MATCH (a)-[r]->(b) WHERE a.user_id = $u AND b.user_id = $u "
-        "RETURN type(r) AS t, count(*) AS n",
-        u=user_id,
-    )
-    texts = conn.read(
-        "MATCH (n) WHERE n.user_id = $u "
-        "RETURN coalesce(n.text, n.name, n.key, toString(n.date), '') AS x ORDER BY x",
-        u=user_id,
-    )
-    digest = hashlib.sha256("\n".join(str(r["x"]) for r in texts).encode()).hexdigest()
-    return {
-        "labels": {r["l"]: r["n"] for r in labels},
-        "rels": {r["t"]: r["n"] for r in rels},
-        "content": digest,
-    }
 
 
 def _ingest_cmd(user: str) -> list[str]:
@@ -84,7 +57,7 @@ def test_an_ingest_killed_midway_then_rerun_equals_a_clean_ingest(
     assert proc.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
     subprocess.run(_ingest_cmd(killed), env=env, check=True, capture_output=True, timeout=600)
     subprocess.run(_ingest_cmd(clean), env=env, check=True, capture_output=True, timeout=600)
-    after, reference = _shape(conn, killed), _shape(conn, clean)
+    after, reference = graph_shape(conn, killed), graph_shape(conn, clean)
     assert 0 < at_kill < sum(reference["labels"].values()), "killed part-way"
     assert after == reference
 
@@ -130,7 +103,7 @@ def test_the_server_killed_midway_then_restarted_loses_nothing(
         for user in (killed, clean):
             subprocess.run(_ingest_cmd(user), env=env, check=True, capture_output=True, timeout=600)
         conn = connect(own, start=False)
-        after, reference = _shape(conn, killed), _shape(conn, clean)
+        after, reference = graph_shape(conn, killed), graph_shape(conn, clean)
         conn.close()
         assert 0 < at_kill < sum(reference["labels"].values()), "killed part-way"
         assert after == reference

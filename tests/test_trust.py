@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import fresh_user
+from conftest import LOCOMO, fresh_user, graph_shape
 from typer.testing import CliRunner
 
 import cli
@@ -260,6 +260,44 @@ def test_parallel_asks_for_one_user_lose_no_exchange(
     assert questions == [f"Question {i}: where did I park?" for i in range(4)]
     assert len(turns) == 8 and len({(t.session_id, t.index) for t in turns}) == 8
     assert len(sessions) == 1
+
+
+def test_two_ingests_of_one_file_for_one_user_at_once_equal_one(
+    cli_settings: Settings, embedder: Any
+) -> None:
+    """Two ingests of the same file for one user at once (each its own App, as two `persona
+    ingest` processes would be): both succeed, the second waits for the first and finds its
+    sessions stored, and the graph equals one clean ingest under another user."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipelines.app import App
+    from pipelines.ingest import ingest_file
+
+    uid, clean = fresh_user("twice"), fresh_user("once")
+    waited: list[str] = []
+
+    def one(user: str) -> Any:
+        app = App(cli_settings, note=waited.append)
+        app.__dict__["embedder"] = embedder
+        try:
+            return ingest_file(
+                LOCOMO, store=app.store, embedder=embedder, user=user, fmt="locomo",
+                sample="conv-30", extractors=app.extractors, lock=app.user_lock,
+            )  # fmt: skip
+        finally:
+            app.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(pool.map(one, [uid, uid]))
+    one(clean)
+    assert sorted(r.sessions_written for r in reports)[0] == 0  # the second found them stored
+    assert sum(r.sessions_written for r in reports) == max(r.sessions_written for r in reports)
+    assert any("waiting for it" in m for m in waited), waited
+    app = App(cli_settings)
+    try:
+        assert graph_shape(app.conn, uid) == graph_shape(app.conn, clean)
+    finally:
+        app.close()
 
 
 def _turns_of(settings: Settings, uid: str) -> list[str]:

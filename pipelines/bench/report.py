@@ -12,7 +12,7 @@ from pipelines.bench.common import table
 
 __all__ = ["key_figures", "write_readme"]
 
-ORDER = ("locomo", "windows", "scale", "ingest", "agent")
+ORDER = ("locomo", "windows", "scale", "ingest", "agent", "writers")
 
 
 def _load(out_dir: Path, name: str) -> dict[str, Any] | None:
@@ -53,6 +53,14 @@ def key_figures(name: str, data: dict[str, Any]) -> dict[str, float | None]:
         return {"end-to-end / embedding-only": r["median_ratio"]}
     if name == "agent":
         return {f"{mode} p95 ms": v["latency"]["p95"] for mode, v in r["modes"].items()}
+    if name == "writers":
+        most = max(r["runs"], key=lambda run: run["clients"])
+        k = most["clients"]
+        return {
+            f"{k} writers: lost": most["asks"]["lost"] + most["ingest"]["lost"],
+            f"{k} writers: duplicated": most["asks"]["duplicated"] + most["ingest"]["duplicated"],
+            f"{k} clients: ask p95 ms": most["asks"]["latency"]["p95"],
+        }
     return {}
 
 
