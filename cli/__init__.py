@@ -11,7 +11,7 @@ import sys
 from cli import agent as _agent  # noqa: F401  (registers its commands)
 from cli import memory as _memory  # noqa: F401
 from cli import webui as _webui  # noqa: F401
-from cli._shared import _State, app, err
+from cli._shared import _State, app, show_error
 from cli.analytics import analytics_app
 from cli.bench import bench_group
 from cli.db import db_app
@@ -30,9 +30,5 @@ def main() -> None:
     try:
         app()
     except PersonaError as exc:
-        from rich.markup import escape
-
-        err.print(f"[bold red]error:[/bold red] {escape(exc.message)}")
-        if exc.hint:
-            err.print(f"[yellow]hint:[/yellow] {escape(exc.hint)}")
+        show_error(exc)
         sys.exit(2)

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from schema.errors import PersonaError
 from schema.settings import Settings
 
 __all__ = [
@@ -91,6 +92,15 @@ def settings() -> Settings:
                 hint="fix or unset the PERSONA_*/NEO4J_* variable named (see README, Settings)",
             ) from exc
     return _State.settings
+
+
+def show_error(exc: PersonaError) -> None:
+    """An error the user can act on: what went wrong, then the fix (never a traceback)."""
+    from rich.markup import escape
+
+    err.print(f"[bold red]error:[/bold red] {escape(exc.message)}")
+    if exc.hint:
+        err.print(f"[yellow]hint:[/yellow] {escape(exc.hint)}")
 
 
 def note(message: str) -> None:

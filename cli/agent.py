@@ -10,7 +10,18 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli._shared import app, cell, console, err, make_app, settings, user_cb, when
+from cli._shared import (
+    app,
+    cell,
+    console,
+    err,
+    make_app,
+    settings,
+    show_error,
+    user_cb,
+    when,
+)
+from schema.errors import PersonaError
 
 
 def _policy_banner() -> None:
@@ -79,15 +90,24 @@ def chat_cmd(
             if line == "/end":
                 _end_session(a, user, name)
                 continue
-            ask(
-                a,
-                user,
-                line,
-                console=console,
-                mode="direct" if direct else "reason",
-                user_name=name,
-                checkpointer=saver,
-            )
+            try:
+                ask(
+                    a,
+                    user,
+                    line,
+                    console=console,
+                    mode="direct" if direct else "reason",
+                    user_name=name,
+                    checkpointer=saver,
+                )
+            except PersonaError as exc:  # e.g. the server went away mid-answer: say so, go on
+                show_error(exc)
+                console.print(
+                    "[dim]The chat goes on: ask again. The next question connects afresh"
+                    + (" and starts the local Neo4j if it is down." if a.settings.embedded else ".")
+                    + "[/dim]"
+                )
+                a.reconnect()
 
 
 def _end_session(a: Any, user: str, name: str | None) -> None:

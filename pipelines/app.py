@@ -204,6 +204,13 @@ class App:
         finally:
             conn.close()
 
+    def reconnect(self) -> None:
+        """Drop the connection and what holds it, so the next use connects afresh (and, for
+        the embedded server, starts it again when it is down). Models stay loaded."""
+        self.close()
+        for name in ("conn", "store", "update_stage"):
+            self.__dict__.pop(name, None)
+
     def close(self) -> None:
         if "conn" in self.__dict__:
             self.conn.close()

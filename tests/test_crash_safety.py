@@ -133,3 +133,60 @@ def test_a_lost_commit_is_not_called_a_rollback(exc: str, said: str) -> None:
         "write",
     )
     assert said in lost.message and "persona db start" in (lost.hint or "")
+
+
+def test_a_chat_that_loses_the_server_mid_answer_says_so_and_recovers(
+    settings: Settings, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The policy's first step kills Neo4j (its own home), so the retrieve that follows meets a
+    dead server mid-answer: the chat says what happened and how it goes on, and the next
+    question starts the server again, is answered and remembered."""
+    from typer.testing import CliRunner
+
+    import cli
+    from agent.policies.scripted import ScriptedChatModel
+    from graph.connection import connect
+    from graph.local.server import LocalNeo4j
+
+    own = settings.model_copy(update={"home": tmp_path / "home"})
+    server = LocalNeo4j(own)
+    server.start()
+    pid = server.status().pid
+    assert pid
+
+    def kill_then_retrieve(_messages: Any) -> str:
+        os.killpg(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while server.status().running and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return '<think>Look it up.</think><retrieve>{"keywords": ["Lisbon"]}</retrieve>'
+
+    model = ScriptedChatModel(
+        script=[kill_then_retrieve], default="<think>Known.</think><answer>In Lisbon.</answer>"
+    )
+    monkeypatch.setattr("pipelines.app.build_policy", lambda _s: model)
+    user = fresh_user("chat-lost")
+    first, second = "Where did I move last spring?", "Where do I live now?"
+    previous = cli._State.settings
+    cli._State.settings = own
+    try:
+        out = CliRunner().invoke(
+            cli.app, ["chat", "--user", user], input=f"{first}\n{second}\n/quit\n"
+        )
+        said = " ".join(out.output.split())
+        assert out.exit_code == 0, (said, out.exception)
+        assert "stopped answering" in said and "ask again" in said, said
+        assert "Traceback" not in said and "defunct connection" not in said, said
+        assert said.index("stopped answering") < said.index("In Lisbon."), said
+        assert server.status().running, "the next question started the server again"
+        conn = connect(own, start=False)
+        try:
+            asked = conn.read(
+                "MATCH (t:Turn {user_id: $u, role: 'user'}) RETURN t.text AS text", u=user
+            )
+        finally:
+            conn.close()
+        assert [r["text"] for r in asked] == [second]  # the lost answer left nothing half-done
+    finally:
+        cli._State.settings = previous
+        server.stop()
