@@ -9,9 +9,9 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
+from pipelines.terminal import make_console, plain, shown
 from schema.errors import PersonaError
 from schema.settings import Settings
 
@@ -65,8 +65,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = make_console()
+err = make_console(stderr=True)
 
 
 class _State:
@@ -96,17 +96,20 @@ def settings() -> Settings:
 
 def show_error(exc: PersonaError) -> None:
     """An error the user can act on: what went wrong, then the fix (never a traceback)."""
-    from rich.markup import escape
+    from pipelines.terminal import shown
 
-    err.print(f"[bold red]error:[/bold red] {escape(exc.message)}")
+    err.print(f"[bold red]error:[/bold red] {shown(exc.message)}")
     if exc.hint:
-        err.print(f"[yellow]hint:[/yellow] {escape(exc.hint)}")
+        err.print(f"[yellow]hint:[/yellow] {shown(exc.hint)}")
+
+
+def note_line(message: str) -> str:
+    """The markup of one progress or status note (the message inert)."""
+    return f"[dim]· {shown(message)}[/dim]"
 
 
 def note(message: str) -> None:
-    from rich.markup import escape
-
-    err.print(f"[dim]· {escape(message)}[/dim]")
+    err.print(note_line(message))
 
 
 def make_app(s: Settings | None = None) -> Any:
@@ -245,6 +248,5 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
 
 def cell(value: Any) -> Text:
     """A table cell for a value that may come from a user, a model or the database: plain
-    text, never read as Rich markup (``[/b]`` in a turn is shown as typed)."""
-    text = str(value)
-    return Text(text if len(text) <= 120 else text[:117] + "...")
+    text, never read as Rich markup (``[/b]`` in a turn is shown as typed), controls inert."""
+    return plain(value, limit=120)

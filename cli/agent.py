@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from cli._shared import (
@@ -21,6 +20,7 @@ from cli._shared import (
     user_cb,
     when,
 )
+from pipelines.terminal import shown
 from schema.errors import PersonaError
 
 
@@ -28,7 +28,7 @@ def _policy_banner() -> None:
     from agent.policies import describe_policy
 
     err.print(
-        f"[dim]policy: {escape(describe_policy(settings()))}; "
+        f"[dim]policy: {shown(describe_policy(settings()))}; "
         f"extractor: {settings().extractor}[/dim]"
     )
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from cli._shared import choices, console, make_app, user_cb, when, window
+from pipelines.terminal import shown
 
 __all__ = ["analytics_app"]
 
@@ -38,11 +38,11 @@ def _window(start: str | None, end: str | None) -> Any:
 
 
 def _table(title: str, headers: list[str], rows: list[list[Any]]) -> None:
-    t = Table(title=escape(title))
+    t = Table(title=shown(title))
     for h in headers:  # ids are folded, never cut with "…": they are meant to be copied
         t.add_column(h, overflow="fold", no_wrap=h == "id")
     for r in rows:
-        t.add_row(*(escape("" if v is None else str(v)) for v in r))
+        t.add_row(*(shown("" if v is None else str(v)) for v in r))
     console.print(t)
     if not rows:
         console.print("(nothing)")
@@ -186,7 +186,7 @@ def personality_cmd(
     if drift.trait:
         console.print(f"moved most: {drift.trait} {drift.delta:+.2f}")
         for t in drift.turns:
-            console.print(f"  {t.delta:+.2f} after: {escape(t.turn_text or str(t.turn_id))}")
+            console.print(f"  {t.delta:+.2f} after: {shown(t.turn_text or str(t.turn_id))}")
 
 
 @analytics_app.command("as-of")
@@ -203,7 +203,7 @@ def as_of_cmd(
         [[m.kind, m.t.strftime("%Y-%m-%d"), m.text] for m in [*state.facts, *state.procedures]],
     )
     for k, v in state.profile.items():
-        console.print(f"profile {escape(k)}: {escape(v)}")
+        console.print(f"profile {shown(k)}: {shown(v)}")
 
 
 @analytics_app.command("between")
@@ -274,7 +274,7 @@ def communities_cmd(
     an = _an()
     window = _window(start, end)
     for g in an.communities(user, window):
-        console.print(f"[bold]{g.index}[/bold] ({g.size}) {escape(', '.join(g.members[:15]))}")
+        console.print(f"[bold]{g.index}[/bold] ({g.size}) {shown(', '.join(g.members[:15]))}")
     pairs = an.cooccurrence(user, window)
     _table(f"{user}: co-occurrence", ["a", "b", "memories"], [[p.a, p.b, p.count] for p in pairs])
 

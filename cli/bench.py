@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from cli._shared import bench_app, console, err, settings
+from cli._shared import bench_app, cell, console, err, note_line, settings
+from schema.errors import ConfigError
 
 bench_group = typer.Typer(
     help="Benchmarks: JSON + Markdown + plots under docs/benchmarks/ (baselines in the same run).",
@@ -176,6 +178,51 @@ def bench_writers(
     console.print("\n".join(rep.markdown))
 
 
+def _render_user_text(text: str) -> str:
+    """What the terminal shows of one user string through the CLI's renderers: a table cell
+    (memories, search, analytics) and a note line (the thinking, progress), on a console
+    configured as the CLI's are."""
+    import io
+
+    from rich.table import Table
+
+    from pipelines.terminal import make_console
+
+    out = make_console(file=io.StringIO(), width=400, color_system=None, record=True)
+    grid = Table("text")
+    grid.add_row(cell(text))
+    out.print(grid)
+    out.print(note_line(text))
+    return out.export_text()
+
+
+@bench_group.command("hostile")
+def bench_hostile(
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+    examples: Annotated[int, typer.Option(min=1, help="generated inputs")] = 10_000,
+    seed: Annotated[int, typer.Option(help="hypothesis seed")] = 0,
+) -> None:
+    """Generated hostile inputs through the write path, every read API and the terminal."""
+    from pipelines.bench.hostile import run_hostile
+
+    if importlib.util.find_spec("hypothesis") is None:  # a dev dependency
+        raise ConfigError(
+            "persona bench hostile generates its inputs with hypothesis, which is not installed",
+            hint="pip install -e '.[dev]' (make install does)",
+        )
+    a = bench_app()
+    rep = run_hostile(
+        store=a.store,
+        conn=a.conn,
+        render=_render_user_text,
+        out_dir=out,
+        examples=examples,
+        seed=seed,
+        progress=_bench_progress(),
+    )
+    console.print("\n".join(rep.markdown), markup=False)
+
+
 @bench_group.command("all")
 def bench_all(
     data: Annotated[Path | None, _DATA] = None,
@@ -217,6 +264,17 @@ def bench_all(
     run_writers(
         settings=a.settings, embedder=a.embedder, out_dir=out, clients=(1, 2, 4, 8), progress=say
     )
+    if importlib.util.find_spec("hypothesis") is not None:  # a dev dependency
+        from pipelines.bench.hostile import run_hostile
+
+        run_hostile(
+            store=a.store,
+            conn=a.conn,
+            render=_render_user_text,
+            out_dir=out,
+            examples=2_000 if quick else 10_000,
+            progress=say,
+        )
     readme = write_readme(out, command=command_line())
     console.print(readme.read_text(), markup=False)
 
@@ -292,7 +350,6 @@ def bench_policy(
         load_questions,
         stratified_sample,
     )
-    from schema.errors import ConfigError
     from schema.training import TrainConfig
 
     card = model_card(str(model))

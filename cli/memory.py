@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from cli._shared import (
@@ -26,6 +25,7 @@ from cli._shared import (
     user_id,
     window,
 )
+from pipelines.terminal import shown
 
 
 @app.command("schema")
@@ -93,7 +93,7 @@ def ingest_cmd(
             lock=a.user_lock,
         )
     console.print(
-        f"ingested {escape(', '.join(report.users))}: {report.sessions_written} sessions written "
+        f"ingested {shown(', '.join(report.users))}: {report.sessions_written} sessions written "
         f"({report.sessions_skipped} unchanged, {report.sessions_replaced} replaced), "
         f"{report.turns_written} turns "
         f"({report.turns_skipped} already stored), {report.facts} facts, {report.events} events, "
@@ -171,7 +171,7 @@ def export_cmd(
     else:
         out.write_text(json.dumps(nx.node_link_data(g, edges="edges"), indent=1, default=str))
     console.print(
-        escape(f"wrote {g.number_of_nodes()} nodes and {g.number_of_edges()} edges to {out}")
+        shown(f"wrote {g.number_of_nodes()} nodes and {g.number_of_edges()} edges to {out}")
     )
 
 
@@ -205,9 +205,9 @@ def forget_cmd(
     a = make_app()
     plan = plan_forget(a.conn, scope)
     if plan.empty:
-        console.print(f"nothing to forget: {escape(scope.describe())} holds no memories")
+        console.print(f"nothing to forget: {shown(scope.describe())} holds no memories")
         raise typer.Exit(1)
-    table = Table("type", "id", "text", "why", title=escape(f"forget {scope.describe()}"))
+    table = Table("type", "id", "text", "why", title=shown(f"forget {scope.describe()}"))
     for item in plan.remove[:200]:
         table.add_row(cell(item.label), cell(item.id), cell(item.text), cell(item.why))
     console.print(table)
@@ -216,7 +216,7 @@ def forget_cmd(
     counts = ", ".join(f"{n} {lbl}" for lbl, n in plan.counts().items())
     console.print(f"would remove {len(plan.remove)} nodes: {counts}")
     for item in plan.reactivate:
-        console.print(f"current again: {escape(item.text)}")
+        console.print(f"current again: {shown(item.text)}")
     if dry_run:
         return
     if not yes:
@@ -243,7 +243,7 @@ def memories_cmd(
     span = window(start, end)
     user = user_id(user)
     rows = make_app().store.list_memories(user, kinds, span, limit)
-    table = Table("time", "type", "status", "text", title=escape(f"{user}: {span.describe()}"))
+    table = Table("time", "type", "status", "text", title=shown(f"{user}: {span.describe()}"))
     for r in rows:
         who = f"{r.get('speaker')}: " if r.get("speaker") else ""
         table.add_row(

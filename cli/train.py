@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from cli._shared import console, err, note, settings
+from pipelines.terminal import shown
 
 __all__ = ["train_app"]
 
@@ -62,18 +62,18 @@ def _bars() -> Iterator[Any]:
 
         def say(stage: str, i: int, n: int, metrics: dict[str, float]) -> None:
             if stage not in tasks:
-                tasks[stage] = bar.add_task(escape(stage), total=max(n, 1), info="")
-            shown = ", ".join(
+                tasks[stage] = bar.add_task(shown(stage), total=max(n, 1), info="")
+            figures = ", ".join(
                 f"{k} {v:.3g}"
                 for k, v in metrics.items()
                 if k in ("loss", "reward", "tokens_per_s")
             )
-            bar.update(tasks[stage], completed=i, total=max(n, i, 1), info=shown)
+            bar.update(tasks[stage], completed=i, total=max(n, i, 1), info=figures)
             tenth = 10 * i // max(n, i, 1)
             if not err.is_terminal and tenth > logged.get(stage, -1):
                 logged[stage] = tenth
                 elapsed = time.monotonic() - t0
-                err.print(f"[{elapsed:6.0f}s] {stage} {i}/{n} {shown}", markup=False)
+                err.print(f"[{elapsed:6.0f}s] {stage} {i}/{n} {figures}", markup=False)
 
         yield say
 
@@ -114,7 +114,7 @@ def config_cmd(
     cfg = load_config(preset, _overrides(sets))
     table = Table("field", "value", "help", title=f"preset {cfg.name}: {cfg.description}")
     for name, value, text in describe_config(cfg):
-        table.add_row(name, escape(value), escape(text))
+        table.add_row(name, shown(value), shown(text))
     console.print(table)
 
 

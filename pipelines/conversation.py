@@ -11,11 +11,11 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Checkpointer
 from rich.console import Console
-from rich.markup import escape
 
 from agent.graph import AgentState, build_agent
 from agent.session import chat_session_id, resolve_session
 from pipelines.app import App
+from pipelines.terminal import shown
 from schema.timeutil import UTC, get_tz
 
 __all__ = ["ask", "stream", "thread_id"]
@@ -31,22 +31,22 @@ def _render_update(console: Console, node: str, update: dict[str, Any]) -> None:
     for step in update.get("steps") or []:
         kind = step["kind"]
         if step.get("think"):
-            console.print(f"[magenta]think[/magenta] {escape(step['think'])}")
+            console.print(f"[magenta]think[/magenta] {shown(step['think'])}")
         if step.get("issues"):
-            console.print(f"[yellow]  output issues: {escape(', '.join(step['issues']))}[/yellow]")
+            console.print(f"[yellow]  output issues: {shown(', '.join(step['issues']))}[/yellow]")
         if kind in ("repair", "fallback", "forced") and step.get("note"):
-            console.print(f"[yellow]{kind}[/yellow] {escape(step['note'])}")
+            console.print(f"[yellow]{kind}[/yellow] {shown(step['note'])}")
         if kind == "retrieve":
             req = step.get("request") or {}
             console.print(
-                f"[cyan]retrieve[/cyan] keywords={escape(str(req.get('keywords')))} "
-                f"types={escape(str(req.get('types') or 'all'))} "
-                f"window {escape(str(step.get('window')))}"
+                f"[cyan]retrieve[/cyan] keywords={shown(str(req.get('keywords')))} "
+                f"types={shown(str(req.get('types') or 'all'))} "
+                f"window {shown(str(step.get('window')))}"
             )
             for line in step.get("memories") or ["(nothing found)"]:
-                console.print(f"   [dim]{escape(line)}[/dim]")
+                console.print(f"   [dim]{shown(line)}[/dim]")
     if node == "answer" and update.get("answer"):
-        console.print(f"[bold green]answer[/bold green] {escape(update['answer'])}")
+        console.print(f"[bold green]answer[/bold green] {shown(update['answer'])}")
     if node == "update" and update.get("update") and not update["update"].get("skipped"):
         u = update["update"]
         console.print(
@@ -54,7 +54,7 @@ def _render_update(console: Console, node: str, update: dict[str, Any]) -> None:
             f"facts, {u.get('supersessions', 0)} supersessions"
             + (f", personality step {u['personality_step']}" if u.get("personality_step") else "")
             + (
-                f", closed sessions {escape(str(u['closed_sessions']))}"
+                f", closed sessions {shown(str(u['closed_sessions']))}"
                 if u.get("closed_sessions")
                 else ""
             )

@@ -7,12 +7,12 @@ from importlib import resources
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.rule import Rule
 
 from pipelines.app import App
 from pipelines.ingest import ingest_file
 from pipelines.render import RichProgress, graph_model, retrieval
+from pipelines.terminal import shown
 from schema.nodes import MemoryKind
 from schema.retrieval import RetrievalRequest, TimeWindow
 from schema.timeutil import get_tz
@@ -93,7 +93,7 @@ def run_demo(app: App, console: Console) -> None:
     from agent.policies import describe_policy
     from pipelines.conversation import ask
 
-    console.print(f"policy: {escape(describe_policy(s))}")
+    console.print(f"policy: {shown(describe_policy(s))}")
     asked = datetime(2024, 9, 10, 9, 0, tzinfo=tz)
     for question in DEMO_QUESTIONS:
         console.print(f"\n[bold]Q ({asked:%Y-%m-%d}): {question}[/bold]")

@@ -7,7 +7,6 @@ from dataclasses import asdict
 from types import TracebackType
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -20,6 +19,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from pipelines.ingest import Progress as ProgressProtocol
+from pipelines.terminal import shown
 from schema.model import GRAPH_MODEL
 from schema.retrieval import RetrievalResult, RetrievedMemory
 from schema.timeutil import format_for_prompt
@@ -39,7 +39,7 @@ def graph_model(console: Console) -> None:
             if p.name not in ("id", "user_id")
         )
         name = spec.label + "".join(f":{x}" for x in spec.extra_labels)
-        nodes.add_row(name, escape(props), spec.doc)
+        nodes.add_row(name, shown(props), spec.doc)
     console.print(nodes)
     edges = Table(title="Relationships")
     edges.add_column("type", style="bold magenta")
@@ -48,7 +48,7 @@ def graph_model(console: Console) -> None:
     for e in GRAPH_MODEL.edges:
         pairs = ", ".join(f"{a}->{b}" for a, b in e.pairs)
         props = " {" + ", ".join(p.name for p in e.properties) + "}" if e.properties else ""
-        edges.add_row(escape(e.type + props), pairs, e.doc)
+        edges.add_row(shown(e.type + props), pairs, e.doc)
     console.print(edges)
     idx = Table(title="Indexes and constraints")
     for col in ("name", "kind", "on"):
@@ -56,7 +56,7 @@ def graph_model(console: Console) -> None:
     for ispec in GRAPH_MODEL.indexes:
         extra = f" WITH {list(ispec.filters)}" if ispec.filters else ""
         idx.add_row(
-            ispec.name, ispec.kind, escape(f"{ispec.label}({', '.join(ispec.properties)}){extra}")
+            ispec.name, ispec.kind, shown(f"{ispec.label}({', '.join(ispec.properties)}){extra}")
         )
     console.print(idx)
 
@@ -75,17 +75,17 @@ def graph_model_json() -> str:
 def _item_line(item: RetrievedMemory) -> str:
     who = f"{item.speaker}: " if item.speaker else ""
     status = " [red](superseded)[/red]" if item.status == "superseded" else ""
-    src = f" [dim]{escape(item.source_id)}[/dim]" if item.source_id else ""
+    src = f" [dim]{shown(item.source_id)}[/dim]" if item.source_id else ""
     return (
         f"[cyan]{format_for_prompt(item.t)}[/cyan] [bold]{item.kind.value}[/bold]{status}{src} "
-        f"{escape(who + item.text)}"
+        f"{shown(who + item.text)}"
     )
 
 
 def retrieval(console: Console, result: RetrievalResult) -> None:
     req = result.request
     console.print(
-        f"[bold]query[/bold] {escape(repr(req.query))} keywords={escape(str(req.keywords))} "
+        f"[bold]query[/bold] {shown(repr(req.query))} keywords={shown(str(req.keywords))} "
         f"kinds={[k.value for k in req.kinds]} k={req.k}"
     )
     console.print(
@@ -99,7 +99,7 @@ def retrieval(console: Console, result: RetrievalResult) -> None:
     tree = Tree("results")
     for n, item in enumerate(result.items, 1):
         branch = tree.add(f"{n}. {_item_line(item)}")
-        branch.add(f"[dim]why: {escape(item.why.describe())}[/dim]")
+        branch.add(f"[dim]why: {shown(item.why.describe())}[/dim]")
         for t in item.turns:
             branch.add(f"[dim]covers[/dim] {_item_line(t)}")
         for r in item.related:
@@ -142,4 +142,4 @@ class RichProgress(ProgressProtocol):
             self.bar.advance(self.tasks[task], n)
 
     def note(self, message: str) -> None:
-        self.bar.console.print(f"[dim]· {escape(message)}[/dim]")
+        self.bar.console.print(f"[dim]· {shown(message)}[/dim]")

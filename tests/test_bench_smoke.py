@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import count_user_nodes
 
 from pipelines.bench.agent_overhead import run_agent_overhead
+from pipelines.bench.hostile import run_hostile
 from pipelines.bench.ingest_speed import run_ingest_speed
 from pipelines.bench.locomo import KS, run_locomo
 from pipelines.bench.report import write_readme
@@ -195,3 +197,28 @@ def test_writers_smoke(settings: Any, embedder: Any, tmp_path: Path) -> None:
         assert 0 <= run["ingest"]["waited"] <= k - 1
     assert runs[1]["ingest"]["nodes"] == runs[3]["ingest"]["nodes"] > 0
     assert "| 3 |" in (tmp_path / "writers.md").read_text()
+
+
+def test_hostile_smoke_and_its_rendering_check_can_fail(
+    store: Any, conn: Any, tmp_path: Path
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from cli.bench import _render_user_text
+
+    def careless(text: str) -> str:  # reads user text as markup: the bug the check is for
+        out = Console(file=io.StringIO(), width=400, color_system=None, record=True)
+        out.print(text)
+        return out.export_text()
+
+    rep = run_hostile(
+        store=store, conn=conn, render=_render_user_text, out_dir=tmp_path, examples=40
+    )
+    assert rep.results["inputs"] == rep.results["distinct"] >= 30
+    assert rep.results["problems"] == dict.fromkeys(rep.results["problems"], 0)
+    bad = run_hostile(store=store, conn=conn, render=careless, out_dir=tmp_path, examples=40)
+    caught = bad.results["problems"]
+    assert caught["rendering lost the text"] + caught["crashes"] > 0  # styled, or MarkupError
+    assert count_user_nodes(conn, "bench-hostile-a") == 0  # cleaned up

@@ -2,7 +2,8 @@
 Cypher syntax goes through the CLI's output paths (search, memories, analytics, db shell) and
 the read APIs, for two users whose memories overlap. Nothing crashes, the text comes back
 as typed, and no item of the other user appears. ``PERSONA_HOSTILE_EXAMPLES`` sets how many
-inputs (default 50: each example runs three CLI commands, about 1.5 s)."""
+inputs (default 50: each example runs three CLI commands, about 1.5 s). The same strategy runs
+10,000 times at the API level in `persona bench hostile` (docs/benchmarks/hostile.md)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from typing import Any
 import pytest
 from conftest import fresh_user
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import cli
+from pipelines.bench.hostile import hostile_text
 from schema.nodes import MemoryKind
 from schema.retrieval import Expansion, RetrievalRequest, TimeWindow
 from schema.settings import Settings
@@ -25,15 +26,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 EXAMPLES = int(os.environ.get("PERSONA_HOSTILE_EXAMPLES", "50"))
 runner = CliRunner()
-SYNTAX = [
-    "[/b]", "[bold red]", "[/]", "[link=x]", ":smile:", "\\[", "<script>", "**", "`",
-    'OR 1=1', "*:*", "user_id:*", "tenant:t1", "\\", '"', "~2", "^9", "(", ")", "&&", "||",
-    "') RETURN 1 //", "MATCH (n) DETACH DELETE n", "$user_id", "{", "}", "\x00", "\u202e",
-    "\n", "\t", "'", ";", "--",
-]  # fmt: skip
-hostile = st.lists(
-    st.one_of(st.sampled_from(SYNTAX), st.text(min_size=1, max_size=12)), min_size=1, max_size=6
-).map("".join)
+hostile = hostile_text()  # the strategy of `persona bench hostile` (10,000 inputs)
 
 
 @pytest.fixture(scope="module")

@@ -84,6 +84,23 @@ def test_user_text_is_shown_as_typed_never_as_markup(
     assert "[/oops]" in shell.output and "[bold]" in shell.output
 
 
+def test_emoji_codes_tabs_and_escape_sequences_in_user_text_stay_inert(
+    cli_settings: Settings, tmp_path: Path
+) -> None:
+    """Found by `persona bench hostile`: ``:smile:`` became an emoji, a tab emptied its table
+    cell, and an ESC in a turn reached the terminal as a colour sequence."""
+    uid = fresh_user("controls")
+    said = "I said :smile: then\tEND and \x1b[31mred\x1b[0m ok \u202eevil"
+    path = _conversation(tmp_path, uid, [_turn(said, 0), _turn("I moved to Lisbon.", 1)])
+    _ok("ingest", str(path))
+    for args in (["memories", "--user", uid, "--type", "turn"], ["search", "said", "--user", uid]):
+        out = _ok(*args).output
+        assert "\x1b" not in out and "\u202e" not in out, repr(out)
+        flat = _flat(out)
+        assert ":smile:" in flat and "END" in flat, flat
+        assert "\\x1b[31mred\\x1b[0m ok \\u202eevil" in flat, flat
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [

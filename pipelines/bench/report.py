@@ -12,7 +12,7 @@ from pipelines.bench.common import table
 
 __all__ = ["key_figures", "write_readme"]
 
-ORDER = ("locomo", "windows", "scale", "ingest", "agent", "writers")
+ORDER = ("locomo", "windows", "scale", "ingest", "agent", "writers", "hostile")
 
 
 def _load(out_dir: Path, name: str) -> dict[str, Any] | None:
@@ -60,6 +60,13 @@ def key_figures(name: str, data: dict[str, Any]) -> dict[str, float | None]:
             f"{k} writers: lost": most["asks"]["lost"] + most["ingest"]["lost"],
             f"{k} writers: duplicated": most["asks"]["duplicated"] + most["ingest"]["duplicated"],
             f"{k} clients: ask p95 ms": most["asks"]["latency"]["p95"],
+        }
+    if name == "hostile":
+        problems = r["problems"]
+        return {
+            "inputs": r["inputs"],
+            "crashes": problems["crashes"],
+            "items of another user": problems["items of the other user"],
         }
     return {}
 
