@@ -19,13 +19,11 @@ from typing import Protocol
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
-from agent.extraction.heuristic import (
-    HeuristicFactExtractor,
-    HeuristicMemoryUpdater,
-    HeuristicSegmenter,
-    NoPersonality,
-    link_topics_and_entities,
-)
+from agent.extraction.episodes import HeuristicSegmenter
+from agent.extraction.facts import HeuristicFactExtractor
+from agent.extraction.linking import link_topics_and_entities
+from agent.extraction.personality import NoPersonality
+from agent.extraction.procedural import HeuristicMemoryUpdater
 from agent.extraction.text import keywords
 from agent.extraction.updates import plan_fact_updates
 from schema.agent import MemoryOp, PersonalityObservation
@@ -84,12 +82,10 @@ def build_extractors(mode: str, model: BaseChatModel | None = None) -> Extractor
     if mode == "llm":
         if model is None:
             raise ValueError("the llm extractors need a chat model")
-        from agent.extraction.llm import (
-            LLMFactExtractor,
-            LLMMemoryUpdater,
-            LLMPersonality,
-            LLMSegmenter,
-        )
+        from agent.extraction.episodes import LLMSegmenter
+        from agent.extraction.facts import LLMFactExtractor
+        from agent.extraction.personality import LLMPersonality
+        from agent.extraction.procedural import LLMMemoryUpdater
 
         return Extractors(
             facts=LLMFactExtractor(model),

@@ -11,12 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.extraction.heuristic import (
-    HeuristicFactExtractor,
-    HeuristicSegmenter,
-    link_topics_and_entities,
-    slot_of,
-)
+from agent.extraction.episodes import HeuristicSegmenter
+from agent.extraction.facts import HeuristicFactExtractor, slot_of
+from agent.extraction.linking import link_topics_and_entities
 from agent.extraction.text import keywords, sentences, third_person
 from agent.extraction.updates import normalise, plan_fact_updates
 from schema.nodes import Fact, Session, Turn, make_id
@@ -346,7 +343,7 @@ def test_an_extraction_prompt_gets_one_repair_request_then_validates() -> None:
     from langchain_core.messages import HumanMessage
     from pydantic import BaseModel
 
-    from agent.extraction.llm import call_json
+    from agent.extraction.common import call_json
     from agent.prompts._common import structured
 
     class Out(BaseModel):

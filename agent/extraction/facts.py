@@ -1,0 +1,186 @@
+"""Semantic facts from what the user says: model-free (first-person declarative sentences,
+rewritten in the third person, with a slot that lets a newer fact supersede an older one)
+and LLM-driven (the extract_facts prompt), side by side. Deterministic ids: the same turns
+always give the same facts, so re-ingesting changes nothing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from langchain_core.language_models.chat_models import BaseChatModel
+
+from agent.extraction.common import FIRST_PERSON, Failures, call_json
+from agent.extraction.nodes import new_fact
+from agent.extraction.text import STOPWORDS, keywords, sentences, stem, third_person
+from agent.prompts import extract_facts
+from agent.prompts._common import JsonResponseError
+from schema.nodes import Fact, Turn
+
+__all__ = ["HeuristicFactExtractor", "LLMFactExtractor", "slot_of"]
+
+_TRIVIAL = re.compile(
+    r"^(i'm|i am) (good|fine|great|ok|okay|doing (well|good|great))\b|^(i )?(thank|thanks)|"
+    r"^i (know|see|agree|guess|think so|hope so|mean)\b|^(i'm|i am) (so )?(glad|happy|sorry) "
+    r"(to hear|for you|that)",
+    re.I,
+)
+
+# (pattern, slot template). The slot names what a fact is about; a newer fact with the same
+# slot (for the same speaker) supersedes the older one.
+_SLOTS: Sequence[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\bmy name is\b", re.I), "name"),
+    (re.compile(r"\bI(?:'m| am) (\d{1,3}) (?:years old|yo)\b", re.I), "age"),
+    (
+        re.compile(
+            r"\bI (?:live|am living|'m living) in\b|\bI (?:just )?moved to\b|\bI relocated to\b",
+            re.I,
+        ),
+        "lives_in",
+    ),
+    (
+        re.compile(
+            r"\bI work (?:as|at|for)\b|\bmy (?:new )?job\b|\bI(?:'m| am) (?:now )?employed\b|"
+            r"\bI (?:got|started) a (?:new )?job\b",
+            re.I,
+        ),
+        "job",
+    ),
+    (re.compile(r"\bmy fav(?:ou?rite|e) ([a-z]+(?: [a-z]+)?) (?:is|are)\b", re.I), "favorite:{0}"),
+    (
+        re.compile(
+            r"\bI(?:'m| am) (?:now )?(married|single|engaged|divorced|dating|in a relationship)\b",
+            re.I,
+        ),
+        "relationship",
+    ),
+    (
+        re.compile(
+            r"\bI (?:really )?(?:love|like|enjoy|hate|dislike|can't stand|don't like) "
+            r"(?:to )?(?:the |my |a |an )?([a-z]+)",
+            re.I,
+        ),
+        "opinion:{0}",
+    ),
+    (
+        re.compile(
+            r"\bI(?:'m| am) (?:currently |now )?(?:reading|learning|studying|training for|"
+            r"working on) ",
+            re.I,
+        ),
+        "doing",
+    ),
+]
+
+
+def slot_of(sentence: str, speaker: str) -> str | None:
+    """The slot a first-person sentence fills, prefixed by the speaker.
+
+    >>> slot_of("I just moved to Denver.", "Ana")
+    'ana:lives_in'
+    >>> slot_of("I hate sushi now", "Ana") == slot_of("I love sushi!", "Ana")
+    True
+    """
+    for pattern, template in _SLOTS:
+        match = pattern.search(sentence)
+        if match:
+            groups = [g.lower() for g in match.groups() if g]
+            if any(g in STOPWORDS for g in groups):
+                continue  # "I love how ..." names no object
+            args = [stem(g) for g in groups]
+            return f"{speaker.lower()}:{template.format(*args) if '{' in template else template}"
+    return None
+
+
+class HeuristicFactExtractor:
+    """Facts from first-person, declarative user sentences (no language model).
+
+    A sentence qualifies when it is in the first person, is not a question, has at least
+    four words and two content words, and is not small talk. The fact's statement is the
+    sentence rewritten in the third person; keywords are its content words.
+    """
+
+    source = "heuristic"
+
+    def extract(
+        self, user_id: str, turns: Sequence[Turn], active: Sequence[Fact] = ()
+    ) -> list[Fact]:
+        facts: list[Fact] = []
+        for turn in turns:
+            if turn.role != "user":
+                continue
+            for i, sent in enumerate(sentences(turn.text)):
+                if not self._qualifies(sent):
+                    continue
+                statement = third_person(sent, turn.speaker)
+                kws = keywords(sent, 5, exclude=[turn.speaker])
+                slot = slot_of(sent, turn.speaker)
+                facts.append(
+                    new_fact(
+                        user_id,
+                        turn,
+                        (i,),
+                        text=statement,
+                        keywords=kws,
+                        confidence=0.7 if slot else 0.5,
+                        slot=slot,
+                        source="heuristic",
+                    )
+                )
+        return facts
+
+    @staticmethod
+    def _qualifies(sent: str) -> bool:
+        if sent.rstrip().endswith("?") or not FIRST_PERSON.search(sent):
+            return False
+        if len(sent.split()) < 4 or _TRIVIAL.search(sent.strip()):
+            return False
+        return len(keywords(sent, 5)) >= 2
+
+
+class LLMFactExtractor:
+    """Facts proposed by the model (JSON, one repair retry); the model-free extractor takes
+    over for a turn the model fails on."""
+
+    source = "llm"
+
+    def __init__(self, model: BaseChatModel, *, retries: int = 1) -> None:
+        self.model = model
+        self.retries = retries
+        self.fallback = HeuristicFactExtractor()
+        self.failures = Failures()
+
+    def extract(
+        self, user_id: str, turns: Sequence[Turn], active: Sequence[Fact] = ()
+    ) -> list[Fact]:
+        out: list[Fact] = []
+        for turn in turns:
+            if turn.role != "user":
+                continue
+            msgs = extract_facts.render(
+                speaker=turn.speaker, text=turn.text, when=turn.t, active=[*active, *out]
+            )
+            try:
+                resp = call_json(self.model, msgs, extract_facts.Response, retries=self.retries)
+            except JsonResponseError as exc:
+                self.failures.add(f"extract_facts {turn.id}: {exc}")
+                out += self.fallback.extract(user_id, [turn], active)
+                continue
+            if not resp.keep:
+                continue
+            known = {f.id for f in (*active, *out)}
+            for i, f in enumerate(resp.facts):
+                out.append(
+                    new_fact(
+                        user_id,
+                        turn,
+                        ("llm", i),
+                        text=f.statement,
+                        keywords=f.keywords or keywords(f.statement, 5),
+                        confidence=f.confidence,
+                        slot=f"{turn.speaker.lower()}:{f.slot}" if f.slot else None,
+                        source="llm",
+                        supersedes=[s for s in f.supersedes if s in known],
+                    )
+                )
+        return out

@@ -1,0 +1,46 @@
+"""Linking: topics (ABOUT) and named entities (MENTIONS) of the memories extracted, model-free
+in both modes (an LLM's entities would change ids between runs; these are deterministic)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from agent.extraction.nodes import new_entity, new_topic
+from agent.extraction.text import entities, stem
+from schema.nodes import Entity, MemoryNode, Topic
+from schema.protocols import Link
+
+__all__ = ["Links", "link_topics_and_entities"]
+
+
+@dataclass
+class Links:
+    topics: list[Topic] = field(default_factory=list)
+    entities: list[Entity] = field(default_factory=list)
+    about: list[Link] = field(default_factory=list)
+    mentions: list[Link] = field(default_factory=list)
+
+
+def link_topics_and_entities(
+    user_id: str, memories: Sequence[MemoryNode], *, speakers: Sequence[str] = ()
+) -> Links:
+    """Events and facts are ABOUT the topics of their first keywords (stemmed, so "painting"
+    and "paintings" meet); turns, events and facts MENTION the named entities in their text."""
+    out = Links()
+    topics: dict[str, Topic] = {}
+    ents: dict[str, Entity] = {}
+    for m in memories:
+        if m.kind.value in ("event", "fact", "procedure"):
+            for kw in m.keywords[:3]:
+                key = stem(kw)
+                topic = topics.setdefault(key, new_topic(user_id, key))
+                out.about.append(Link(memory_id=m.id, node_id=topic.id))
+        if m.kind.value in ("turn", "event", "fact"):
+            for name in entities(m.text, exclude=speakers):
+                key = name.lower()
+                ent = ents.setdefault(key, new_entity(user_id, name))
+                out.mentions.append(Link(memory_id=m.id, node_id=ent.id))
+    out.topics = list(topics.values())
+    out.entities = list(ents.values())
+    return out
