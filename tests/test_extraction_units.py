@@ -241,6 +241,20 @@ def test_topics_and_entities_links_are_per_user_and_deduplicated() -> None:
     assert not {link.memory_id for link in links.about} & {t.id for t in turns}
 
 
+def test_greetings_days_and_speaker_nicknames_are_not_entities() -> None:
+    """On LoCoMo conv-26 "Hey Caroline", "Thanks Mel", "Last Friday" and "Mel" were the
+    commonest entities, each linking dozens of unrelated turns; the names after them stay."""
+    said = [
+        "Hey Caroline! Last Friday I met Oscar in Sweden.",
+        "Thanks Mel, seeing Oscar again was lovely. Yesterday Melanie called.",
+        "Wow, Mel! I put Becoming Nicole by Amy Ellis Nutt on my list for Tues.",
+    ]
+    turns = [_turn(i, text) for i, text in enumerate(said)]
+    links = link_topics_and_entities(USER, turns, speakers=["Caroline", "Melanie"])
+    names = {e.name for e in links.entities}
+    assert names == {"Oscar", "Sweden", "Becoming Nicole", "Amy Ellis Nutt"}
+
+
 def test_keywords_exclude_the_speaker_and_stopwords() -> None:
     kws = keywords("Sam said Sam loves running and running makes Sam happy", 5, exclude=["Sam"])
     assert "sam" not in kws and "running" in kws

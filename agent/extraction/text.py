@@ -107,26 +107,66 @@ def keywords(text: str, k: int = 6, *, exclude: Iterable[str] = ()) -> list[str]
     return [first[s] for s in ranked[:k]]
 
 
+#: words that open a sentence before a name without being part of it ("Hey Caroline",
+#: "Thanks Mel", "So Melanie", "Yesterday Sam"); the name after them is a name even there
+_LEADERS = frozenset(
+    (
+        "hey hi hello hiya yo thanks thank wow oh ah aw aww awww yeah yes yep no nope ok okay so "
+        "now well congrats congratulations bye goodbye hmm haha lol omg woohoo yay sure sorry "
+        "please dear and but or also just then since for whenever anyway great good nice cool "
+        "totally agreed last next this yesterday today tonight tomorrow"
+    ).split()
+)
+#: days are calendar nodes (ON a Day), not entities
+_DAYS = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs "
+    "fri sat sun weekend".split()
+)
+
+
 def entities(text: str, *, exclude: Iterable[str] = ()) -> list[str]:
     """Capitalised word runs that are not sentence-initial common words (a cheap NER).
+    Leading greetings and discourse words are cut off, day names are not entities, and a
+    short form of an excluded name (the speakers: "Mel" for "Melanie") is excluded too.
 
     >>> entities("Yesterday I flew to New York with Sam. It was fun.")
     ['New York', 'Sam']
+    >>> entities("Hey Caroline! Seeing Oscar last Friday was great.", exclude=["Caroline"])
+    ['Oscar']
+    >>> entities("Thanks Mel, the Grand Canyon was huge.", exclude=["Melanie"])
+    ['Grand Canyon']
     """
     banned = {e.lower() for e in exclude}
     found: dict[str, None] = {}
     for sent in sentences(text):
         for match in _CAP_RUN.finditer(sent):
-            name = match.group(1)
-            words = name.split()
-            if match.start() == 0 and len(words) == 1:
+            words = match.group(1).split()
+            initial = match.start() == 0
+            cut = False
+            while words and (words[0].lower() in _LEADERS or words[0].lower() in _DAYS):
+                words, cut = words[1:], True
+            if initial and not cut and len(words) > 1 and words[0].lower().endswith("ing"):
+                words, cut = words[1:], True  # "Seeing Melanie ..."
+            while cut and words and words[0].lower() in ("of", "the"):
+                words = words[1:]
+            words = [w for w in words if w.lower() not in _DAYS] if len(words) == 1 else words
+            if not words:
+                continue
+            name = " ".join(words)
+            if initial and not cut and len(words) == 1:
                 continue  # sentence-initial single word: probably not a name
             if words[0].lower() in STOPWORDS and len(words) == 1:
                 continue
-            if name.lower() in banned or name == "I":
+            low = name.lower()
+            if low in banned or name == "I" or _short_form(low, banned):
                 continue
             found.setdefault(name, None)
     return list(found)
+
+
+def _short_form(name: str, banned: set[str]) -> bool:
+    """``name`` is the start of an excluded name, three letters or more ("mel", "caro")."""
+    return len(name) >= 3 and " " not in name and any(b.startswith(name) for b in banned)
 
 
 _PRESENT_VERBS = frozenset(
