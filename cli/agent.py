@@ -148,6 +148,8 @@ def personality_cmd(
             "[dim]No snapshots. The model-free extractor makes no personality claims; "
             "set PERSONA_EXTRACTOR=llm with a policy to infer traits.[/dim]"
         )
+        if plot:
+            err.print(f"no plot written to {shown(plot)}: there are no snapshots to draw")
         return
     table = Table("step", "time", *[t[:5] for t in TRAITS], "weight", "observed", "evidence turn")
     for s in history:

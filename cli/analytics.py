@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cli._shared import choices, console, make_app, user_cb, when, window
+from cli._shared import choices, console, err, make_app, user_cb, when, window
 from pipelines.terminal import shown
 
 __all__ = ["analytics_app"]
@@ -49,6 +49,9 @@ def _table(title: str, headers: list[str], rows: list[list[Any]]) -> None:
 
 
 def _bars(series: dict[str, list[float]], labels: list[str], out: Path, title: str) -> None:
+    if not labels:
+        err.print(f"no plot written to {shown(out)}: there is nothing to draw")
+        return
     import matplotlib
 
     matplotlib.use("Agg")
@@ -87,7 +90,7 @@ def activity_cmd(
         ["period", "turns", "sessions", "facts", "events"],
         [[r.period, r.turns, r.sessions, r.facts, r.events] for r in rows],
     )
-    if plot and rows:
+    if plot:
         _bars(
             {
                 "turns": [r.turns for r in rows],
@@ -258,7 +261,7 @@ def central_cmd(
         ["name", "type", "PageRank", "degree"],
         [[r.name, r.label, f"{r.score:.4f}", r.degree] for r in rows],
     )
-    if plot and rows:
+    if plot:
         _bars(
             {"PageRank": [r.score for r in rows]}, [r.name for r in rows], plot, f"{user}: central"
         )

@@ -77,3 +77,41 @@ def test_the_generated_password_never_appears_on_a_command_line(
     assert seen and all(password not in arg for argv in seen for arg in argv)
     assert (fresh.data_dir / "dbms" / "auth.ini").is_file()
     assert list(fresh.conf_dir.glob("*.args")) == []  # the argfile is gone
+
+
+@pytest.mark.slow
+def test_a_stale_pid_file_and_a_taken_port_are_said_and_recovered(settings, tmp_path) -> None:
+    """A server killed without cleanup leaves its pid file; another program may take its
+    port meanwhile. The next start says both and comes up where it can (its own home)."""
+    import socket
+    import subprocess
+
+    from graph.connection import connect
+    from graph.local.server import LocalNeo4j
+
+    own = settings.model_copy(update={"home": tmp_path / "home"})
+    said: list[str] = []
+    server = LocalNeo4j(own, progress=said.append)
+    server.start()
+    try:
+        old_port = server.instance().port
+        server.stop()
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        server.pid_file.write_text(str(gone.pid))  # a pid no process has any more
+        with socket.socket() as squatter:
+            squatter.bind(("127.0.0.1", old_port))
+            squatter.listen()
+            said.clear()
+            status = server.start()
+            assert status.running
+            assert any("stale pid file" in m for m in said), said
+            assert any(f"port {old_port}" in m and "taken" in m for m in said), said
+            assert server.instance().port != old_port
+            conn = connect(own, start=False)
+            try:
+                assert conn.read("RETURN 1 AS x") == [{"x": 1}]
+            finally:
+                conn.close()
+    finally:
+        server.stop()

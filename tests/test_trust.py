@@ -84,6 +84,16 @@ def test_user_text_is_shown_as_typed_never_as_markup(
     assert "[/oops]" in shell.output and "[bold]" in shell.output
 
 
+def test_a_plot_with_nothing_to_draw_says_so(cli_settings: Settings, tmp_path: Path) -> None:
+    """`--plot` used to write nothing without a word when there were no snapshots or rows."""
+    uid = fresh_user("noplot")
+    for args in (["personality", "--user", uid], ["analytics", "activity", "--user", uid]):
+        out = tmp_path / f"{args[0]}.png"
+        said = _flat(_ok(*args, "--plot", str(out)).output)
+        assert f"no plot written to {out}" in said, said
+        assert not out.exists()
+
+
 def test_emoji_codes_tabs_and_escape_sequences_in_user_text_stay_inert(
     cli_settings: Settings, tmp_path: Path
 ) -> None:

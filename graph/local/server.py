@@ -356,6 +356,11 @@ class LocalNeo4j:
         os.chmod(self.root, 0o700)
         inst = self.instance()
         port = inst.port if inst and not _port_open(inst.port) else _free_port()
+        if inst and port != inst.port:
+            self.progress(
+                f"port {inst.port}, where this server listened before, is taken by another "
+                f"program; Bolt moves to {port}"
+            )
         key, value = _BOLT_POOL_SHUTDOWN_WAIT
         self._write_conf(port, {key: value} if declares_setting(lib, version, key) else None)
         if not self.password_file.is_file():
