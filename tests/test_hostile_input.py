@@ -2,7 +2,7 @@
 Cypher syntax goes through the CLI's output paths (search, memories, analytics, db shell) and
 the read APIs, for two users whose memories overlap. Nothing crashes, the text comes back
 as typed, and no item of the other user appears. ``PERSONA_HOSTILE_EXAMPLES`` sets how many
-inputs (default 50: each example runs three CLI commands, about 1.5 s). The same strategy runs
+inputs (default 50: each example runs four CLI commands, about 2 s). The same strategy runs
 10,000 times at the API level in `persona bench hostile` (docs/benchmarks/hostile.md)."""
 
 from __future__ import annotations
@@ -106,3 +106,10 @@ def test_hostile_text_is_data_everywhere(
     assert "[/b]" in shown.output and b not in shown.output
     user = runner.invoke(cli.app, ["analytics", "activity", "--user", text], env={"COLUMNS": "400"})
     assert user.exception is None or isinstance(user.exception, SystemExit), user.exception
+    # the agent's output path (steps, memories, answer), leaving no trace (--no-update)
+    asked = runner.invoke(
+        cli.app, ["ask", query, "--user", a, "--no-update"], env={"COLUMNS": "400"}
+    )
+    assert asked.exception is None or isinstance(asked.exception, SystemExit), asked.exception
+    assert asked.exit_code in (0, 1, 2), asked.output  # 1: no answer; 2: refused, said so
+    assert b not in asked.output and "\x1b" not in asked.output
