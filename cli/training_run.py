@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from schema.datasets import GoldQuestion
+from schema.protocols import MemoryStore
 from schema.settings import Settings
 from schema.training import TrainConfig
 
@@ -315,7 +316,7 @@ def compare_policies(
     synth: list[GoldQuestion],
     locomo: list[GoldQuestion],
     *,
-    store: Any,
+    store: MemoryStore,
     settings: Settings,
     cfg: TrainConfig,
     say: Say,
@@ -375,7 +376,7 @@ def policy_report(
     out_dir: Path,
     command: str,
     stages: dict[str, Any] | None = None,
-    store: Any = None,
+    store: MemoryStore | None = None,
 ) -> Path:
     """The side-by-side report (JSON + Markdown + plots) in the benchmark folder."""
     from pipelines.bench.common import Report, line_plot, table

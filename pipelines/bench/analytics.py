@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from graph.analytics import Analytics
+from graph.connection import Neo4jConnection
 from pipelines.bench.common import Report, percentiles, table
 from pipelines.formats import LoadedConversation, load
 from pipelines.ingest import ingest_conversation
@@ -37,7 +38,7 @@ def run_analytics(
     data: Path,
     store: MemoryStore,
     embedder: Embedder,
-    conn: Any,
+    conn: Neo4jConnection,
     out_dir: Path,
     sample: str = "conv-26",
     repeats: int = 30,

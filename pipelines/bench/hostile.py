@@ -31,11 +31,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from graph.analytics import Analytics
+from graph.connection import Neo4jConnection
 from pipelines.bench.common import Report, table, timed
 from pipelines.terminal import inert
 from schema.errors import PersonaError
 from schema.nodes import MemoryKind, Session, Turn, User
-from schema.protocols import WriteBatch
+from schema.protocols import MemoryStore, WriteBatch
 from schema.retrieval import Expansion, RetrievalRequest, TimeWindow
 
 __all__ = ["SYNTAX", "hostile_text", "run_hostile"]
@@ -92,7 +93,7 @@ def _turn(uid: str, i: int, j: int, text: str) -> Turn:
     )
 
 
-def _seed(store: Any) -> None:
+def _seed(store: MemoryStore) -> None:
     for uid in USERS:
         store.delete_user(uid)
         turns = [_turn(uid, 0, j, text) for j, text in enumerate(SHARED)]
@@ -113,7 +114,7 @@ class _Tally:
         self.examples.setdefault(kind, f"{text!r}: {detail}"[:300])
 
 
-def _write_chunk(store: Any, first: int, texts: list[str]) -> None:
+def _write_chunk(store: MemoryStore, first: int, texts: list[str]) -> None:
     """Inputs ``first`` .. as one turn each (own session) of BOTH users, one batch per user
     (the way an ingest writes: one transaction, the embeddings in one batch)."""
     for uid in USERS:
@@ -127,7 +128,7 @@ def _write_chunk(store: Any, first: int, texts: list[str]) -> None:
 
 
 def _check(
-    store: Any, analytics: Analytics, render: Callable[[str], str], tally: _Tally, i: int,
+    store: MemoryStore, analytics: Analytics, render: Callable[[str], str], tally: _Tally, i: int,
     text: str,
 ) -> None:  # fmt: skip
     """Every read of input ``i`` (session ``i`` of both users holds it)."""
@@ -178,8 +179,8 @@ def _check(
 
 def run_hostile(
     *,
-    store: Any,
-    conn: Any,
+    store: MemoryStore,
+    conn: Neo4jConnection,
     render: Callable[[str], str],
     out_dir: Path,
     examples: int = 10_000,
