@@ -18,9 +18,9 @@ from graph.connection import capabilities_for
 from graph.cypher import ddl
 from graph.cypher import write as W
 from graph.local import server as server_mod
-from graph.local.java import Jdk, java_range, neo4j_version_key, pick_jdk
+from graph.local.java import Jdk, choose_version, java_range, neo4j_version_key, pick_jdk
 from graph.local.maven import declares_setting, entry_point
-from graph.local.server import LocalNeo4j, choose_version
+from graph.local.server import LocalNeo4j
 from graph.migrate import _outdated
 from schema.errors import JavaNotFound, ServerError, UnsafeIdentifier
 from schema.model import GRAPH_MODEL, VECTOR_INDEX

@@ -6,13 +6,14 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from schema.errors import JavaNotFound
+from schema.settings import DEFAULT_NEO4J_VERSION, LTS_NEO4J_VERSION
 
-__all__ = ["Jdk", "find_jdks", "java_range", "neo4j_version_key", "pick_jdk"]
+__all__ = ["Jdk", "choose_version", "find_jdks", "java_range", "neo4j_version_key", "pick_jdk"]
 
 _SEARCH_ROOTS = (
     "/usr/lib/jvm",
@@ -125,5 +126,57 @@ def pick_jdk(neo4j_version: str, jdks: Sequence[Jdk], *, prefer: Path | None = N
         hint=(
             f"install a JDK {high} (Debian/Ubuntu: `apt-get install openjdk-{high}-jdk-headless`, "
             f"or Temurin {high} from adoptium.net) and/or set PERSONA_JAVA_HOME to it"
+        ),
+    )
+
+
+def choose_version(
+    configured: str,
+    jdks: Sequence[Jdk],
+    *,
+    existing: str | None = None,
+    prefer: Path | None = None,
+    home: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[str, Jdk]:
+    """Which Neo4j version to run, and on which JDK (pure: the installed JDKs are given).
+
+    - a home that already holds a store keeps the version that wrote it (a store cannot be
+      opened by an older server, and is not silently upgraded);
+    - the default version falls back to the LTS line (Java 17-21) when no installed JDK is in
+      the default's supported range but one is in the LTS range;
+    - otherwise the configured version runs on ``prefer`` (``PERSONA_JAVA_HOME``) when that
+      JDK is in the version's range, else on the newest JDK in its range.
+
+    Raises :class:`JavaNotFound`, with an install hint, when no installed JDK fits.
+    """
+    say = progress or (lambda _msg: None)
+    found = list(jdks)
+    if existing:
+        if configured not in (existing, DEFAULT_NEO4J_VERSION):
+            where = f" (delete {home} to start over with {configured})" if home else ""
+            say(f"this home holds a Neo4j {existing} store; keeping {existing}{where}")
+        return existing, pick_jdk(existing, found, prefer=prefer)
+    if configured != DEFAULT_NEO4J_VERSION:
+        return configured, pick_jdk(configured, found, prefer=prefer)
+    low, high = java_range(configured)
+    lts_low, lts_high = java_range(LTS_NEO4J_VERSION)
+    if any(low <= j.major <= high for j in found):
+        return configured, pick_jdk(configured, found, prefer=prefer)
+    if any(lts_low <= j.major <= lts_high for j in found):
+        say(
+            f"no Java {low}-{high} found; falling back to the Neo4j {LTS_NEO4J_VERSION} LTS "
+            f"line, which runs on Java {lts_low}-{lts_high}"
+        )
+        return LTS_NEO4J_VERSION, pick_jdk(LTS_NEO4J_VERSION, found, prefer=prefer)
+    seen = ", ".join(f"Java {j.major} at {j.home}" for j in found) or "none"
+    raise JavaNotFound(
+        f"Neo4j {configured} needs Java {low}-{high} (or Java {lts_low}-{lts_high} for the "
+        f"{LTS_NEO4J_VERSION} LTS line); JDKs found: {seen}",
+        hint=(
+            f"install a JDK {high} (Debian/Ubuntu: `apt-get install openjdk-{high}-jdk-headless`, "
+            f"or Temurin {high} from adoptium.net), or a JDK {lts_low} "
+            f"(`apt-get install openjdk-{lts_low}-jdk-headless`) to run the LTS line; set "
+            "PERSONA_JAVA_HOME if it is installed somewhere unusual"
         ),
     )
