@@ -139,7 +139,7 @@ def personality_cmd(
     """The current Big-Five profile and its history (every update, with its evidence turn)."""
     from agent.prompts._common import render_profile
     from schema.nodes import TRAITS
-    from schema.timeutil import format_for_prompt
+    from schema.timeutil import format_time
 
     history = make_app().store.personality_history(user)
     console.print(render_profile(history))
@@ -155,7 +155,7 @@ def personality_cmd(
     for s in history:
         table.add_row(
             str(s.step),
-            format_for_prompt(s.t),
+            format_time(s.t),
             *[f"{getattr(s, t):.2f}" for t in TRAITS],
             f"{s.weight:.3f}",
             str(["-" if v is None else v for v in s.observed]),

@@ -237,7 +237,7 @@ def memories_cmd(
 ) -> None:
     """List a user's memories in time order (optionally by type and window)."""
     from schema.nodes import MemoryKind
-    from schema.timeutil import format_for_prompt
+    from schema.timeutil import format_time
 
     kinds = choices(kind, MemoryKind, "--type") or list(MemoryKind)
     span = window(start, end)
@@ -247,7 +247,7 @@ def memories_cmd(
     for r in rows:
         who = f"{r.get('speaker')}: " if r.get("speaker") else ""
         table.add_row(
-            format_for_prompt(r["t"]),
+            format_time(r["t"]),
             str(r["kind"]),
             str(r.get("status") or ""),
             cell(who + str(r.get("text"))),

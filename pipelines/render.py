@@ -22,7 +22,7 @@ from pipelines.ingest import Progress as ProgressProtocol
 from pipelines.terminal import shown
 from schema.model import GRAPH_MODEL
 from schema.retrieval import RetrievalResult, RetrievedMemory
-from schema.timeutil import format_for_prompt
+from schema.timeutil import format_time
 
 __all__ = ["RichProgress", "graph_model", "graph_model_json", "retrieval"]
 
@@ -77,7 +77,7 @@ def _item_line(item: RetrievedMemory) -> str:
     status = " [red](superseded)[/red]" if item.status == "superseded" else ""
     src = f" [dim]{shown(item.source_id)}[/dim]" if item.source_id else ""
     return (
-        f"[cyan]{format_for_prompt(item.t)}[/cyan] [bold]{item.kind.value}[/bold]{status}{src} "
+        f"[cyan]{format_time(item.t)}[/cyan] [bold]{item.kind.value}[/bold]{status}{src} "
         f"{shown(who + item.text)}"
     )
 

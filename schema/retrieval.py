@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from schema.nodes import MemoryKind
-from schema.timeutil import UTC, ensure_aware, format_for_prompt
+from schema.timeutil import UTC, ensure_aware, format_time
 
 __all__ = [
     "EXACT_MAX",
@@ -92,8 +92,8 @@ class TimeWindow(BaseModel):
     def describe(self) -> str:
         if self.is_open:
             return "all time"
-        left = format_for_prompt(self.start) if self.start else "the beginning"
-        right = format_for_prompt(self.end) if self.end else "now"
+        left = format_time(self.start) if self.start else "the beginning"
+        right = format_time(self.end) if self.end else "now"
         return f"[{left}, {right})"
 
 

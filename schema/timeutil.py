@@ -18,8 +18,8 @@ __all__ = [
     "UTC",
     "asks_when",
     "ensure_aware",
-    "format_for_prompt",
     "format_spoken",
+    "format_time",
     "get_tz",
     "mentions_time",
     "spoken_date",
@@ -48,8 +48,9 @@ def local_date(value: datetime) -> date:
     return value.date()
 
 
-def format_for_prompt(value: datetime) -> str:
-    """``2024-09-23 20:08 (Monday)``: minute resolution with the weekday, as prompts show time."""
+def format_time(value: datetime) -> str:
+    """``2024-09-23 20:08 (Monday)``: minute resolution with the weekday, the one way every
+    surface shows a time (windows, tables, steps); prompts build on it in agent/prompts."""
     return value.strftime("%Y-%m-%d %H:%M (%A)")
 
 
@@ -63,8 +64,8 @@ def spoken_date(value: date | datetime) -> str:
 
 
 def format_spoken(value: datetime) -> str:
-    """How a memory's time reads in a prompt: ``8 May 2023, Monday 13:56``, so an answer can
-    copy the date as people write it.
+    """A time as people say it, ``8 May 2023, Monday 13:56`` (memories in prompts and the UI
+    use it, so an answer can copy the date as people write it).
 
     >>> format_spoken(datetime(2023, 5, 8, 13, 56, tzinfo=UTC))
     '8 May 2023, Monday 13:56'

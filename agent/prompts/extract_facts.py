@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from agent.prompts._common import json_schema
 from schema.nodes import Fact
-from schema.timeutil import format_for_prompt
+from schema.timeutil import format_time
 
 __all__ = ["VERSION", "ExtractedFact", "Response", "render"]
 
@@ -41,7 +41,7 @@ def render(
     *, speaker: str, text: str, when: datetime, active: Sequence[Fact] = ()
 ) -> list[BaseMessage]:
     known = "\n".join(f"- [{f.id}] {f.text}" for f in active[-30:]) or "(none)"
-    stamp = format_for_prompt(when)
+    stamp = format_time(when)
     return [
         SystemMessage(
             content=(

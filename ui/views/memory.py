@@ -15,7 +15,7 @@ from schema.errors import PersonaError
 from schema.forget import ForgetScope
 from schema.nodes import MemoryKind
 from schema.retrieval import TimeWindow
-from schema.timeutil import format_for_prompt, get_tz
+from schema.timeutil import format_time, get_tz
 from ui import clients
 from ui.render import md
 
@@ -40,7 +40,7 @@ if rows:
             [
                 {
                     "id": r["id"],
-                    "time": format_for_prompt(t) if isinstance(t := r["t"], datetime) else t,
+                    "time": format_time(t) if isinstance(t := r["t"], datetime) else t,
                     "type": r["kind"],
                     "session": r.get("session_id"),
                     "text": r.get("text"),
