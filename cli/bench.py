@@ -55,16 +55,24 @@ def bench_locomo(
     out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
     conversations: Annotated[int | None, typer.Option(help="first N conversations")] = None,
     questions: Annotated[int | None, typer.Option(help="first N questions each")] = None,
+    lever: Annotated[
+        list[str] | None,
+        typer.Option(help="also run the default with this lever alone (repeatable): entity"),
+    ] = None,
 ) -> None:
     """LoCoMo recall@k (turn units) and at token budgets, vs BM25, dense, RRF, full history."""
-    from pipelines.bench.locomo import run_locomo
+    from pipelines.bench.locomo import LEVERS, run_locomo
 
+    for lv in lever or []:
+        if lv not in LEVERS:
+            raise typer.BadParameter(f"{lv!r}: use {', '.join(LEVERS)}", param_hint="--lever")
     _bench(
         run_locomo,
         data=_data(data),
         out_dir=out,
         limit_conversations=conversations,
         limit_questions=questions,
+        levers=tuple(lever or ()),
     )
 
 

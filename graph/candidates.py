@@ -6,6 +6,7 @@ or :mod:`graph.evidence`."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -132,6 +133,13 @@ def gather(
     else:
         rows["fulltext"] = []
     timings["fulltext"] = (time.perf_counter() - t) * 1000
+    if "entity" in request.signals:
+        t = time.perf_counter()
+        said = " ".join([request.query, *request.keywords]).lower()
+        padded = " " + re.sub(r"[^0-9a-z]+", " ", said).strip() + " "
+        query = R.one_record(R.entity_mentions(has_start, has_end))
+        rows["entity"] = _hits(tx, query, padded=padded, **params)
+        timings["entity"] = (time.perf_counter() - t) * 1000
     t = time.perf_counter()
     scope = None
     if path == VectorPath.AUTO:

@@ -30,8 +30,11 @@ __all__ = [
 #: between 100 and 200 (`persona bench scale`: docs/benchmarks/scale.md)
 EXACT_MAX = 150
 
-SignalName = Literal["vector", "fulltext", "image"]
-ALL_SIGNALS: tuple[SignalName, ...] = ("vector", "fulltext", "image")
+SignalName = Literal["vector", "fulltext", "image", "entity"]
+ALL_SIGNALS: tuple[SignalName, ...] = ("vector", "fulltext", "image", "entity")
+#: what runs unless a request says otherwise ("entity": memories that MENTION an entity the
+#: query names, measured as a lever in `persona bench locomo --lever entity`)
+DEFAULT_SIGNALS: tuple[SignalName, ...] = ("vector", "fulltext", "image")
 
 
 class VectorPath(StrEnum):
@@ -124,7 +127,7 @@ class RetrievalRequest(BaseModel):
         description="per-signal candidate depth (default 4k, >= 20; 2k, >= 100 for turn units)",
     )
     signals: list[SignalName] = Field(
-        default_factory=lambda: list(ALL_SIGNALS),
+        default_factory=lambda: list(DEFAULT_SIGNALS),
         description="which signals to run (benchmarks and debugging isolate one)",
     )
     prefer_dated: bool = Field(
@@ -157,7 +160,7 @@ class RetrievalRequest(BaseModel):
 
 
 class Signal(BaseModel):
-    name: Literal["vector", "fulltext", "image", "neighbour", "dated"]
+    name: Literal["vector", "fulltext", "image", "entity", "neighbour", "dated"]
     rank: int = Field(ge=1)
     score: float
     via: str | None = Field(

@@ -218,6 +218,21 @@ LIMIT $depth
 """
 
 
+def entity_mentions(has_start: bool, has_end: bool) -> str:
+    """Memories that MENTION entities the query names (``$padded``: the query lower-cased,
+    non-alphanumerics as spaces, a space at each end), the most entities named first."""
+    return f"""
+MATCH (e:Entity)
+WHERE e.user_id = $user_id AND $padded CONTAINS (' ' + toLower(e.name) + ' ')
+MATCH (m:Memory)-[:MENTIONS]->(e)
+WHERE m.user_id = $user_id{window_predicate("m", has_start, has_end)} AND m.kind IN $kinds
+WITH m, toFloat(count(DISTINCT e)) AS score
+ORDER BY score DESC, m.t DESC
+RETURN {HIT}
+LIMIT $depth
+"""
+
+
 FETCH_MEMORIES = f"""
 UNWIND $ids AS mid
 MATCH (m:Memory {{id: mid, user_id: $user_id}})

@@ -218,6 +218,7 @@ def personagraph_ranking(
     *,
     k: int = 50,
     stages: dict[str, list[float]] | None = None,
+    lever: str | None = None,
 ) -> list[str]:
     """The product's retrieval in turn units: raw turns as evidence, each scored by the turns,
     facts and episodes that point at it (provenance) and by its dialogue neighbours. The
@@ -230,12 +231,20 @@ def personagraph_ranking(
             unit="turn",
             expand=[],
             prefer_dated=asks_when(question),
+            **(LEVERS[lever] if lever else {}),
         )
     )
     if stages is not None:
         for name in STAGES:
             stages.setdefault(name, []).append(result.timings_ms.get(name, 0.0))
     return [item.source_id for item in result.items if item.source_id]
+
+
+#: retrieval levers that can be measured alone beside the default, in the same run
+#: (``persona bench locomo --lever NAME``): each is a change to the request
+LEVERS: dict[str, dict[str, Any]] = {
+    "entity": {"signals": ["vector", "fulltext", "image", "entity"]},
+}
 
 
 def run_locomo(
@@ -246,6 +255,7 @@ def run_locomo(
     out_dir: Path,
     limit_conversations: int | None = None,
     limit_questions: int | None = None,
+    levers: Sequence[str] = (),
     user_prefix: str = "bench-locomo-",
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Report:
@@ -253,9 +263,11 @@ def run_locomo(
     say = progress or (lambda _t, _i, _n: None)
     convs = load_conversations(data, limit_conversations, limit_questions, user_prefix)
     count = _token_counter(embedder)
-    methods = {
-        name: MethodResult(name) for name in ("PersonaGraph", "BM25", "Dense", "RRF(BM25, dense)")
-    }
+    unknown = [lv for lv in levers if lv not in LEVERS]
+    if unknown:
+        raise ValueError(f"unknown lever {unknown[0]!r}: use {', '.join(LEVERS)}")
+    names = ["PersonaGraph", *(f"PersonaGraph + {lv}" for lv in levers)]
+    methods = {name: MethodResult(name) for name in (*names, "BM25", "Dense", "RRF(BM25, dense)")}
     full_history: list[int] = []
     stages: dict[str, list[float]] = {}
     ingest_s = 0.0
@@ -281,6 +293,10 @@ def run_locomo(
                 with timed() as t:
                     ranked = personagraph_ranking(store, conv.user_id, qa.question, stages=stages)
                 methods["PersonaGraph"].add(qa, ranked, tokens, t.ms)
+                for lv in levers:
+                    with timed() as t:
+                        alt = personagraph_ranking(store, conv.user_id, qa.question, lever=lv)
+                    methods[f"PersonaGraph + {lv}"].add(qa, alt, tokens, t.ms)
                 with timed() as t:
                     b = base.bm25(qa.question)
                 methods["BM25"].add(qa, b, tokens, t.ms)
