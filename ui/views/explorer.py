@@ -140,7 +140,10 @@ node_styles = [
     for lbl in sorted({n.label for n in nodes.values()})
 ]
 edge_styles = [
-    EdgeStyle(t, caption="label", directed=True) for t in sorted({e["type"] for e in edges})
+    # labeled=None: st-link-analysis 0.4 warns about its deprecated `labeled` whenever it is
+    # not None, and its own default is False
+    EdgeStyle(t, caption="label", labeled=None, directed=True)
+    for t in sorted({e["type"] for e in edges})
 ]
 event = st_link_analysis(
     elements,
