@@ -2,14 +2,20 @@
 
 The same turns are (1) embedded alone, in the same batches, and (2) ingested end to end for a
 fresh user (validation, embedding, model-free extraction, graph writes; writing overlaps
-embedding). The figure is the ratio of end-to-end to embedding-only throughput.
+embedding). The figure is the ratio of end-to-end to embedding-only throughput. A second
+ratio times the embedder alone on exactly the texts ingest embedded (turns AND the facts
+and procedures it derived, recorded by a proxy), so the pipeline's own overhead (extraction,
+writes, bookkeeping) shows apart from the extra embedding work derived memories bring.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from pipelines.bench.common import Report, table, timed
 from pipelines.formats import load
@@ -17,6 +23,29 @@ from pipelines.ingest import ingest_conversation
 from schema.protocols import Embedder, MemoryStore
 
 __all__ = ["run_ingest_speed"]
+
+
+class _Recording:
+    """An embedder that records every text it is given (queries aside), for replay."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.texts: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def embed(self, texts: Sequence[str], *, progress: Any = None) -> np.ndarray:
+        self.texts += list(texts)
+        return self.inner.embed(texts, progress=progress)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed_queries(texts)
 
 
 def run_ingest_speed(
@@ -48,12 +77,13 @@ def run_ingest_speed(
             e2e = 0.0
             split = {"embed": 0.0, "extract": 0.0, "write": 0.0}
             facts = 0
+            recording = _Recording(embedder)
             for i, conv in enumerate(convs):
                 user = f"{prefix}{r}-{conv.source}"
                 store.delete_user(user)
                 say(f"ingest {conv.source}", i, len(convs))
                 fresh = type(conv)(user, None, conv.record, conv.source, conv.base_dir)
-                rep = ingest_conversation(fresh, store=store, embedder=embedder)
+                rep = ingest_conversation(fresh, store=store, embedder=recording)
                 e2e += rep.total_s
                 split["embed"] += rep.embed_s
                 split["extract"] += rep.extract_s
@@ -61,6 +91,8 @@ def run_ingest_speed(
                 facts += rep.facts
             for conv in convs:
                 store.delete_user(f"{prefix}{r}-{conv.source}")
+            with timed() as t_all:  # the embedder alone on all that ingest embedded
+                embedder.embed(recording.texts)
             emb_tps = len(texts) / (t_emb.ms / 1000)
             e2e_tps = len(texts) / e2e
             rows.append(
@@ -68,6 +100,8 @@ def run_ingest_speed(
                     "embedding_only_tps": round(emb_tps, 1),
                     "end_to_end_tps": round(e2e_tps, 1),
                     "ratio": round(e2e_tps / emb_tps, 3),
+                    "texts embedded": len(recording.texts),
+                    "ratio vs embedding those": round(t_all.ms / 1000 / e2e, 3),
                     "embed_s": round(split["embed"], 2),
                     "extract_s": round(split["extract"], 2),
                     "write_s (overlapped)": round(split["write"], 2),
@@ -78,6 +112,7 @@ def run_ingest_speed(
     report.elapsed_s = total.ms / 1000
     report.describe_server(store)
     median = statistics.median(r["ratio"] for r in rows)  # an even count averages the middle
+    overhead = statistics.median(r["ratio vs embedding those"] for r in rows)
     report.settings = {
         "data": str(data),
         "conversations": [c.source for c in convs],
@@ -86,7 +121,7 @@ def run_ingest_speed(
         "embedder": getattr(embedder, "name", "?"),
         "batch_size": getattr(embedder, "batch_size", None),
     }
-    report.results = {"runs": rows, "median_ratio": median}
+    report.results = {"runs": rows, "median_ratio": median, "median_ratio_same_texts": overhead}
     report.markdown = [
         f"{len(texts)} LoCoMo turns ({', '.join(c.source for c in convs)}), {repeats} runs "
         "side by side (embedding only, then end to end for a fresh user).",
@@ -99,6 +134,11 @@ def run_ingest_speed(
         "Graph writes run in a writer thread overlapping the next chunk's embedding (chunks "
         "of 512 turns); a conversation that fits in one chunk writes after embedding, so "
         "write_s adds to the end-to-end time here.",
+        "",
+        f"Against the embedder alone on the same {rows[0]['texts embedded']} texts ingest "
+        f"embedded (turns, facts, procedures): **{overhead:.2f}** (median). What separates "
+        "this from 1.0 is the pipeline itself; what separates the first ratio from this one "
+        "is the embedding that derived memories add.",
     ]
     report.write(out_dir)
     return report
