@@ -50,7 +50,10 @@ def key_figures(name: str, data: dict[str, Any]) -> dict[str, float | None]:
             )
         return out
     if name == "ingest":
-        return {"end-to-end / embedding-only": r["median_ratio"]}
+        figures = {"end-to-end / embedding-only": r["median_ratio"]}
+        if "median_ratio_same_texts" in r:
+            figures["end-to-end / embedding what it embeds"] = r["median_ratio_same_texts"]
+        return figures
     if name == "agent":
         return {f"{mode} p95 ms": v["latency"]["p95"] for mode, v in r["modes"].items()}
     if name == "writers":
