@@ -179,6 +179,7 @@ def test_a_chat_that_loses_the_server_mid_answer_says_so_and_recovers(
         assert "Traceback" not in said and "defunct connection" not in said, said
         assert said.index("stopped answering") < said.index("In Lisbon."), said
         assert server.status().running, "the next question started the server again"
+        assert "starting Neo4j" in said, said  # and said so (it does not start silently)
         conn = connect(own, start=False)
         try:
             asked = conn.read(
