@@ -100,6 +100,9 @@ def test_a_stale_pid_file_and_a_taken_port_are_said_and_recovered(settings, tmp_
         gone.wait()
         server.pid_file.write_text(str(gone.pid))  # a pid no process has any more
         with socket.socket() as squatter:
+            # The old server's closed connections can leave the port in TIME_WAIT; a real
+            # server (as Neo4j itself does) reuses such an address, so the squatter does too.
+            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             squatter.bind(("127.0.0.1", old_port))
             squatter.listen()
             said.clear()
