@@ -25,7 +25,7 @@ import networkx as nx
 from graph.connection import Neo4jConnection
 from graph.connection import run as cypher
 from graph.cypher import analytics as A
-from graph.rows import native
+from graph.rows import from_epoch, native
 from schema.analytics import (
     ActivityRow,
     AsOf,
@@ -74,6 +74,20 @@ def _caption(label: str, props: dict[str, Any]) -> str:
     if label == "PersonalitySnapshot":
         return f"Big Five #{props.get('step')}"
     return label
+
+
+def _view_node(row: list[Any]) -> ExplorerNode:
+    """One node of the explorer's view (see :func:`graph.cypher.analytics.explorer_view`):
+    what its caption and place in time need; a click loads the rest."""
+    nid, lbl, seconds, nanos, text, day, step, owner = row
+    props = {"text": text, "date": day, "step": step}
+    return ExplorerNode(
+        id=nid,
+        label=lbl,
+        caption=_caption(lbl, props),
+        t=from_epoch([seconds, nanos]) if seconds is not None else None,
+        props={"user_id": owner},
+    )
 
 
 def _node(row: dict[str, Any]) -> ExplorerNode:
@@ -365,20 +379,22 @@ class Analytics:
         params = {"user_id": user_id, "labels": chosen, **_window(w)}
 
         def work(tx: Any) -> ExplorerView:
-            total = cypher(tx, A.explorer_total(chosen, *has), **params).single(strict=True)["n"]
-            rows = cypher(tx, A.explorer_nodes(chosen, *has), limit=limit, **params).data()
-            eids = [r["eid"] for r in rows]
-            shown = set(eids)
-            edges = [
-                {k: e[k] for k in ("id", "type", "source", "target")}
-                for e in (cypher(tx, A.EXPLORER_EDGES, user_id=user_id, eids=eids) if eids else [])
-                if e["target_eid"] in shown
-            ]
-            nodes = [_node(r) for r in rows]
+            row = cypher(tx, A.explorer_view(chosen, *has), limit=limit, **params).single(
+                strict=True
+            )
+            nodes = [_view_node(r) for r in row["nodes"]]
+            shown = {n.id for n in nodes}
+            edges = {  # keyed like the UI's expanded edges, so one edge is never drawn twice
+                f"{src}-{rel}-{dst}": ExplorerEdge(
+                    id=f"{src}-{rel}-{dst}", type=rel, source=src, target=dst
+                )
+                for rel, src, dst in row["edges"]
+                if dst in shown
+            }
             return ExplorerView(
                 nodes=nodes,
-                edges=[ExplorerEdge(**e) for e in edges],
-                total=int(total),
+                edges=list(edges.values()),
+                total=int(row["total"]),
                 shown=len(nodes),
                 labels=dict(Counter(n.label for n in nodes)),
             )

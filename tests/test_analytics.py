@@ -105,6 +105,15 @@ def test_explorer_is_bounded_and_counts_everything(an: Analytics, seeded: Any) -
     uid, _ = seeded
     full = an.explore(uid)
     assert full.total == full.shown and full.shown >= 20
+    assert len({e.id for e in full.edges}) == len(full.edges)  # each edge once
+    turns = [n for n in full.nodes if n.label == "Turn"]
+    assert len(turns) == 6 and all(n.t is not None and n.t.utcoffset() is not None for n in turns)
+    timed = [n.t for n in full.nodes if n.t]
+    assert timed == sorted(timed, reverse=True)  # newest first
+    days = [n for n in full.nodes if n.label == "Day"]
+    assert days and all(n.caption[:2] == "20" for n in days)  # a Day is captioned by its date
+    assert all(len(n.caption) <= 60 for n in full.nodes)
+    assert any(e.type == "DERIVED_FROM" for e in full.edges)
     small = an.explore(uid, labels=["Turn", "Fact"], limit=3)
     assert small.total == 8 and small.shown == 3
     assert all(n.label in ("Turn", "Fact") for n in small.nodes)

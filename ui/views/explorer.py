@@ -101,7 +101,7 @@ if query and query.strip():
 # nodes expanded on demand: id -> label (their neighbours join the view)
 expanded: dict[str, str] = st.session_state.setdefault(f"expanded:{user}", {})
 nodes: dict[str, ExplorerNode] = {n.id: n for n in view.nodes}
-edges: list[dict[str, Any]] = [e.model_dump() for e in view.edges]
+edges: dict[str, dict[str, Any]] = {e.id: e.model_dump() for e in view.edges}  # by id: once each
 grow = dict(expanded)
 if focus:
     grow[focus[0]] = focus[1]
@@ -114,7 +114,8 @@ for nid, lbl in grow.items():
     for direction, rel, n in detail.neighbours:
         nodes.setdefault(n.id, n)
         src, dst = (detail.node.id, n.id) if direction == "out" else (n.id, detail.node.id)
-        edges.append({"id": f"{src}-{rel}-{dst}", "type": rel, "source": src, "target": dst})
+        eid = f"{src}-{rel}-{dst}"
+        edges[eid] = {"id": eid, "type": rel, "source": src, "target": dst}
 
 if view.total == 0 and not nodes:
     st.info(f"{md(user)} has no memories of these types in this window.")
@@ -131,7 +132,7 @@ elements = {
     ],
     "edges": [
         {"data": {"id": e["id"], "label": e["type"], "source": e["source"], "target": e["target"]}}
-        for e in edges
+        for e in edges.values()
         if e["source"] in nodes and e["target"] in nodes
     ],
 }
@@ -143,7 +144,7 @@ edge_styles = [
     # labeled=None: st-link-analysis 0.4 warns about its deprecated `labeled` whenever it is
     # not None, and its own default is False
     EdgeStyle(t, caption="label", labeled=None, directed=True)
-    for t in sorted({e["type"] for e in edges})
+    for t in sorted({e["type"] for e in edges.values()})
 ]
 event = st_link_analysis(
     elements,
