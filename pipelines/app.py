@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from filelock import FileLock, Timeout
@@ -28,7 +29,19 @@ from graph.store import Neo4jMemoryStore
 from schema.errors import StoreError
 from schema.settings import Settings
 
-__all__ = ["App", "open_checkpoints", "private_home"]
+__all__ = ["App", "open_checkpoints", "private_home", "settle_heap"]
+
+
+@cache  # once per process
+def settle_heap() -> None:
+    """After startup has loaded the embedding model: collect, then freeze
+    what is left (modules, torch's and the tokenizer's objects; a few hundred thousand) into
+    the collector's permanent generation. Python's full collections rescan every tracked
+    object, and with a model loaded one took ~150 ms here: every third 2,000-node explorer
+    view paid it (p50 61 ms, p95 505 ms). Frozen objects are never scanned again; what is
+    created afterwards is collected as usual."""
+    gc.collect()
+    gc.freeze()
 
 
 def private_home(settings: Settings) -> None:
@@ -103,7 +116,7 @@ class App:
     @cached_property
     def store(self) -> Neo4jMemoryStore:
         self.migrate()
-        return Neo4jMemoryStore(
+        store = Neo4jMemoryStore(
             self.conn,
             self.embedder,
             vector_path=self.settings.vector_path,
@@ -111,6 +124,8 @@ class App:
             image_embedder=self.image_embedder,
             image_min_score=self.settings.clip_min_score,
         )
+        settle_heap()  # the embedder is loaded by now (migrate reads its dimension)
+        return store
 
     @cached_property
     def policy(self) -> BaseChatModel:
