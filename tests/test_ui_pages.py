@@ -115,9 +115,30 @@ def test_analytics_draws_charts(ui_env: None, sam: str) -> None:
     at = _app(sam)
     at.switch_page("views/analytics.py").run()
     assert not at.exception
-    charts = at.get("vega_lite_chart")
-    assert len(charts) >= 2  # activity and topics (or centrality)
-    assert at.dataframe, "changes / habits tables"
+    assert len(at.get("vega_lite_chart")) == 1  # only the open tab runs: activity
+    assert not at.dataframe
+
+
+@pytest.mark.parametrize(
+    ("tab", "charts", "tables"),
+    [("Topics", 1, 0), ("Changes & as of", 0, 2), ("Entities", 1, 1)],
+)
+def test_each_analytics_tab_draws_its_section(
+    ui_env: None, sam: str, tab: str, charts: int, tables: int
+) -> None:
+    """The open tab lives in the URL, so a link reopens the same section."""
+    at = _app(sam, tab=tab)
+    at.switch_page("views/analytics.py").run()
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) == charts
+    assert len(at.dataframe) == tables
+
+
+def test_an_as_of_date_opens_its_tab(ui_env: None, sam: str) -> None:
+    at = _app(sam, asof="2024-08-01")
+    at.switch_page("views/analytics.py").run()
+    assert not at.exception
+    assert "True as of 2024-08-01" in [h.value for h in at.subheader]
 
 
 def test_analytics_of_a_user_without_memories(ui_env: None) -> None:

@@ -4,6 +4,9 @@ rerun tries again."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +33,25 @@ def settings() -> Settings:
     return Settings()
 
 
+#: what the other pages import on their first visit (pandas and altair for the charts):
+#: about 2 s on this 2-core machine, paid once per server. Not st_link_analysis: a component
+#: declared outside a script run is not served to the browser (and it imports in ~30 ms).
+_PAGE_MODULES = ("pandas", "altair", "networkx")
+
+
+def _preload() -> None:
+    for name in _PAGE_MODULES:
+        with contextlib.suppress(ImportError):  # the page that needs it says so when opened
+            importlib.import_module(name)
+
+
 @st.cache_resource(show_spinner="Connecting to Neo4j ...")
 def _clients() -> Clients:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
+    # warm the other pages' imports while the first one loads the embedder, so a page's first
+    # visit costs its queries and charts, not its imports
+    threading.Thread(target=_preload, name="persona-preload", daemon=True).start()
     app = App(settings())
     app.store  # noqa: B018  (connects, migrates; raises when the server is down)
     saver = SqliteSaver(open_checkpoints(app.settings))

@@ -51,105 +51,128 @@ if not activity:
     st.info(f"{md(user)} has no memories in this window.")
     st.stop()
 
-st.subheader("Activity")
-frame = pd.DataFrame([a.model_dump() for a in activity]).set_index("period")
-st.bar_chart(frame[["turns", "facts", "events"]])
+# One section at a time: a tab's content runs only while it is open (lazy tabs, kept in the
+# URL with the filters), so the page draws one chart on arrival instead of four.
+TABS = ["Activity", "Topics", "Changes & as of", "Big Five", "Entities"]
+activity_tab, topics_tab, changes_tab, big5_tab, entities_tab = st.tabs(
+    TABS, key="tab", bind="query-params", default=TABS[2] if as_of else None
+)
 
-st.subheader("Topics over time")
-topics = an.topics_over_time(user, per, window)
-if topics:
-    tf = pd.DataFrame([t.model_dump() for t in topics])
-    st.line_chart(tf.pivot_table(index="period", columns="topic", values="count", fill_value=0))
-else:
-    st.caption("no topics in this window")
+with activity_tab:
+    if activity_tab.open:
+        frame = pd.DataFrame([a.model_dump() for a in activity]).set_index("period")
+        st.bar_chart(frame[["turns", "facts", "events"]])
 
-left, right = st.columns(2)
-with left:
-    st.subheader("What changed")
-    changes = an.fact_changes(user, window)
-    if changes:
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {
-                        "when": ch.at.strftime("%Y-%m-%d"),
-                        "type": ch.label,
-                        "before": ch.old_text,
-                        "after": ch.new_text,
-                        "held (days)": ch.held_days,
-                    }
-                    for ch in changes
-                ]
-            ),
-            hide_index=True,
-        )
-    else:
-        st.caption("nothing was superseded in this window")
-with right:
-    st.subheader("Habits and goals")
-    spans = an.procedures(user)
-    if spans:
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {
-                        "type": p.type,
-                        "what": p.text,
-                        "from": p.start.strftime("%Y-%m-%d"),
-                        "until": p.end.strftime("%Y-%m-%d") if p.end else "now",
-                    }
-                    for p in spans
-                ]
-            ),
-            hide_index=True,
-        )
-    else:
-        st.caption("no habits or goals recorded")
+with topics_tab:
+    if topics_tab.open:
+        topics = an.topics_over_time(user, per, window)
+        if topics:
+            tf = pd.DataFrame([t.model_dump() for t in topics])
+            st.line_chart(
+                tf.pivot_table(index="period", columns="topic", values="count", fill_value=0)
+            )
+        else:
+            st.caption("no topics in this window")
 
-st.subheader("Big Five over time")
-points = an.personality(user)
-if points:
-    pf = pd.DataFrame([{"step": p.step, **p.traits} for p in points]).set_index("step")
-    st.line_chart(pf[list(TRAITS)])
-    drift = an.drift(user, window)
-    if drift.trait:
-        st.metric(f"moved most: {drift.trait}", f"{drift.delta:+.2f}")
-        for turn in drift.turns:
-            st.markdown(f"- {turn.delta:+.2f} after: {md(turn.turn_text or turn.turn_id)}")
-    with st.expander("evidence of every snapshot"):
-        st.dataframe(
-            pd.DataFrame(
-                [{"step": p.step, "when": p.t, "evidence turn": p.turn_text} for p in points]
-            ),
-            hide_index=True,
-        )
-else:
-    st.caption("no personality snapshots (the model-free extractor makes no personality claims)")
+with changes_tab:
+    if changes_tab.open:
+        moment = _bound(as_of)
+        if moment is not None:
+            st.subheader(f"True as of {as_of}")
+            state = an.as_of(user, moment)
+            st.markdown("**facts**: " + ("; ".join(md(f.text) for f in state.facts) or "none"))
+            st.markdown(
+                "**habits and goals**: "
+                + ("; ".join(md(p.text) for p in state.procedures) or "none")
+            )
+            if state.profile:
+                st.markdown(
+                    "**profile**: "
+                    + "; ".join(f"{md(k)}: {md(v)}" for k, v in state.profile.items())
+                )
+        else:
+            st.caption("Set **as of** above to see what was true on a day.")
+        left, right = st.columns(2)
+        with left:
+            st.subheader("What changed")
+            changes = an.fact_changes(user, window)
+            if changes:
+                st.dataframe(
+                    pd.DataFrame(
+                        [
+                            {
+                                "when": ch.at.strftime("%Y-%m-%d"),
+                                "type": ch.label,
+                                "before": ch.old_text,
+                                "after": ch.new_text,
+                                "held (days)": ch.held_days,
+                            }
+                            for ch in changes
+                        ]
+                    ),
+                    hide_index=True,
+                )
+            else:
+                st.caption("nothing was superseded in this window")
+        with right:
+            st.subheader("Habits and goals")
+            spans = an.procedures(user)
+            if spans:
+                st.dataframe(
+                    pd.DataFrame(
+                        [
+                            {
+                                "type": p.type,
+                                "what": p.text,
+                                "from": p.start.strftime("%Y-%m-%d"),
+                                "until": p.end.strftime("%Y-%m-%d") if p.end else "now",
+                            }
+                            for p in spans
+                        ]
+                    ),
+                    hide_index=True,
+                )
+            else:
+                st.caption("no habits or goals recorded")
 
-moment = _bound(as_of)
-if moment is not None:
-    st.subheader(f"True as of {as_of}")
-    state = an.as_of(user, moment)
-    st.markdown("**facts**: " + ("; ".join(md(f.text) for f in state.facts) or "none"))
-    st.markdown(
-        "**habits and goals**: " + ("; ".join(md(p.text) for p in state.procedures) or "none")
-    )
-    if state.profile:
-        st.markdown(
-            "**profile**: " + "; ".join(f"{md(k)}: {md(v)}" for k, v in state.profile.items())
-        )
+with big5_tab:
+    if big5_tab.open:
+        points = an.personality(user)
+        if points:
+            pf = pd.DataFrame([{"step": p.step, **p.traits} for p in points]).set_index("step")
+            st.line_chart(pf[list(TRAITS)])
+            drift = an.drift(user, window)
+            if drift.trait:
+                st.metric(f"moved most: {drift.trait}", f"{drift.delta:+.2f}")
+                for turn in drift.turns:
+                    st.markdown(f"- {turn.delta:+.2f} after: {md(turn.turn_text or turn.turn_id)}")
+            with st.expander("evidence of every snapshot"):
+                st.dataframe(
+                    pd.DataFrame(
+                        [
+                            {"step": p.step, "when": p.t, "evidence turn": p.turn_text}
+                            for p in points
+                        ]
+                    ),
+                    hide_index=True,
+                )
+        else:
+            st.caption(
+                "no personality snapshots (the model-free extractor makes no personality claims)"
+            )
 
-st.subheader("Central entities and topics")
-central = an.central(user, window)
-if central:
-    cf = pd.DataFrame([{"name": x.name, "PageRank": x.score} for x in central]).set_index("name")
-    st.bar_chart(cf)
-    groups = an.communities(user, window)
-    st.markdown("**topic communities**")
-    for g in groups[:6]:
-        st.markdown(f"- {', '.join(md(m) for m in g.members[:12])}")
-    pairs = an.cooccurrence(user, window)
-    if pairs:
-        st.dataframe(pd.DataFrame([p.model_dump() for p in pairs]), hide_index=True)
-else:
-    st.caption("no topics or entities to rank")
+with entities_tab:
+    if entities_tab.open:
+        central = an.central(user, window)
+        if central:
+            cf = pd.DataFrame([{"name": x.name, "PageRank": x.score} for x in central])
+            st.bar_chart(cf.set_index("name"))
+            groups = an.communities(user, window)
+            st.markdown("**topic communities**")
+            for g in groups[:6]:
+                st.markdown(f"- {', '.join(md(m) for m in g.members[:12])}")
+            pairs = an.cooccurrence(user, window)
+            if pairs:
+                st.dataframe(pd.DataFrame([p.model_dump() for p in pairs]), hide_index=True)
+        else:
+            st.caption("no topics or entities to rank")
