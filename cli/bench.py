@@ -410,10 +410,15 @@ def bench_policy(
 def bench_ui(
     out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
     shots: Annotated[Path, typer.Option(help="screenshot folder")] = Path("docs/screenshots"),
+    rounds: Annotated[
+        int, typer.Option(min=1, max=20, help="visits of each page (a fresh tab each)")
+    ] = 5,
 ) -> None:
-    """The Streamlit app in Chromium: first render of each page, time to an answer, and the
-    screenshots the README shows."""
+    """The Streamlit app in Chromium: first render of each page (its first visit after the
+    server is up) and the median of its later visits, time to an answer, and the screenshots
+    the README shows."""
     import json as _json
+    import statistics
 
     from cli.webui import app_path
     from pipelines.bench.browser import drive, serve_streamlit
@@ -428,26 +433,56 @@ def bench_ui(
     ingest_file(sample, store=a.store, embedder=a.embedder, user=user)
     env = {"PERSONA_HOME": str(a.settings.home), "PERSONA_POLICY": "offline"}
     with serve_streamlit(app_path(), env) as base:
-        run = drive(base, user, "Which dentist did I see in July 2024?", shots)
+        run = drive(base, user, "Which dentist did I see in July 2024?", shots, rounds=rounds)
     rep = Report(name="ui", title="The Streamlit app in a real browser (Chromium)")
     rep.results = _json.loads(_json.dumps(run.__dict__))
     rep.describe_server(a.store)
+
+    def again(page: str) -> float | str:
+        later = run.again_s.get(page)
+        return round(statistics.median(later), 2) if later else "-"
+
     rows = [
-        [page, secs, "<= 2 s", "met" if secs <= 2 else "NOT met"]
+        [
+            page,
+            run.nav_s.get(page, "-"),
+            secs,
+            again(page),
+            "<= 2 s",
+            "met" if run.nav_s.get(page, 99) <= 2 else "NOT met",
+        ]
         for page, secs in run.first_render_s.items()
     ]
     rows.append(
         [
             "chat answer (offline policy)",
             run.answer_s or "-",
+            "-",
+            "-",
             "<= 3 s",
             "met" if (run.answer_s or 99) <= 3 else "NOT met",
         ]
     )
+    rep.settings = {"rounds": rounds, "user": user}
     rep.markdown = [
-        f"Cold start (first page, the app builds its clients): {run.cold_start_s} s.",
+        f"Cold start (first page, the app builds its clients): {run.cold_start_s} s. Then each "
+        "page is reached from the app's sidebar in that tab, its first visit after the server "
+        "is up (imports and query plans not yet warm): what a user does, and what the target "
+        f"is checked on. Then each page is opened by its URL {rounds} times, each time in a new "
+        "browser context, i.e. a visitor with an empty cache who loads Streamlit's whole "
+        "frontend again (first of those, and the median of the rest).",
         "",
-        *table(["page", "seconds", "target", ""], rows),
+        *table(
+            [
+                "page",
+                "from the sidebar (s)",
+                "new visitor, first (s)",
+                "new visitor, median of later (s)",
+                "target",
+                "",
+            ],
+            rows,
+        ),
         "",
         f"Explorer graph drawn: {run.graph_drawn}; analytics charts: {run.charts}.",
         "",

@@ -99,6 +99,11 @@ def serve_streamlit(
 @dataclass
 class BrowserRun:
     first_render_s: dict[str, float] = field(default_factory=dict)
+    #: each page reached from the app's own navigation (a click in the sidebar of the tab that
+    #: holds the app: what a user does), its first visit after the server is up
+    nav_s: dict[str, float] = field(default_factory=dict)
+    #: every later visit of each page (a fresh tab each time), when ``rounds`` > 1
+    again_s: dict[str, list[float]] = field(default_factory=dict)
     answer_s: float | None = None
     answer_text: str = ""
     graph_drawn: bool = False
@@ -114,9 +119,17 @@ def _wait_idle(page: Any, timeout_ms: int) -> None:
 
 
 def drive(
-    base: str, user: str, question: str, shots: Path | None, *, timeout_s: float = 60
+    base: str,
+    user: str,
+    question: str,
+    shots: Path | None,
+    *,
+    timeout_s: float = 60,
+    rounds: int = 1,
 ) -> BrowserRun:
-    """Open every page, ask ``question`` on the chat page, look for the graph and a chart."""
+    """Reach every page through the app's navigation, then open each by its URL ``rounds``
+    times, each time in a new browser context (a visitor with an empty cache); ask
+    ``question`` on the chat page; look for the graph and a chart."""
     from playwright.sync_api import sync_playwright
 
     exe = chromium_path()
@@ -139,37 +152,51 @@ def drive(
                 "analytics": "Timeline & analytics",
                 "memory": "Memory admin",
             }
-            for path, title in pages.items():
-                fresh = browser.new_page(viewport={"width": 1400, "height": 1100})
+            for path in ("explorer", "analytics", "memory", "chat"):  # chat last: it is open
                 t0 = time.perf_counter()
-                url = "" if path == "chat" else path  # the default page lives at the root
-                fresh.goto(f"{base}/{url}?user={user}", timeout=ms)
-                fresh.locator("h1", has_text=title).first.wait_for(timeout=ms)
-                _wait_idle(fresh, ms)
-                run.first_render_s[path] = round(time.perf_counter() - t0, 2)
-                try:
-                    if path == "explorer":
-                        frame = fresh.locator("iframe").first
-                        frame.wait_for(timeout=ms)
-                        run.graph_drawn = frame.is_visible()
-                        fresh.wait_for_timeout(2500)  # let Cytoscape lay the graph out
-                    if path == "analytics":
-                        chart = fresh.locator('[data-testid="stVegaLiteChart"]')
-                        chart.first.wait_for(timeout=ms)
-                        run.charts = chart.count()
-                except Exception as exc:  # leave the evidence: what the page showed
-                    if shots is not None:
-                        shots.mkdir(parents=True, exist_ok=True)
-                        fresh.screenshot(path=str(shots / f"failed-{path}.png"), full_page=True)
-                    raise AssertionError(
-                        f"{path}: {exc}\npage text:\n{fresh.inner_text('body')[:3000]}"
-                    ) from exc
-                if shots is not None and path != "chat":
-                    shots.mkdir(parents=True, exist_ok=True)
-                    target = shots / f"{path}.png"
-                    fresh.screenshot(path=str(target), full_page=True)
-                    run.screenshots.append(str(target))
-                fresh.close()
+                page.get_by_test_id("stSidebarNavLink").filter(has_text=pages[path]).first.click(
+                    timeout=ms
+                )
+                page.locator("h1", has_text=pages[path]).first.wait_for(timeout=ms)
+                _wait_idle(page, ms)
+                run.nav_s[path] = round(time.perf_counter() - t0, 2)
+            for visit in range(rounds):
+                shots_now = shots if visit == 0 else None
+                for path, title in pages.items():
+                    fresh = browser.new_page(viewport={"width": 1400, "height": 1100})
+                    t0 = time.perf_counter()
+                    url = "" if path == "chat" else path  # the default page lives at the root
+                    fresh.goto(f"{base}/{url}?user={user}", timeout=ms)
+                    fresh.locator("h1", has_text=title).first.wait_for(timeout=ms)
+                    _wait_idle(fresh, ms)
+                    took = round(time.perf_counter() - t0, 2)
+                    if visit == 0:
+                        run.first_render_s[path] = took
+                    else:
+                        run.again_s.setdefault(path, []).append(took)
+                    try:
+                        if path == "explorer":
+                            frame = fresh.locator("iframe").first
+                            frame.wait_for(timeout=ms)
+                            run.graph_drawn = frame.is_visible()
+                            fresh.wait_for_timeout(2500)  # let Cytoscape lay the graph out
+                        if path == "analytics":
+                            chart = fresh.locator('[data-testid="stVegaLiteChart"]')
+                            chart.first.wait_for(timeout=ms)
+                            run.charts = chart.count()
+                    except Exception as exc:  # leave the evidence: what the page showed
+                        if shots is not None:
+                            shots.mkdir(parents=True, exist_ok=True)
+                            fresh.screenshot(path=str(shots / f"failed-{path}.png"), full_page=True)
+                        raise AssertionError(
+                            f"{path}: {exc}\npage text:\n{fresh.inner_text('body')[:3000]}"
+                        ) from exc
+                    if shots_now is not None and path != "chat":
+                        shots_now.mkdir(parents=True, exist_ok=True)
+                        target = shots_now / f"{path}.png"
+                        fresh.screenshot(path=str(target), full_page=True)
+                        run.screenshots.append(str(target))
+                    fresh.close()
             page.close()  # the first tab sat idle while the others ran: ask in a fresh one
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.goto(f"{base}/?user={user}", timeout=ms)
