@@ -413,6 +413,10 @@ def bench_ui(
     rounds: Annotated[
         int, typer.Option(min=1, max=20, help="visits of each page (a fresh tab each)")
     ] = 5,
+    data: Annotated[Path | None, _DATA] = None,
+    sample: Annotated[
+        str, typer.Option(help="LoCoMo conversation whose memory the pages show")
+    ] = "conv-26",
 ) -> None:
     """The Streamlit app in Chromium: first render of each page (its first visit after the
     server is up) and the median of its later visits, time to an answer, and the screenshots
@@ -421,19 +425,30 @@ def bench_ui(
     import statistics
 
     from cli.webui import app_path
+    from graph.analytics import Analytics
     from pipelines.bench.browser import drive, serve_streamlit
     from pipelines.bench.common import Report, table
     from pipelines.ingest import ingest_file
 
     a = bench_app()
     user = "bench-ui-sam"
-    sample = (
+    sample_file = (
         Path(__file__).resolve().parent.parent / "pipelines" / "data" / "sample_conversation.json"
     )
-    ingest_file(sample, store=a.store, embedder=a.embedder, user=user)
+    ingest_file(sample_file, store=a.store, embedder=a.embedder, user=user)
+    shown = f"bench-ui-{sample}"  # re-ingesting an unchanged conversation writes nothing
+    ingest_file(_data(data), store=a.store, embedder=a.embedder, user=shown, sample=sample)
+    nodes = sum(Analytics(a.conn).labels(shown).values())
     env = {"PERSONA_HOME": str(a.settings.home), "PERSONA_POLICY": "offline"}
     with serve_streamlit(app_path(), env) as base:
-        run = drive(base, user, "Which dentist did I see in July 2024?", shots, rounds=rounds)
+        run = drive(
+            base,
+            user,
+            "Which dentist did I see in July 2024?",
+            shots,
+            rounds=rounds,
+            pages_user=shown,
+        )
     rep = Report(name="ui", title="The Streamlit app in a real browser (Chromium)")
     rep.results = _json.loads(_json.dumps(run.__dict__))
     rep.describe_server(a.store)
@@ -463,8 +478,10 @@ def bench_ui(
             "met" if (run.answer_s or 99) <= 3 else "NOT met",
         ]
     )
-    rep.settings = {"rounds": rounds, "user": user}
+    rep.settings = {"rounds": rounds, "chat user": user, "pages user": shown, "nodes": nodes}
     rep.markdown = [
+        f"The pages show LoCoMo {sample} ingested as one user ({nodes} nodes); the chat "
+        "question is asked of the sample user. "
         f"Cold start (first page, the app builds its clients): {run.cold_start_s} s. Then each "
         "page is reached from the app's sidebar in that tab, its first visit after the server "
         "is up (imports and query plans not yet warm): what a user does, and what the target "

@@ -126,10 +126,12 @@ def drive(
     *,
     timeout_s: float = 60,
     rounds: int = 1,
+    pages_user: str | None = None,
 ) -> BrowserRun:
     """Reach every page through the app's navigation, then open each by its URL ``rounds``
     times, each time in a new browser context (a visitor with an empty cache); ask
-    ``question`` on the chat page; look for the graph and a chart."""
+    ``question`` on the chat page (as ``user``); look for the graph and a chart. The pages are
+    shown for ``pages_user`` (default ``user``): a bigger memory makes a fairer test."""
     from playwright.sync_api import sync_playwright
 
     exe = chromium_path()
@@ -137,12 +139,13 @@ def drive(
         raise FileNotFoundError(f"Chromium is not installed: {INSTALL_HINT}")
     run = BrowserRun()
     ms = int(timeout_s * 1000)
+    shown = pages_user or user
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, headless=True, args=_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             t0 = time.perf_counter()
-            page.goto(f"{base}/?user={user}", timeout=ms)  # cold: builds the clients
+            page.goto(f"{base}/?user={shown}", timeout=ms)  # cold: builds the clients
             page.get_by_text("Chat", exact=True).first.wait_for(timeout=ms * 3)
             _wait_idle(page, ms * 3)
             run.cold_start_s = round(time.perf_counter() - t0, 2)
@@ -166,7 +169,7 @@ def drive(
                     fresh = browser.new_page(viewport={"width": 1400, "height": 1100})
                     t0 = time.perf_counter()
                     url = "" if path == "chat" else path  # the default page lives at the root
-                    fresh.goto(f"{base}/{url}?user={user}", timeout=ms)
+                    fresh.goto(f"{base}/{url}?user={shown}", timeout=ms)
                     fresh.locator("h1", has_text=title).first.wait_for(timeout=ms)
                     _wait_idle(fresh, ms)
                     took = round(time.perf_counter() - t0, 2)
