@@ -121,7 +121,7 @@ def test_analytics_draws_charts(ui_env: None, sam: str) -> None:
 
 @pytest.mark.parametrize(
     ("tab", "charts", "tables"),
-    [("Topics", 1, 0), ("Changes & as of", 0, 2), ("Entities", 1, 1)],
+    [("Topics", 1, 0), ("What changed", 0, 2), ("Entities", 1, 1)],
 )
 def test_each_analytics_tab_draws_its_section(
     ui_env: None, sam: str, tab: str, charts: int, tables: int
@@ -134,11 +134,12 @@ def test_each_analytics_tab_draws_its_section(
     assert len(at.dataframe) == tables
 
 
-def test_an_as_of_date_opens_its_tab(ui_env: None, sam: str) -> None:
+def test_an_as_of_date_is_answered_above_the_tabs(ui_env: None, sam: str) -> None:
     at = _app(sam, asof="2024-08-01")
     at.switch_page("views/analytics.py").run()
     assert not at.exception
-    assert "True as of 2024-08-01" in [h.value for h in at.subheader]
+    assert "True as of 2024-08-01" in _text(at)
+    assert len(at.get("vega_lite_chart")) == 1  # the open tab is still the default one
 
 
 def test_analytics_of_a_user_without_memories(ui_env: None) -> None:

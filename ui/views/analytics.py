@@ -51,11 +51,27 @@ if not activity:
     st.info(f"{md(user)} has no memories in this window.")
     st.stop()
 
+moment = _bound(as_of)
+if moment is not None:  # above the tabs: it answers for every section
+    state = an.as_of(user, moment)
+    with st.container(border=True):
+        st.markdown(f"**True as of {as_of}**")
+        st.markdown("**facts**: " + ("; ".join(md(f.text) for f in state.facts) or "none"))
+        st.markdown(
+            "**habits and goals**: " + ("; ".join(md(p.text) for p in state.procedures) or "none")
+        )
+        if state.profile:
+            st.markdown(
+                "**profile**: " + "; ".join(f"{md(k)}: {md(v)}" for k, v in state.profile.items())
+            )
+
 # One section at a time: a tab's content runs only while it is open (lazy tabs, kept in the
-# URL with the filters), so the page draws one chart on arrival instead of four.
-TABS = ["Activity", "Topics", "Changes & as of", "Big Five", "Entities"]
+# URL with the filters), so the page draws one chart on arrival instead of four. The default
+# tab is fixed: a default that changed with another widget would make the tabs a new widget
+# and jump back to it.
+TABS = ["Activity", "Topics", "What changed", "Big Five", "Entities"]
 activity_tab, topics_tab, changes_tab, big5_tab, entities_tab = st.tabs(
-    TABS, key="tab", bind="query-params", default=TABS[2] if as_of else None
+    TABS, key="tab", bind="query-params"
 )
 
 with activity_tab:
@@ -76,22 +92,6 @@ with topics_tab:
 
 with changes_tab:
     if changes_tab.open:
-        moment = _bound(as_of)
-        if moment is not None:
-            st.subheader(f"True as of {as_of}")
-            state = an.as_of(user, moment)
-            st.markdown("**facts**: " + ("; ".join(md(f.text) for f in state.facts) or "none"))
-            st.markdown(
-                "**habits and goals**: "
-                + ("; ".join(md(p.text) for p in state.procedures) or "none")
-            )
-            if state.profile:
-                st.markdown(
-                    "**profile**: "
-                    + "; ".join(f"{md(k)}: {md(v)}" for k, v in state.profile.items())
-                )
-        else:
-            st.caption("Set **as of** above to see what was true on a day.")
         left, right = st.columns(2)
         with left:
             st.subheader("What changed")
