@@ -5,6 +5,7 @@ rerun tries again."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import threading
 from dataclasses import dataclass
@@ -36,13 +37,14 @@ def settings() -> Settings:
 #: what the other pages import on their first visit (pandas and altair for the charts):
 #: about 2 s on this 2-core machine, paid once per server. Not st_link_analysis: a component
 #: declared outside a script run is not served to the browser (and it imports in ~30 ms).
-_PAGE_MODULES = ("pandas", "altair", "networkx")
+_PAGE_MODULES = ("pandas", "altair")
 
 
 def _preload() -> None:
     for name in _PAGE_MODULES:
         with contextlib.suppress(ImportError):  # the page that needs it says so when opened
             importlib.import_module(name)
+    gc.freeze()  # what these imports built joins what the app froze (pipelines.app.settle_heap)
 
 
 @st.cache_resource(show_spinner="Connecting to Neo4j ...")
