@@ -105,7 +105,8 @@ def test_explorer_is_bounded_and_counts_everything(an: Analytics, seeded: Any) -
     uid, _ = seeded
     full = an.explore(uid)
     assert full.total == full.shown and full.shown >= 20
-    assert len({e.id for e in full.edges}) == len(full.edges)  # each edge once
+    # keyed as the explorer page keys the edges of an expanded node, so none is drawn twice
+    assert all(e.id == f"{e.source}-{e.type}-{e.target}" for e in full.edges)
     turns = [n for n in full.nodes if n.label == "Turn"]
     assert len(turns) == 6 and all(n.t is not None and n.t.utcoffset() is not None for n in turns)
     timed = [n.t for n in full.nodes if n.t]
@@ -121,6 +122,21 @@ def test_explorer_is_bounded_and_counts_everything(an: Analytics, seeded: Any) -
     assert all(e.source in ids and e.target in ids for e in small.edges)
     with pytest.raises(ConfigError):
         an.explore(uid, labels=["Turn", "Nope"])
+
+
+def test_explorer_captions_long_text_and_shows_an_empty_user(
+    an: Analytics, session_store: Any
+) -> None:
+    from agent_helpers import Said, new_user, seed_sessions
+
+    uid = new_user("long")
+    long = "I finally booked the flight to Reykjavik for the northern lights in March " * 2
+    seed_sessions(session_store, uid, [[Said(T0, long.strip())]])
+    view = an.explore(uid, labels=["Turn"])
+    assert [n.caption for n in view.nodes] == [long[:57] + "..."]
+    assert view.nodes[0].t == T0
+    empty = an.explore(new_user("nobody"))
+    assert (empty.total, empty.shown, empty.nodes, empty.edges) == (0, 0, [], [])
 
 
 def test_node_detail_provenance_chain_neighbours(an: Analytics, seeded: Any) -> None:
