@@ -436,8 +436,14 @@ def bench_ui(
         Path(__file__).resolve().parent.parent / "pipelines" / "data" / "sample_conversation.json"
     )
     ingest_file(sample_file, store=a.store, embedder=a.embedder, user=user)
-    shown = f"bench-ui-{sample}"  # re-ingesting an unchanged conversation writes nothing
-    ingest_file(_data(data), store=a.store, embedder=a.embedder, user=shown, sample=sample)
+    locomo = data or settings().locomo or _DEFAULT_LOCOMO
+    if locomo.is_file() or data is not None:
+        shown = f"bench-ui-{sample}"  # re-ingesting an unchanged conversation writes nothing
+        ingest_file(_data(data), store=a.store, embedder=a.embedder, user=shown, sample=sample)
+        shown_what = f"LoCoMo {sample} ingested as one user"
+    else:  # no LoCoMo file beside the project: the pages show the sample user
+        console.print(f"no LoCoMo file at {locomo}: the pages show the sample conversation")
+        shown, shown_what = user, "the sample conversation"
     nodes = sum(Analytics(a.conn).labels(shown).values())
     env = {"PERSONA_HOME": str(a.settings.home), "PERSONA_POLICY": "offline"}
     with serve_streamlit(app_path(), env) as base:
@@ -480,7 +486,7 @@ def bench_ui(
     )
     rep.settings = {"rounds": rounds, "chat user": user, "pages user": shown, "nodes": nodes}
     rep.markdown = [
-        f"The pages show LoCoMo {sample} ingested as one user ({nodes} nodes); the chat "
+        f"The pages show {shown_what} ({nodes} nodes); the chat "
         "question is asked of the sample user. "
         f"Cold start (first page, the app builds its clients): {run.cold_start_s} s. Then each "
         "page is reached from the app's sidebar in that tab, its first visit after the server "
