@@ -169,6 +169,20 @@ def _statements() -> dict[str, str]:
     out["relink_chain"] = W.relink_chain("Day", "date")
     out["user_nodes-Turn"] = R.user_nodes("Turn", windowed=True)
     out["user_nodes-Day"] = R.user_nodes("Day", windowed=True)
+    # the analytics and the explorer (graph/cypher/analytics.py says 5.26 runs them too)
+    from graph.analytics import EXPLORER_LABELS
+    from graph.cypher import analytics as A
+
+    for name, value in vars(A).items():
+        if name.isupper() and isinstance(value, str) and "MATCH" in value:
+            out[f"analytics.{name}"] = value
+        elif name.isupper() and callable(value):  # the windowed builders
+            out[f"analytics.{name}"] = value(True, True)
+    labels = list(EXPLORER_LABELS)
+    out["analytics.explorer_view"] = A.explorer_view(labels, True, True)
+    out["analytics.count_by_label"] = A.count_by_label(labels)
+    for builder in (A.node, A.provenance, A.supersession, A.neighbours):
+        out[f"analytics.{builder.__name__}"] = builder("Fact")
     return out
 
 

@@ -133,14 +133,14 @@ _PROPS = "{.*, embedding: null, image_embedding: null, tenant: null}"
 
 
 def _per_label(labels: list[str], body: str) -> str:
-    """``CALL { MATCH (n:A) WHERE ... RETURN n UNION ALL MATCH (n:B) ... }``: each branch
+    """``CALL () { MATCH (n:A) WHERE ... RETURN n UNION ALL MATCH (n:B) ... }``: each branch
     seeks its label's user_id index (a label-free MATCH would scan every node)."""
     parts = [
         f"MATCH (n:{label(name)}) WHERE n.user_id = $user_id{body} RETURN n" for name in labels
     ]
     if not parts:
         raise ValueError("no labels")
-    return "CALL {\n  " + "\n  UNION ALL\n  ".join(parts) + "\n}"
+    return "CALL () {\n  " + "\n  UNION ALL\n  ".join(parts) + "\n}"
 
 
 def count_by_label(labels: list[str]) -> str:
