@@ -241,6 +241,16 @@ def test_topics_and_entities_links_are_per_user_and_deduplicated() -> None:
     assert not {link.memory_id for link in links.about} & {t.id for t in turns}
 
 
+def test_a_topic_is_keyed_by_its_stem_and_named_as_written() -> None:
+    turns = [_turn(0, "My business is growing."), _turn(1, "Businesses like mine need luck.")]
+    facts = HeuristicFactExtractor().extract(USER, turns)
+    links = link_topics_and_entities(USER, [*turns, *facts], speakers=["Sam"])
+    names = {t.name for t in links.topics}
+    assert "business" in names and "busi" not in names  # the stem is the key, not the name
+    again = link_topics_and_entities(USER, facts[::-1], speakers=["Sam"])
+    assert {t.id for t in again.topics} == {t.id for t in links.topics}  # one node per stem
+
+
 def test_greetings_days_and_speaker_nicknames_are_not_entities() -> None:
     """On LoCoMo conv-26 "Hey Caroline", "Thanks Mel", "Last Friday" and "Mel" were the
     commonest entities, each linking dozens of unrelated turns; the names after them stay."""

@@ -34,7 +34,7 @@ def link_topics_and_entities(
         if m.kind.value in ("event", "fact", "procedure"):
             for kw in m.keywords[:3]:
                 key = stem(kw)
-                topic = topics.setdefault(key, new_topic(user_id, key))
+                topic = topics.setdefault(key, new_topic(user_id, key, kw.lower()))
                 out.about.append(Link(memory_id=m.id, node_id=topic.id))
         if m.kind.value in ("turn", "event", "fact"):
             for name in entities(m.text, exclude=speakers):

@@ -64,8 +64,10 @@ def new_event(
     )
 
 
-def new_topic(user_id: str, key: str) -> Topic:
-    return Topic(id=make_id("topic", user_id, key), user_id=user_id, name=key)
+def new_topic(user_id: str, key: str, name: str | None = None) -> Topic:
+    """A topic keyed by its stem (one node for "painting" and "paintings") and named by a word
+    as it was written ("business", not the stem "busi"); the name is set when it is created."""
+    return Topic(id=make_id("topic", user_id, key), user_id=user_id, name=name or key)
 
 
 def new_entity(user_id: str, name: str) -> Entity:
