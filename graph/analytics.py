@@ -384,12 +384,10 @@ class Analytics:
             )
             nodes = [_view_node(r) for r in row["nodes"]]
             shown = {n.id for n in nodes}
-            edges = {  # keyed like the UI's expanded edges, so one edge is never drawn twice
-                f"{src}-{rel}-{dst}": ExplorerEdge(
-                    id=f"{src}-{rel}-{dst}", type=rel, source=src, target=dst
-                )
-                for rel, src, dst in row["edges"]
-                if dst in shown
+            edges = {  # by id: an edge is shown once
+                e.id: e
+                for e in (ExplorerEdge.between(s, rel, d) for rel, s, d in row["edges"])
+                if e.target in shown
             }
             return ExplorerView(
                 nodes=nodes,

@@ -147,6 +147,12 @@ class ExplorerEdge(BaseModel):
     source: str
     target: str
 
+    @classmethod
+    def between(cls, source: str, rel: str, target: str) -> ExplorerEdge:
+        """The edge with its one id (``source-TYPE-target``): the view's edges and those of a
+        node expanded on the page meet under the same id, so none is drawn twice."""
+        return cls(id=f"{source}-{rel}-{target}", type=rel, source=source, target=target)
+
 
 class ExplorerView(BaseModel):
     """A bounded view of one user's graph: ``shown`` of ``total`` nodes."""

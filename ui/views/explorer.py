@@ -12,7 +12,7 @@ import streamlit as st
 from st_link_analysis import EdgeStyle, Event, NodeStyle, st_link_analysis
 
 from graph.analytics import EXPLORER_LABELS
-from schema.analytics import ExplorerNode, ExplorerView
+from schema.analytics import ExplorerEdge, ExplorerNode, ExplorerView
 from schema.errors import PersonaError
 from schema.retrieval import RetrievalRequest, TimeWindow
 from schema.timeutil import get_tz
@@ -114,8 +114,8 @@ for nid, lbl in grow.items():
     for direction, rel, n in detail.neighbours:
         nodes.setdefault(n.id, n)
         src, dst = (detail.node.id, n.id) if direction == "out" else (n.id, detail.node.id)
-        eid = f"{src}-{rel}-{dst}"
-        edges[eid] = {"id": eid, "type": rel, "source": src, "target": dst}
+        edge = ExplorerEdge.between(src, rel, dst)
+        edges[edge.id] = edge.model_dump()
 
 if view.total == 0 and not nodes:
     st.info(f"{md(user)} has no memories of these types in this window.")
