@@ -27,7 +27,17 @@ from agent.extraction.procedural import HeuristicMemoryUpdater
 from agent.extraction.text import keywords
 from agent.extraction.updates import plan_fact_updates
 from schema.agent import MemoryOp, PersonalityObservation
-from schema.nodes import Event, Fact, MemoryNode, Procedure, ProfileEntry, Session, Turn, make_id
+from schema.nodes import (
+    Event,
+    Fact,
+    MemoryNode,
+    Procedure,
+    ProfileEntry,
+    Session,
+    Turn,
+    make_id,
+    merge_named,
+)
 from schema.protocols import (
     EpisodeSegmenter,
     FactExtractor,
@@ -152,10 +162,8 @@ def _link(
     batch: WriteBatch, user_id: str, memories: Sequence[MemoryNode], speakers: Sequence[str]
 ) -> None:
     links = link_topics_and_entities(user_id, memories, speakers=speakers)
-    known_topics = {t.id for t in batch.topics}
-    known_entities = {e.id for e in batch.entities}
-    batch.topics += [t for t in links.topics if t.id not in known_topics]
-    batch.entities += [e for e in links.entities if e.id not in known_entities]
+    merge_named(batch.topics, links.topics)
+    merge_named(batch.entities, links.entities)
     batch.about += links.about
     batch.mentions += links.mentions
 

@@ -8,9 +8,10 @@ time windows), a searchable ``text``, ``keywords`` and an ``embedding``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -39,6 +40,8 @@ __all__ = [
     "User",
     "Year",
     "make_id",
+    "merge_named",
+    "preferred_name",
     "turn_search_text",
 ]
 
@@ -270,6 +273,35 @@ class Entity(NodeModel):
     label: ClassVar[str] = "Entity"
     doc: ClassVar[str] = "A named entity (person, place, thing) that memories MENTION."
     name: str
+
+
+Named = TypeVar("Named", Topic, Entity)
+
+
+def preferred_name(a: str, b: str) -> str:
+    """Which of two surface forms names a topic or entity: the shorter, then the
+    alphabetically first. Commutative, so a name never depends on the order memories were
+    written in (graph/cypher/write.py applies the same rule in MERGE).
+
+    >>> preferred_name("taking", "takes"), preferred_name("Paris", "PARIS")
+    ('takes', 'PARIS')
+    """
+    return min(a, b, key=lambda s: (len(s), s))
+
+
+def merge_named(nodes: list[Named], more: Iterable[Named]) -> None:
+    """Append ``more`` to ``nodes`` one node per id; a node seen again keeps the preferred of
+    the two names (see :func:`preferred_name`)."""
+    at = {n.id: i for i, n in enumerate(nodes)}
+    for n in more:
+        i = at.get(n.id)
+        if i is None:
+            at[n.id] = len(nodes)
+            nodes.append(n)
+        else:
+            name = preferred_name(nodes[i].name, n.name)
+            if name != nodes[i].name:
+                nodes[i] = nodes[i].model_copy(update={"name": name})
 
 
 NODE_MODELS: tuple[type[NodeModel], ...] = (

@@ -23,6 +23,7 @@ from schema.nodes import (
     Topic,
     Turn,
     User,
+    merge_named,
 )
 from schema.retrieval import RetrievalRequest, RetrievalResult, TimeWindow
 
@@ -105,9 +106,8 @@ class WriteBatch(BaseModel):
             "consolidated_sessions",
         ):
             getattr(self, name).extend(getattr(other, name))
-        for name in ("topics", "entities"):
-            have = {n.id for n in getattr(self, name)}
-            getattr(self, name).extend(n for n in getattr(other, name) if n.id not in have)
+        merge_named(self.topics, other.topics)
+        merge_named(self.entities, other.entities)
 
     def is_empty(self) -> bool:
         return not any(

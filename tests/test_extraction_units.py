@@ -251,6 +251,30 @@ def test_a_topic_is_keyed_by_its_stem_and_named_as_written() -> None:
     assert {t.id for t in again.topics} == {t.id for t in links.topics}  # one node per stem
 
 
+def test_topic_and_entity_names_do_not_depend_on_the_order_memories_come_in() -> None:
+    """The name was the first form seen, so one conversation stored for two users (whose fact
+    ids, and so their order, differ) got 'taking' for one and 'takes' for the other."""
+    turns = [
+        _turn(0, "I love taking risks on Paris trips."),
+        _turn(1, "I am excited to see where it takes me in Paris."),
+    ]
+    memories = [*turns, *HeuristicFactExtractor().extract(USER, turns)]
+    forward = link_topics_and_entities(USER, memories, speakers=["Sam"])
+    backward = link_topics_and_entities(USER, memories[::-1], speakers=["Sam"])
+    by_id = lambda links: {n.id: n.name for n in [*links.topics, *links.entities]}  # noqa: E731
+    assert by_id(forward) == by_id(backward)
+    assert "takes" in by_id(forward).values() and "taking" not in by_id(forward).values()
+
+
+def test_facts_said_at_one_moment_keep_the_extractors_order_whatever_their_ids() -> None:
+    turn = _turn(0, "I moved to Denver. I adopted a cat named Miso.")
+    facts = HeuristicFactExtractor().extract(USER, [turn])
+    assert len(facts) >= 2 and len({f.valid_from for f in facts}) == 1
+    assert plan_fact_updates(facts, []).write == facts
+    renamed = [f.model_copy(update={"id": f"z{9 - i}"}) for i, f in enumerate(facts)]
+    assert [f.id for f in plan_fact_updates(renamed, []).write] == [f.id for f in renamed]
+
+
 def test_greetings_days_and_speaker_nicknames_are_not_entities() -> None:
     """On LoCoMo conv-26 "Hey Caroline", "Thanks Mel", "Last Friday" and "Mel" were the
     commonest entities, each linking dozens of unrelated turns; the names after them stay."""

@@ -230,3 +230,24 @@ def test_links_never_cross_users(conn: Any, store: Any, embedder: Any, user_id: 
         f=batch.facts[0].id,
     )
     assert derived[0]["ids"] == [batch.turns[0].id]
+
+
+def test_a_topics_name_does_not_depend_on_the_order_of_writes(
+    conn: Any, store: Any, embedder: Any
+) -> None:
+    """Two batches naming one topic (one stem) differently: written in either order, the
+    stored name is the preferred form, not whichever batch came first."""
+    from conftest import fresh_user
+
+    names = {}
+    for order in (("taking", "takes"), ("takes", "taking")):
+        uid = fresh_user("topic-order")
+        for day, form in enumerate(order):
+            batch = _batch(uid, embedder, n=1, source=f"s{day}", day=day)
+            batch.topics = [Topic(id=make_id("topic", uid, "take"), user_id=uid, name=form)]
+            batch.about = [Link(memory_id=batch.turns[0].id, node_id=batch.topics[0].id)]
+            store.write(batch)
+        rows = conn.read("MATCH (t:Topic {user_id: $u, id: $id}) RETURN t.name AS n",
+                         u=uid, id=make_id("topic", uid, "take"))  # fmt: skip
+        names[order] = [r["n"] for r in rows]
+    assert names == {("taking", "takes"): ["takes"], ("takes", "taking"): ["takes"]}

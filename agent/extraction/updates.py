@@ -47,7 +47,9 @@ def plan_fact_updates(
                 active[fact.slot] = fact
         seen.add(normalise(fact.text))
     existing_ids = {f.id for f in existing_active} | (known_ids or set())
-    for fact in sorted(new, key=lambda f: (f.valid_from, f.id)):
+    # stable: facts said at the same moment keep the extractor's order (their ids embed the
+    # user, so ordering by id made one conversation's graph depend on who it was stored for)
+    for fact in sorted(new, key=lambda f: f.valid_from):
         if fact.id in existing_ids:
             continue  # already stored (re-ingest)
         norm = normalise(fact.text)

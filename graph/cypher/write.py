@@ -153,14 +153,20 @@ MERGE (n)-[:DERIVED_FROM]->(t)
 """
 
 
+#: a topic or entity is keyed by a normal form and named by the shortest surface form seen
+#: (alphabetical among equals): the name is the same whatever order the writes came in
 MERGE_TOPICS = """
 UNWIND $rows AS r
 MERGE (t:Topic {id: r.id, user_id: $user_id}) ON CREATE SET t.name = r.name
+WITH t, r WHERE size(r.name) < size(t.name) OR (size(r.name) = size(t.name) AND r.name < t.name)
+SET t.name = r.name
 """
 
 MERGE_ENTITIES = """
 UNWIND $rows AS r
 MERGE (e:Entity {id: r.id, user_id: $user_id}) ON CREATE SET e.name = r.name
+WITH e, r WHERE size(r.name) < size(e.name) OR (size(r.name) = size(e.name) AND r.name < e.name)
+SET e.name = r.name
 """
 
 LINK_ABOUT = """
