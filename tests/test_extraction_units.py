@@ -403,3 +403,73 @@ def test_an_extraction_prompt_gets_one_repair_request_then_validates() -> None:
     repair = model.calls[1]["messages"][-1]
     assert "Reply with the JSON object only" in str(repair.content)
     assert structured(repair)["task"] == "repair/1"
+
+
+def test_llm_extraction_raises_policy_unavailable_when_the_model_server_refuses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A transport failure during LLM extraction is retried with backoff, then the clear
+    PolicyUnavailable error of agent/policies/calls.py, not a raw traceback and not a
+    silent fall back to the model-free extractor."""
+    from agent_helpers import scripted
+
+    from agent.extraction.facts import LLMFactExtractor
+    from agent.policies import calls
+    from schema.errors import PolicyUnavailable
+
+    monkeypatch.setattr(calls, "RETRIES", (0.0, 0.0))
+    tries: list[int] = []
+
+    def refused(_messages: Sequence[object]) -> str:
+        tries.append(1)
+        raise ConnectionRefusedError("connection refused")
+
+    extractor = LLMFactExtractor(scripted(default=refused))
+    with pytest.raises(PolicyUnavailable) as exc:
+        extractor.extract(USER, [_turn(0, "I moved to Lisbon for a new job in March.")])
+    assert len(tries) == 3  # the first try and two retries
+    assert "did not answer after 3 tries" in exc.value.message
+    assert exc.value.hint and "PERSONA_OPENAI_BASE_URL" in exc.value.hint
+    assert extractor.failures.count == 0
+
+
+def test_llm_extraction_recovers_from_a_flaky_transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_helpers import scripted
+
+    from agent.extraction.facts import LLMFactExtractor
+    from agent.policies import calls
+
+    monkeypatch.setattr(calls, "RETRIES", (0.0, 0.0))
+    script: list[BaseException | str] = [
+        ConnectionResetError("reset"),
+        '{"keep": true, "facts": [{"statement": "Sam moved to Lisbon.", "slot": "lives_in"}]}',
+    ]
+
+    def flaky(_messages: Sequence[object]) -> str:
+        item = script.pop(0)
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    extractor = LLMFactExtractor(scripted(default=flaky))
+    facts = extractor.extract(USER, [_turn(0, "I moved to Lisbon for a new job in March.")])
+    assert [(f.text, f.source, f.slot) for f in facts] == [
+        ("Sam moved to Lisbon.", "llm", "sam:lives_in")
+    ]
+    assert extractor.failures.count == 0 and not script
+
+
+def test_llm_extraction_takes_the_fallback_when_the_model_itself_errs() -> None:
+    """A model error that is not a transport failure is bad output: repair, then the
+    model-free extractor for that turn."""
+    from agent_helpers import scripted
+
+    from agent.extraction.facts import LLMFactExtractor
+
+    def broken(_messages: Sequence[object]) -> str:
+        raise ValueError("the model produced a tensor of NaNs")
+
+    extractor = LLMFactExtractor(scripted(default=broken))
+    facts = extractor.extract(USER, [_turn(0, "I moved to Lisbon for a new job in March.")])
+    assert facts and all(f.source == "heuristic" for f in facts)
+    assert extractor.failures.count == 1

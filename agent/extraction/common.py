@@ -1,5 +1,11 @@
 """What the extraction tasks share: the first-person test, and for the LLM versions the JSON
-call with one repair retry, the failure log and the chat-turn view of a Turn."""
+call with one repair retry, the failure log and the chat-turn view of a Turn.
+
+The JSON call goes through :func:`agent.policies.calls.call_policy`, like the agent's own
+steps: a transport failure is retried with backoff, then raised as
+:class:`schema.errors.PolicyUnavailable` (never a raw traceback, never mistaken for bad
+JSON); any other model error comes back as ``<error>`` text, fails validation and takes the
+repair retry, then the caller's model-free fallback."""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from pydantic import BaseModel
 
+from agent.policies.calls import call_policy
 from agent.prompts import repair
 from agent.prompts._common import ChatTurn, JsonResponseError, parse_json_response
 from schema.nodes import Turn
@@ -35,11 +42,14 @@ class Failures:
 def call_json(
     model: BaseChatModel, messages: list[BaseMessage], response: type[M], *, retries: int = 1
 ) -> M:
-    """Invoke ``model`` and validate its JSON as ``response``; retry with the error shown."""
+    """Call ``model`` and validate its JSON as ``response``; retry with the error shown.
+
+    Raises :class:`schema.errors.PolicyUnavailable` when the model's server does not answer
+    (after the retries of :data:`agent.policies.calls.RETRIES`)."""
     convo = list(messages)
     error: JsonResponseError | None = None
     for _ in range(retries + 1):
-        reply = str(model.invoke(convo).content)
+        reply = call_policy(model, convo)
         try:
             return parse_json_response(reply, response)
         except JsonResponseError as exc:

@@ -41,11 +41,16 @@ def is_transport_error(exc: BaseException) -> bool:
     )
 
 
-def call_policy(policy: BaseChatModel, messages: Sequence[BaseMessage], stop: list[str]) -> str:
-    """The policy's reply text (see the module's docstring for failures)."""
+def call_policy(
+    policy: BaseChatModel, messages: Sequence[BaseMessage], stop: list[str] | None = None
+) -> str:
+    """The policy's reply text (see the module's docstring for failures); ``stop=None`` for
+    a call with no stop sequences (the JSON extraction calls)."""
     for attempt, pause in enumerate((*RETRIES, None)):
         try:
-            reply = policy.invoke(list(messages), stop=stop)
+            reply = (
+                policy.invoke(list(messages), stop=stop) if stop else policy.invoke(list(messages))
+            )
             break
         except Exception as exc:
             if not is_transport_error(exc):
