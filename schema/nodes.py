@@ -91,7 +91,6 @@ class NodeModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
     label: ClassVar[str]
     doc: ClassVar[str]
-    #: properties that hold datetimes (written as Neo4j DATETIME)
     id: str = Field(description="stable id, unique per label")
     user_id: str = Field(description="the owner; every query is scoped by it")
 

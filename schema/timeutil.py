@@ -43,11 +43,6 @@ def to_utc(value: datetime, tz: tzinfo = UTC) -> datetime:
     return ensure_aware(value, tz).astimezone(UTC)
 
 
-def local_date(value: datetime) -> date:
-    """The calendar date of an aware datetime in its own offset."""
-    return value.date()
-
-
 def format_time(value: datetime) -> str:
     """``2024-09-23 20:08 (Monday)``: minute resolution with the weekday, the one way every
     surface shows a time (windows, tables, steps); prompts build on it in agent/prompts."""

@@ -125,8 +125,6 @@ class LLMSegmenter:
     """Episodes drawn by the model over the whole session (they must cover every turn once);
     TextTiling takes over for a session the model fails on."""
 
-    source = "llm"
-
     def __init__(self, model: BaseChatModel, *, retries: int = 1) -> None:
         self.model = model
         self.retries = retries

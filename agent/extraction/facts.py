@@ -100,8 +100,6 @@ class HeuristicFactExtractor:
     sentence rewritten in the third person; keywords are its content words.
     """
 
-    source = "heuristic"
-
     def extract(
         self, user_id: str, turns: Sequence[Turn], active: Sequence[Fact] = ()
     ) -> list[Fact]:
@@ -141,8 +139,6 @@ class HeuristicFactExtractor:
 class LLMFactExtractor:
     """Facts proposed by the model (JSON, one repair retry); the model-free extractor takes
     over for a turn the model fails on."""
-
-    source = "llm"
 
     def __init__(self, model: BaseChatModel, *, retries: int = 1) -> None:
         self.model = model
