@@ -245,12 +245,7 @@ def memories_cmd(
     rows = make_app().store.list_memories(user, kinds, span, limit)
     table = Table("time", "type", "status", "text", title=shown(f"{user}: {span.describe()}"))
     for r in rows:
-        who = f"{r.get('speaker')}: " if r.get("speaker") else ""
-        table.add_row(
-            format_time(r["t"]),
-            str(r["kind"]),
-            str(r.get("status") or ""),
-            cell(who + str(r.get("text"))),
-        )
+        who = f"{r.speaker}: " if r.speaker else ""
+        table.add_row(format_time(r.t), r.kind.value, r.status or "", cell(who + r.text))
     console.print(table)
     console.print(f"{len(rows)} memories")

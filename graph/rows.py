@@ -20,7 +20,7 @@ from schema.nodes import (
     Turn,
     make_id,
 )
-from schema.protocols import WriteStats
+from schema.protocols import MemoryListing, WriteStats
 from schema.retrieval import RetrievedMemory, Why
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "model_props",
     "native",
     "snapshot_props",
+    "to_listing",
     "to_memory",
     "to_snapshot",
     "to_turn",
@@ -130,6 +131,14 @@ def model_props(row: dict[str, Any], model: type[NodeModel]) -> dict[str, Any]:
 def to_turn(row: dict[str, Any]) -> Turn:
     props = {k: v for k, v in local_times(native(row)).items() if k not in _INTERNAL}
     return Turn.model_validate(props)
+
+
+def to_listing(row: dict[str, Any]) -> MemoryListing:
+    """A listed memory in local time, restricted to the listing's fields (so no internals)."""
+    fields = MemoryListing.model_fields
+    return MemoryListing.model_validate(
+        {k: v for k, v in local_times(native(row)).items() if k in fields}
+    )
 
 
 def to_snapshot(row: dict[str, Any]) -> PersonalitySnapshot:

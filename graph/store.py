@@ -30,7 +30,7 @@ from graph.connection import run as cypher
 from graph.cypher import read as R
 from graph.cypher import write as W
 from graph.retrieval import lucene_query
-from graph.rows import local_times, model_props, native, to_snapshot, to_turn
+from graph.rows import model_props, native, to_listing, to_snapshot, to_turn
 from graph.vectors import fill_embeddings
 from graph.writes import check_owner, write_batch
 from schema.errors import ConfigError, StoreError
@@ -46,6 +46,7 @@ from schema.nodes import (
 from schema.protocols import (
     Embedder,
     ImageEmbedder,
+    MemoryListing,
     ServerFacts,
     UserContext,
     WriteBatch,
@@ -60,8 +61,6 @@ from schema.retrieval import (
 )
 
 __all__ = ["Neo4jMemoryStore", "native"]
-
-_INTERNAL = ("tenant", "embedding", "image_embedding")  # never part of a listing
 
 
 class Neo4jMemoryStore:
@@ -258,7 +257,7 @@ class Neo4jMemoryStore:
 
     def list_memories(
         self, user_id: str, kinds: Sequence[MemoryKind], window: TimeWindow, limit: int = 100
-    ) -> list[dict[str, object]]:
+    ) -> list[MemoryListing]:
         rows = self.conn.read(
             R.LIST_MEMORIES,
             user_id=user_id,
@@ -267,10 +266,7 @@ class Neo4jMemoryStore:
             end=window.end,
             limit=limit,
         )
-        return [
-            {k: v for k, v in local_times(native(r["m"])).items() if k not in _INTERNAL}
-            for r in rows
-        ]
+        return [to_listing(r["m"]) for r in rows]
 
     def active_facts(self, user_id: str, slot: str | None = None) -> list[Fact]:
         rows = self.conn.read(R.ACTIVE_FACTS, user_id=user_id, slot=slot)

@@ -34,6 +34,7 @@ __all__ = [
     "ImageEmbedder",
     "Link",
     "MemoryEraser",
+    "MemoryListing",
     "MemoryReader",
     "MemoryRetriever",
     "MemoryStore",
@@ -135,6 +136,41 @@ class UserContext(BaseModel):
     profile: list[ProfileEntry] = Field(default_factory=list)
     procedures: list[Procedure] = Field(default_factory=list)
     personality: PersonalitySnapshot | None = None
+
+
+class MemoryListing(BaseModel):
+    """One memory as a listing shows it (``MemoryReader.list_memories``): what every kind has,
+    plus the kind-specific fields a table or a benchmark reads, ``None``/empty where the kind
+    has none. Never the store's internals (tenant token, UTC offset, embeddings); times are
+    in the offset the memory was said in."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    kind: MemoryKind
+    t: AwareDatetime
+    text: str = ""
+    keywords: list[str] = Field(default_factory=list)
+    session_id: str | None = Field(default=None, description="turns and events")
+    speaker: str | None = Field(default=None, description="turns: who said it")
+    role: str | None = Field(default=None, description="turns: user, assistant or other")
+    source_id: str | None = Field(default=None, description="turns: the id in the source")
+    image_caption: str | None = None
+    status: str | None = Field(default=None, description="facts and procedures")
+    slot: str | None = Field(default=None, description="facts")
+    type: str | None = Field(default=None, description="procedures: habit or goal")
+    valid_from: AwareDatetime | None = None
+    valid_to: AwareDatetime | None = None
+    t_end: AwareDatetime | None = Field(default=None, description="events: the last turn's time")
+    turn_ids: list[str] = Field(
+        default_factory=list, description="events, facts, procedures: provenance turns"
+    )
+
+    def __getitem__(self, name: str) -> object:
+        """``listing["id"]``: the dict-style reads of callers written before this model
+        (tests/test_hostile_input.py); new code reads the attributes."""
+        if name not in type(self).model_fields:
+            raise KeyError(name)
+        return getattr(self, name)
 
 
 class WriteStats(BaseModel):
@@ -242,7 +278,7 @@ class MemoryReader(Protocol):
         kinds: Sequence[MemoryKind],
         window: TimeWindow,
         limit: int = 100,
-    ) -> list[dict[str, object]]: ...
+    ) -> list[MemoryListing]: ...
 
     def active_facts(self, user_id: str, slot: str | None = None) -> list[Fact]: ...
 

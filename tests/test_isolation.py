@@ -143,7 +143,7 @@ def test_reads_are_scoped(conn: Any, session_store: Any, users: tuple[str, str])
         assert session_store.session_turns(a, s.id) == []
     assert {f.user_id for f in session_store.active_facts(a)} == {a}
     listed = session_store.list_memories(a, list(MemoryKind), TimeWindow(), limit=1000)
-    assert _owners(conn, [m["id"] for m in listed]) == {a}
+    assert _owners(conn, [m.id for m in listed]) == {a}
 
 
 @settings(

@@ -15,6 +15,7 @@ from graph.store import Neo4jMemoryStore
 from schema.nodes import MemoryKind
 from schema.protocols import (
     MemoryEraser,
+    MemoryListing,
     MemoryReader,
     MemoryRetriever,
     MemoryStore,
@@ -81,7 +82,18 @@ def test_reader_returns_typed_models_without_internals(
     sessions = impl.sessions(a)
     assert sessions and impl.last_session(a) is not None
     rows = impl.list_memories(a, list(MemoryKind), TimeWindow(), 500)
-    assert rows and not any("tenant" in r or "embedding" in r for r in rows)
+    assert rows and all(isinstance(r, MemoryListing) for r in rows)
+    assert not {"tenant", "t_offset", "embedding", "image_embedding"} & set(
+        MemoryListing.model_fields
+    )
+    assert {r.kind for r in rows} >= {MemoryKind.TURN, MemoryKind.FACT}
+    assert [r.t for r in rows] == sorted(r.t for r in rows)
+    # each kind's own fields come through; times read back in the offset they were said in
+    turn = next(r for r in rows if r.kind == MemoryKind.TURN)
+    assert turn.speaker and turn.role and turn.session_id and turn.t.utcoffset() is not None
+    fact = next(r for r in rows if r.kind == MemoryKind.FACT)
+    assert fact.status in {"active", "superseded"} and fact.turn_ids and fact.valid_from
+    assert fact["id"] == fact.id  # the dict-style read older callers use
     ctx = impl.user_context(a)
     assert ctx.last_session is not None and ctx.last_session_turns
     assert all(f.user_id == a for f in impl.active_facts(a))

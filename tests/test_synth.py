@@ -149,7 +149,7 @@ def test_memories_in_trajectories_come_from_the_store(dataset: Any, session_stor
         user = next(q.user_id for q in dataset.questions if q.id == t.question_id)
         if user not in stored:
             rows = session_store.list_memories(user, [MemoryKind.TURN], TimeWindow(), 10_000)
-            stored[user] = {str(r["text"]) for r in rows}
+            stored[user] = {r.text for r in rows}
         shown = [m["content"] for m in t.messages if m["content"].startswith("Memories found")]
         assert shown
         for block in shown:

@@ -140,7 +140,7 @@ def _check(store: Any, data: Data, window: TimeWindow, start: int | None, end: i
         assert got["vector"] == expected, (path, "vector")
         assert got["fulltext"] == expected, (path, "fulltext")
     listed = store.list_memories(data.user_id, list(MemoryKind), window, limit=1000)
-    assert {m["id"] for m in listed} == expected
+    assert {m.id for m in listed} == expected
 
 
 def _w(start: int | None, end: int | None, tz: Any = UTC) -> TimeWindow:

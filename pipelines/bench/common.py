@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -184,16 +184,8 @@ def source_maps(store: MemoryReader, user_id: str) -> tuple[dict[str, str], dict
     from schema.retrieval import TimeWindow
 
     rows = store.list_memories(user_id, list(MemoryKind), TimeWindow(), 10_000_000)
-    turn_source = {
-        str(r["id"]): str(r["source_id"])
-        for r in rows
-        if r["kind"] == "turn" and r.get("source_id")
-    }
-    provenance = {
-        str(r["id"]): [str(t) for t in cast(list[Any], r.get("turn_ids") or [])]
-        for r in rows
-        if r["kind"] != "turn"
-    }
+    turn_source = {r.id: r.source_id for r in rows if r.kind == MemoryKind.TURN and r.source_id}
+    provenance = {r.id: list(r.turn_ids) for r in rows if r.kind != MemoryKind.TURN}
     return turn_source, provenance
 
 

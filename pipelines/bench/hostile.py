@@ -138,7 +138,7 @@ def _check(
         tally.problem("not read back as written", text, repr([t.text for t in back]))
     window = TimeWindow(start=T0 + timedelta(minutes=i), end=T0 + timedelta(minutes=i + 1))
     listed = store.list_memories(a, list(MemoryKind), window)
-    if [m.get("text") for m in listed] != [text]:
+    if [m.text for m in listed] != [text]:
         tally.problem("not read back as written", text, f"list_memories: {listed!r}")
     # the read APIs: the text as query and keyword, every unit, every expansion
     for unit in ("memory", "turn"):

@@ -39,11 +39,11 @@ if rows:
         pd.DataFrame(
             [
                 {
-                    "id": r["id"],
-                    "time": format_time(t) if isinstance(t := r["t"], datetime) else t,
-                    "type": r["kind"],
-                    "session": r.get("session_id"),
-                    "text": r.get("text"),
+                    "id": r.id,
+                    "time": format_time(r.t),
+                    "type": r.kind.value,
+                    "session": r.session_id,
+                    "text": r.text,
                 }
                 for r in rows
             ]
