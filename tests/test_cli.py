@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
+from langchain_core.messages import BaseMessage
 from typer.testing import CliRunner
 
 import cli
@@ -114,3 +117,108 @@ def test_help_shows_flags_bare_and_values_with_their_type() -> None:
     direct = next(line for line in shown.splitlines() if "--direct" in line)
     assert "non-reasoning mode" in direct and "<" not in direct
     assert "<str>" in next(line for line in shown.splitlines() if "--user" in line)
+
+
+def _conversation(path: Path, texts: list[str]) -> Path:
+    """A one-session native conversation: Sam says ``texts``, the assistant answers each."""
+    turns = []
+    for i, text in enumerate(texts):
+        at = f"2024-05-0{i + 1}T09:00:00+02:00"
+        turns.append({"role": "user", "text": text, "timestamp": at})
+        turns.append({"role": "assistant", "text": "Noted.", "timestamp": at[:17] + "30+02:00"})
+    path.write_text(
+        json.dumps(
+            {
+                "format": "personagraph/v1",
+                "user": {"id": "sam", "name": "Sam"},
+                "timezone": "Europe/Paris",
+                "sessions": [{"id": "s1", "turns": turns}],
+            }
+        )
+    )
+    return path
+
+
+def _extraction_model(messages: Sequence[BaseMessage]) -> str:
+    """The LLM extraction tasks answered by system prompt: a fact no heuristic would write,
+    one episode over the session, an openness reading, no procedural change."""
+    system, human = str(messages[0].content), str(messages[-1].content)
+    if "long-term semantic memory" in system:
+        fact = {"statement": "Sam keeps bees on the roof.", "slot": "hobby"}
+        return json.dumps({"keep": True, "facts": [fact]})
+    if "topic segments" in system:
+        n = len(human.splitlines())
+        return json.dumps(
+            {"events": [{"summary": "Sam talks about bees.", "turns": list(range(n))}]}
+        )
+    if "Big Five" in system:
+        return '{"openness": 5}'
+    return '{"ops": []}'
+
+
+def test_ingest_honours_the_extractor_and_pem_settings(
+    cli_settings: Settings,
+    session_store: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PERSONA_EXTRACTOR=llm and the pem_* settings, read from the environment by the CLI,
+    reach the ingest: the model's fact is stored and every personality snapshot took the
+    configured weight (the defaults would give no snapshot at all, and 0.5 for the first)."""
+    from conftest import fresh_user
+
+    from agent.policies import ScriptedChatModel
+
+    model = ScriptedChatModel(default=_extraction_model)
+    monkeypatch.setattr("pipelines.app.build_policy", lambda _s: model)
+    for name in ("NEO4J_URI", "PERSONA_NEO4J_URI", "PERSONA_POLICY"):
+        monkeypatch.delenv(name, raising=False)
+    env = {
+        "PERSONA_HOME": str(cli_settings.home),
+        "PERSONA_NEO4J_HEAP": cli_settings.neo4j_heap,
+        "PERSONA_NEO4J_PAGECACHE": cli_settings.neo4j_pagecache,
+        "PERSONA_TIMEZONE": "UTC",
+        "PERSONA_EXTRACTOR": "llm",
+        "PERSONA_PEM_FLOOR": "0.3",
+        "PERSONA_PEM_CEILING": "0.3",
+        "PERSONA_PEM_HORIZON": "7",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(cli._State, "settings", None)  # read once, from this environment
+    uid = fresh_user("cli-llm")
+    conv = _conversation(
+        tmp_path / "bees.json", ["I spent the morning with my bees.", "The hive is busy today."]
+    )
+    result = runner.invoke(cli.app, ["ingest", str(conv), "--user", uid], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert cli._State.settings is not None and cli._State.settings.extractor == "llm"
+    assert model.calls, "the ingest never asked the model"
+
+    facts = session_store.active_facts(uid)
+    assert [(f.text, f.source) for f in facts] == [("Sam keeps bees on the roof.", "llm")]
+    snapshots = session_store.personality_history(uid)
+    assert len(snapshots) == 2  # one per user turn with a signal
+    assert [s.weight for s in snapshots] == pytest.approx([0.3, 0.3])
+    assert snapshots[-1].openness == pytest.approx(3.0 + 0.3 * 2 + 0.3 * 0.7 * 2)
+
+
+def test_memories_lists_typed_rows_with_speaker_status_and_local_time(
+    cli_settings: Settings, tmp_path: Path
+) -> None:
+    from conftest import fresh_user
+
+    uid = fresh_user("cli-list")
+    conv = _conversation(
+        tmp_path / "garden.json", ["I planted tomatoes in my garden on the balcony."]
+    )
+    assert runner.invoke(cli.app, ["ingest", str(conv), "--user", uid], env=WIDE).exit_code == 0
+    turns = runner.invoke(cli.app, ["memories", "--user", uid, "--type", "turn"], env=WIDE)
+    assert turns.exit_code == 0, turns.output
+    assert "Sam: I planted tomatoes in my garden on the balcony." in turns.output
+    assert "2024-05-01 09:00 (Wednesday)" in turns.output  # said at 09:00 +02:00, shown so
+    assert "2 memories" in turns.output
+    facts = runner.invoke(cli.app, ["memories", "--user", uid, "--type", "fact"], env=WIDE)
+    assert facts.exit_code == 0, facts.output
+    assert "fact" in facts.output and "active" in facts.output and "tomatoes" in facts.output
+    assert "Sam:" not in facts.output  # a fact has no speaker
