@@ -17,6 +17,7 @@ from cli._shared import (
     make_app,
     settings,
     show_error,
+    text_arg,
     user_cb,
     when,
 )
@@ -45,6 +46,8 @@ def ask_cmd(
     """Ask one question; shows each step: thinking, retrievals with windows, memories, answer."""
     from pipelines.conversation import ask
 
+    question = text_arg(question, "question")  # checked before anything starts
+    asked_at = when(at, "--at")
     a = make_app()
     _policy_banner()
     with a.checkpointer() if not no_update else nullcontext() as saver:
@@ -54,7 +57,7 @@ def ask_cmd(
             user,
             question,
             console=console,
-            now=when(at, "--at"),
+            now=asked_at,
             mode="direct" if direct else "reason",
             update=not no_update,
             user_name=name,

@@ -118,3 +118,36 @@ def test_a_stale_pid_file_and_a_taken_port_are_said_and_recovered(settings, tmp_
                 conn.close()
     finally:
         server.stop()
+
+
+def test_the_password_never_reaches_a_log_or_the_db_commands(neo4j_server, cli_settings) -> None:
+    """The generated password is in the 0600 password file only: not in any file of the
+    server's logs folder (neo4j.log, debug.log, security.log, console.log, ...), also after a
+    refused login and a good one, and not in what `persona db start/status/logs` print."""
+    from typer.testing import CliRunner
+
+    import cli
+    from graph.connection import Neo4jConnection
+    from schema.errors import PersonaError
+
+    real = neo4j_server.password()
+    assert len(real) > 20  # a generated one, long enough not to occur by chance
+    with pytest.raises(PersonaError):  # a refused login: Neo4j logs the attempt
+        Neo4jConnection(neo4j_server.uri(), "neo4j", "not-the-password").info  # noqa: B018
+    good = Neo4jConnection(neo4j_server.uri(), "neo4j", real)
+    try:
+        assert good.read("RETURN 1 AS x") == [{"x": 1}]
+    finally:
+        good.close()
+    runner = CliRunner()
+    said = []
+    for args in (["db", "start"], ["db", "status"], ["db", "logs", "-n", "100000"]):
+        result = runner.invoke(cli.app, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 0, (args, result.output, result.exception)
+        said.append(result.output)
+    assert "Neo4j running" in said[0] and "community" in said[1]
+    assert real not in "\n".join(said)
+    logs = [p for p in neo4j_server.logs_dir.rglob("*") if p.is_file()]
+    assert any(p.name == "neo4j.log" for p in logs) and any(p.name == "debug.log" for p in logs)
+    leaked = [p.name for p in logs if real.encode() in p.read_bytes()]
+    assert leaked == [], f"the password is in {leaked}"

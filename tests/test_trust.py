@@ -121,6 +121,8 @@ def test_emoji_codes_tabs_and_escape_sequences_in_user_text_stay_inert(
         (["search", "x", "--user", "u", "-n", "0"], "greater than or equal to 1"),
         (["search", "x", "--user", "u", "-n", "501"], "less than or equal to 500"),
         (["search", "  ", "--user", "u"], "query is empty"),
+        (["ask", "  ", "--user", "u"], "question is empty"),
+        (["ask", "", "--user", "u", "--no-update"], "question is empty"),
         (["search", "x", "--user", " "], "user id cannot be empty"),
         (["search", "x", "--user", "u", "--from", "2024-05-02", "--to", "2024-05-01"], "swap"),
         (["search", "x", "--user", "u", "--from", "2024-05-01", "--to", "2024-05-01"], "swap"),
@@ -171,13 +173,30 @@ def test_a_symlink_that_leads_outside_is_refused(cli_settings: Settings, tmp_pat
     assert result.exit_code != 0 and "outside" in _said(result)
 
 
-def test_the_home_and_checkpoints_are_private(cli_settings: Settings) -> None:
+def test_the_home_and_checkpoints_are_private(cli_settings: Settings, tmp_path: Path) -> None:
+    """A home and a checkpoint file left readable by others (0755/0644, as an older version or
+    a umask of 022 made them) are made private when the checkpoints are opened; so are the
+    SQLite journal files beside them."""
+    import os
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
     from pipelines.app import App
 
-    with App(cli_settings).checkpointer():
-        pass
-    assert stat.S_IMODE(cli_settings.home.stat().st_mode) == 0o700
-    assert stat.S_IMODE(cli_settings.checkpoint_path.stat().st_mode) == 0o600
+    s = cli_settings.model_copy(update={"home": tmp_path / "home"})
+    s.home.mkdir(mode=0o755)
+    os.chmod(s.home, 0o755)  # mkdir's mode is masked by the umask: set it as it is found
+    s.checkpoint_path.touch()
+    os.chmod(s.checkpoint_path, 0o644)
+    assert stat.S_IMODE(s.home.stat().st_mode) == 0o755  # the test starts from a public home
+    with App(s).checkpointer() as saver:
+        assert isinstance(saver, SqliteSaver)
+        saver.setup()  # WAL mode: the -wal and -shm files exist while it is open
+        journals = [p for p in s.home.iterdir() if p.name.startswith(s.checkpoint_path.name)]
+        assert len(journals) == 3, journals
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in journals}
+    assert stat.S_IMODE(s.home.stat().st_mode) == 0o700
+    assert modes == dict.fromkeys(modes, 0o600), modes
 
 
 def _threads(settings: Settings, uid: str) -> set[str]:
