@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import typer
 from rich.text import Text
@@ -14,6 +14,10 @@ from rich.text import Text
 from pipelines.terminal import make_console, plain, shown
 from schema.errors import PersonaError
 from schema.settings import Settings
+
+if TYPE_CHECKING:  # the CLI imports its clients lazily (start-up time)
+    from pipelines.app import App
+    from schema.retrieval import TimeWindow
 
 __all__ = [
     "app",
@@ -112,14 +116,14 @@ def note(message: str) -> None:
     err.print(note_line(message))
 
 
-def make_app(s: Settings | None = None) -> Any:
+def make_app(s: Settings | None = None) -> App:
     """Clients for these settings (the user's home unless told otherwise)."""
     from pipelines.app import App
 
     return App(s or settings(), note=note)
 
 
-def bench_app(embedder: str | None = None) -> Any:
+def bench_app(embedder: str | None = None) -> App:
     """Benchmarks run against their own embedded server, never the user's data: one home per
     embedding model (<home>/bench/<model>), since a database holds one model's vectors. With
     NEO4J_URI they use that server, with bench- prefixed users only."""
@@ -175,7 +179,7 @@ def text_arg(value: str, what: str) -> str:
     return value
 
 
-def window(start: str | None, end: str | None) -> Any:
+def window(start: str | None, end: str | None) -> TimeWindow:
     """``--from``/``--to`` as a half-open TimeWindow; a start not before its end is an error."""
     from schema.retrieval import TimeWindow
 
@@ -191,7 +195,13 @@ _ISO_LIKE = re.compile(r"^\s*\d{4}-\d{1,2}")
 _SLASHED = re.compile(r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{2,4})\s*$")
 
 
-def when(value: str | None, label: str) -> Any:
+@overload
+def when(value: str, label: str) -> datetime: ...
+@overload
+def when(value: None, label: str) -> None: ...
+@overload
+def when(value: str | None, label: str) -> datetime | None: ...
+def when(value: str | None, label: str) -> datetime | None:
     """A date/time option: ISO 8601 or words ("last March", "yesterday"). An ISO-looking
     value that is not a valid date (2024-13-01) and a day/month order that cannot be told
     (03/04/2024) are errors, never guesses; years outside 1900-2200 are refused."""

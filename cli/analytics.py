@@ -4,13 +4,18 @@ as PNG plots with --plot. The same functions draw the Streamlit analytics page."
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.table import Table
 
 from cli._shared import choices, console, err, make_app, user_cb, when, window
 from pipelines.terminal import shown
+
+if TYPE_CHECKING:
+    from graph.analytics import Analytics
+    from schema.analytics import Unit
+    from schema.retrieval import TimeWindow
 
 __all__ = ["analytics_app"]
 
@@ -27,14 +32,20 @@ _PLOT = typer.Option("--plot", help="write a PNG plot here")
 _UNITS = ("day", "week", "month")
 
 
-def _an() -> Any:
+def _an() -> Analytics:
     from graph.analytics import Analytics
 
     return Analytics(make_app().conn)
 
 
-def _window(start: str | None, end: str | None) -> Any:
+def _window(start: str | None, end: str | None) -> TimeWindow:
     return window(start, end)
+
+
+def _unit(value: str) -> Unit:
+    if value in _UNITS:
+        return cast("Unit", value)
+    raise typer.BadParameter(f"{value!r}: use day, week or month", param_hint="--unit")
 
 
 def _table(title: str, headers: list[str], rows: list[list[Any]]) -> None:
@@ -82,9 +93,8 @@ def activity_cmd(
     plot: Annotated[Path | None, _PLOT] = None,
 ) -> None:
     """Turns, sessions, facts and episodes per day, week or month."""
-    if unit not in _UNITS:
-        raise typer.BadParameter(f"{unit!r}: use day, week or month", param_hint="--unit")
-    rows = _an().activity(user, unit, _window(start, end))
+    u = _unit(unit)  # checked before anything connects
+    rows = _an().activity(user, u, _window(start, end))
     _table(
         f"{user}: activity per {unit}",
         ["period", "turns", "sessions", "facts", "events"],
@@ -112,9 +122,8 @@ def topics_cmd(
     top: Annotated[int, typer.Option(min=1, max=50)] = 8,
 ) -> None:
     """How often the main topics come up, period by period."""
-    if unit not in _UNITS:
-        raise typer.BadParameter(f"{unit!r}: use day, week or month", param_hint="--unit")
-    rows = _an().topics_over_time(user, unit, _window(start, end), top=top)
+    u = _unit(unit)
+    rows = _an().topics_over_time(user, u, _window(start, end), top=top)
     _table(
         f"{user}: topics per {unit}",
         ["period", "topic", "count"],

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli._shared import bench_app, cell, console, err, note_line, settings
 from schema.errors import ConfigError
+
+if TYPE_CHECKING:
+    from schema.protocols import Embedder, MemoryStore
 
 bench_group = typer.Typer(
     help="Benchmarks: JSON + Markdown + plots under docs/benchmarks/ (baselines in the same run).",
@@ -309,7 +312,7 @@ def bench_embedders(
     default = settings().embedder
 
     @contextmanager
-    def open_model(name: str) -> Any:
+    def open_model(name: str) -> Iterator[tuple[MemoryStore, Embedder]]:
         a = bench_app(name)
         try:
             yield a.store, a.embedder

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -27,6 +27,9 @@ from cli._shared import (
 )
 from pipelines.terminal import shown
 
+if TYPE_CHECKING:
+    from pipelines.app import App
+
 
 @app.command("schema")
 def schema_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
@@ -40,7 +43,7 @@ def schema_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 
 
 # ------------------------------------------------------------------------------- ingest
-def _replace_session(a: Any, uid: str, session_id: str) -> None:
+def _replace_session(a: App, uid: str, session_id: str) -> None:
     from graph.forget import plan_forget
     from pipelines.forget import forget
     from schema.forget import ForgetScope

@@ -17,12 +17,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from schema.datasets import GoldQuestion
 from schema.protocols import MemoryStore
 from schema.settings import Settings
 from schema.training import TrainConfig
+
+if TYPE_CHECKING:
+    from pipelines.app import App
 
 __all__ = ["TrainingRun", "policy_report", "train_settings"]
 
@@ -110,7 +113,7 @@ class TrainingRun:
 
     # ------------------------------------------------------------------ plumbing
     @property
-    def app(self) -> Any:
+    def app(self) -> App:
         if self._app is None:
             from pipelines.app import App
 
