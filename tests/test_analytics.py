@@ -154,3 +154,76 @@ def test_nothing_of_another_user_appears(an: Analytics, seeded: Any) -> None:
     view = an.explore(uid)
     assert all(n.props.get("user_id") == uid for n in view.nodes)
     assert an.labels(uid)["Turn"] == 6
+
+
+# ------------------------------------------------------------------------- query plans
+def _analytics_statements() -> dict[str, str]:
+    """Every analytics and explorer statement, the windowed builders with both bounds."""
+    from graph.analytics import EXPLORER_LABELS
+    from graph.cypher import analytics as A
+
+    out: dict[str, str] = {}
+    for name, value in vars(A).items():
+        if name.isupper() and isinstance(value, str) and "MATCH" in value:
+            out[name] = value
+        elif name.isupper() and callable(value):
+            out[name] = value(True, True)
+    labels = list(EXPLORER_LABELS)
+    out["explorer_view"] = A.explorer_view(labels, True, True)
+    out["count_by_label"] = A.count_by_label(labels)
+    for builder in (A.node, A.provenance, A.supersession, A.neighbours):
+        out[builder.__name__] = builder("Fact")
+    return out
+
+
+def _operators(plan: dict[str, Any], depth: int = 0) -> list[tuple[int, str, str]]:
+    """(depth, operator without its runtime suffix, details) of a plan tree, root first."""
+    here = (depth, plan["operatorType"].split("@")[0], str(plan.get("args", {}).get("Details", "")))
+    return [here, *(o for c in plan.get("children", []) for o in _operators(c, depth + 1))]
+
+
+def _plans(conn: Any) -> dict[str, list[tuple[int, str, str]]]:
+    with conn.driver.session(database=conn.database) as session:
+        return {
+            name: _operators(session.run("EXPLAIN " + stmt).consume().plan)
+            for name, stmt in _analytics_statements().items()
+        }
+
+
+def test_no_analytics_query_scans_every_node_or_edge(conn: Any, seeded: Any) -> None:
+    """The planner's own word: no statement reads the whole graph (every user's nodes or
+    every user's relationships of a type) to find one user's memories."""
+    plans = _plans(conn)
+    assert {"FACT_CHANGES", "ACTIVITY", "BETWEEN", "DURATION", "explorer_view"} <= set(plans)
+    whole = ("AllNodesScan", "RelationshipTypeScan", "AllRelationshipsScan")
+    found = {
+        name: [op for _, op, _ in ops if any(w in op for w in whole)] for name, ops in plans.items()
+    }
+    assert not {name: ops for name, ops in found.items() if ops}
+
+
+def test_fact_changes_start_from_the_users_own_nodes_by_label(conn: Any, seeded: Any) -> None:
+    """What superseded what starts from a user_id index seek (or a label scan filtered by the
+    user) on each label a SUPERSEDES edge leaves, then expands the edge: it never starts from
+    the edges themselves."""
+    from graph.cypher.analytics import SUPERSEDING_LABELS
+
+    ops = _plans(conn)["FACT_CHANGES"]
+    leaves = [
+        (i, op, details)
+        for i, (depth, op, details) in enumerate(ops)
+        if i + 1 == len(ops) or ops[i + 1][0] <= depth
+    ]
+    starts = []
+    for i, op, details in leaves:
+        if op == "Argument":
+            continue  # the input of a subquery branch, not a read
+        if op == "NodeIndexSeek":
+            assert "(user_id" in details and "user_id = $user_id" in details, details
+        else:
+            assert op == "NodeByLabelScan", (op, details)
+            parent = next(o for o in reversed(ops[:i]) if o[0] == ops[i][0] - 1)
+            assert parent[1] == "Filter" and "user_id = $user_id" in parent[2], parent
+        starts.append(details.split(":", 1)[1].split("(", 1)[0].strip("` "))
+    assert sorted(starts) == sorted(SUPERSEDING_LABELS)
+    assert any(op.startswith("Expand") and "SUPERSEDES" in d for _, op, d in ops)

@@ -1,5 +1,6 @@
 """Analytics and explorer queries. Every one binds ``$user_id``; times are predicates on the
-indexed ``t`` (``memory_user_t``), ``valid_from``/``valid_to`` or a SUPERSEDES edge's ``at``;
+indexed ``t`` (``memory_user_t``), ``valid_from``/``valid_to`` or a SUPERSEDES edge's ``at``
+(reached from the user's own nodes: every query starts from a label's user_id index);
 buckets use each memory's local day (``t`` plus the offset it was said in). Plain Cypher 5, so
 the 5.26 LTS line runs them too."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from graph.cypher import label
 from graph.cypher.read import window_predicate
+from schema.edges import Supersedes
 
 __all__ = [
     "ACTIVE_AT",
@@ -17,6 +19,7 @@ __all__ = [
     "PROCEDURE_SPANS",
     "PROFILE_AT",
     "SNAPSHOTS",
+    "SUPERSEDING_LABELS",
     "TOPICS",
     "USERS",
     "count_by_label",
@@ -36,6 +39,17 @@ ORDER BY u.id
 """
 
 _LOCAL_DAY = "date(m.t + duration({seconds: coalesce(m.t_offset, 0)}))"
+
+
+def _per_label(labels: list[str], body: str) -> str:
+    """``CALL () { MATCH (n:A) WHERE ... RETURN n UNION ALL MATCH (n:B) ... }``: each branch
+    seeks its label's user_id index (a label-free MATCH would scan every node)."""
+    parts = [
+        f"MATCH (n:{label(name)}) WHERE n.user_id = $user_id{body} RETURN n" for name in labels
+    ]
+    if not parts:
+        raise ValueError("no labels")
+    return "CALL () {\n  " + "\n  UNION ALL\n  ".join(parts) + "\n}"
 
 
 def ACTIVITY(has_start: bool, has_end: bool) -> str:  # noqa: N802 - a query builder
@@ -68,14 +82,20 @@ RETURN m.id AS memory, [x IN labels(m) WHERE x <> 'Memory'][0] AS memory_label,
 """
 
 
-FACT_CHANGES = """
-MATCH (new)-[s:SUPERSEDES]->(old)
-WHERE new.user_id = $user_id AND old.user_id = $user_id
+#: the labels a SUPERSEDES edge starts from (facts, profile entries, procedures)
+SUPERSEDING_LABELS: list[str] = sorted({new for new, _ in Supersedes.pairs})
+
+#: what superseded what: starts from the user's nodes of each superseding label (a user_id
+#: index seek per label), never from the SUPERSEDES edges of every user
+FACT_CHANGES = f"""
+{_per_label(SUPERSEDING_LABELS, "")}
+MATCH (n)-[s:SUPERSEDES]->(old)
+WHERE old.user_id = $user_id
   AND ($start IS NULL OR s.at >= $start) AND ($end IS NULL OR s.at < $end)
-RETURN s.at AS at, [x IN labels(new) WHERE x <> 'Memory'][0] AS label,
-       coalesce(new.slot, new.key) AS slot,
+RETURN s.at AS at, [x IN labels(n) WHERE x <> 'Memory'][0] AS label,
+       coalesce(n.slot, n.key) AS slot,
        old.id AS old_id, coalesce(old.text, old.key + ': ' + coalesce(old.value, '')) AS old_text,
-       new.id AS new_id, coalesce(new.text, new.key + ': ' + coalesce(new.value, '')) AS new_text,
+       n.id AS new_id, coalesce(n.text, n.key + ': ' + coalesce(n.value, '')) AS new_text,
        coalesce(old.valid_from, old.t) AS old_from
 ORDER BY at
 """
@@ -130,17 +150,6 @@ RETURN a.t AS a_t, b.t AS b_t, duration.between(a.t, b.t) AS d,
 """
 
 _PROPS = "{.*, embedding: null, image_embedding: null, tenant: null}"
-
-
-def _per_label(labels: list[str], body: str) -> str:
-    """``CALL () { MATCH (n:A) WHERE ... RETURN n UNION ALL MATCH (n:B) ... }``: each branch
-    seeks its label's user_id index (a label-free MATCH would scan every node)."""
-    parts = [
-        f"MATCH (n:{label(name)}) WHERE n.user_id = $user_id{body} RETURN n" for name in labels
-    ]
-    if not parts:
-        raise ValueError("no labels")
-    return "CALL () {\n  " + "\n  UNION ALL\n  ".join(parts) + "\n}"
 
 
 def count_by_label(labels: list[str]) -> str:
