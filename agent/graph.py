@@ -46,8 +46,9 @@ from agent.state import (
     settings_of,
     store_of,
 )
+from agent.update import ExchangeReport
 from schema.agent import ParsedOutput, Step
-from schema.nodes import MemoryKind, Session, User
+from schema.nodes import TRAITS, MemoryKind, Session, User
 from schema.retrieval import RetrievalRequest, RetrievedMemory, TimeWindow
 from schema.timeutil import asks_when, get_tz
 
@@ -353,10 +354,28 @@ def update(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
             "session_id": report.session_id,
             "turn_ids": report.turn_ids,
             "facts": report.facts,
+            "fact_texts": report.fact_texts,
             "supersessions": report.supersessions,
+            "replaced": [vars(r) for r in report.replaced],
             "personality_step": report.snapshot.step if report.snapshot else None,
+            "personality": _personality_change(report),
             "closed_sessions": report.closed_sessions,
             "elapsed_ms": round(report.elapsed_ms, 1),
+        },
+    }
+
+
+def _personality_change(report: ExchangeReport) -> dict[str, Any] | None:
+    """The step's weight and each trait as ``[before, after]`` (None without a new snapshot)."""
+    snap = report.snapshot
+    if snap is None:
+        return None
+    return {
+        "step": snap.step,
+        "weight": snap.weight,
+        "traits": {
+            t: [before, float(getattr(snap, t))]
+            for t, before in zip(TRAITS, report.personality_before, strict=True)
         },
     }
 

@@ -33,16 +33,32 @@ from agent.session import chat_session_id, session_is_open
 from schema.nodes import PersonalitySnapshot, Session, Turn, User, make_id
 from schema.protocols import MemoryStore, WriteBatch, WriteStats
 
-__all__ = ["ExchangeReport", "UpdateStage", "personality_update"]
+__all__ = ["ExchangeReport", "Replacement", "UpdateStage", "personality_update"]
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A fact this exchange superseded: what was true, and what is true now."""
+
+    old_id: str
+    old_text: str
+    new_id: str
+    new_text: str
 
 
 @dataclass
 class ExchangeReport:
+    """What one exchange stored: the turns, the facts (ids, and their statements), the
+    supersessions (old -> new), and the personality step with the profile before it."""
+
     session_id: str
     turn_ids: list[str] = field(default_factory=list)
     facts: list[str] = field(default_factory=list)
+    fact_texts: list[str] = field(default_factory=list)
     supersessions: int = 0
+    replaced: list[Replacement] = field(default_factory=list)
     snapshot: PersonalitySnapshot | None = None
+    personality_before: list[float] = field(default_factory=list)
     closed_sessions: list[str] = field(default_factory=list)
     stats: WriteStats = field(default_factory=WriteStats)
     elapsed_ms: float = 0.0
@@ -199,17 +215,25 @@ class UpdateStage:
             keywords=keywords(answer, 6),
         )
         batch = WriteBatch(user=user, sessions=[session], turns=[user_turn, reply])
-        facts = semantic_update(
-            self.extractors.facts, FactState.load(self.store, uid), uid, [user_turn], batch
-        )
+        fact_state = FactState.load(self.store, uid)
+        was = {f.id: f.text for f in fact_state.active}
+        facts = semantic_update(self.extractors.facts, fact_state, uid, [user_turn], batch)
         report.facts = [f.id for f in facts]
+        report.fact_texts = [f.text for f in facts]
         report.supersessions = len(batch.supersessions)
+        text = {**was, **{f.id: f.text for f in facts}}  # an old one may be new in this batch
+        report.replaced = [
+            Replacement(s.old_id, text.get(s.old_id, ""), s.new_id, text.get(s.new_id, ""))
+            for s in batch.supersessions
+        ]
+        history = self.store.personality_history(uid)
+        report.personality_before = current(history)
         report.snapshot = personality_update(
             self.extractors.personality,
             uid,
             user_turn,
             earlier,
-            self.store.personality_history(uid),
+            history,
             self.schedule,
             batch,
         )

@@ -184,3 +184,60 @@ def test_server_down_shows_how_to_start_it(tmp_path: Path, monkeypatch: pytest.M
         assert "Neo4j is not reachable" in text and "persona db start" in text
     finally:
         st.cache_resource.clear()
+
+
+def _shown(at: AppTest) -> str:
+    """The page's text as a person reads it (escapes and invisible word joiners removed)."""
+    return _text(at).replace("\u2060", "")
+
+
+def test_chat_shows_the_facts_and_supersessions_the_update_stored(ui_env: None) -> None:
+    """After each answer the page says WHAT was stored, not only how much: the fact's
+    statement, and for a changed fact what was true and what is true now."""
+    at = _app(new_user("uichange"))
+    at.chat_input[0].set_value("I live in Lisbon with my sister and her two cats.").run()
+    assert not at.exception
+    first = _shown(at)
+    assert "remembered: 2 turns, 1 facts, 0 supersessions" in first
+    fact = next(line for line in first.splitlines() if line.startswith("fact: "))
+    assert "Lisbon" in fact and "sister" in fact
+    at.chat_input[0].set_value("I live in Denver now, in a small flat near the park.").run()
+    assert not at.exception
+    text = _shown(at)
+    assert "1 facts, 1 supersessions" in text
+    change = next(line for line in text.splitlines() if line.startswith("no longer true: "))
+    old, new = change.split(" → now: ")
+    assert "Lisbon" in old and "Denver" not in old
+    assert "Denver" in new and "Lisbon" not in new
+
+
+def _scripted_reply(messages: Any) -> str:
+    """The answering policy and the LLM extractors in one scripted model (no model runs):
+    an answer for the agent, no fact, and a high-openness reading of the message."""
+    system = str(messages[0].content)
+    if "Big Five" in system:
+        return '{"openness": 5, "neuroticism": 2}'
+    if "long-term semantic memory" in system:
+        return '{"keep": false}'
+    return "<think>Nothing to look up.</think><answer>How lovely.</answer>"
+
+
+def test_chat_shows_the_personality_change_trait_by_trait(
+    ui_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.policies import ScriptedChatModel
+
+    model = ScriptedChatModel(default=_scripted_reply)
+    monkeypatch.setattr("pipelines.app.build_policy", lambda _s: model)
+    monkeypatch.setenv("PERSONA_EXTRACTOR", "llm")
+    at = _app(new_user("uitraits"))
+    at.chat_input[0].set_value("I spent the weekend painting and reading poetry.").run()
+    assert not at.exception
+    text = _shown(at)
+    assert "How lovely." in text
+    line = next(x for x in text.splitlines() if x.startswith("personality step 1 "))
+    # the first step weighs 0.5 (PEM's default ceiling), from the neutral 3.0
+    assert line == (
+        "personality step 1 (weight 0.50): openness 3.00 → 4.00 (+1.00), "
+        "neuroticism 3.00 → 2.50 (-0.50)"
+    )

@@ -17,6 +17,7 @@ from schema.nodes import User
 from schema.timeutil import get_tz
 from ui import clients
 from ui.render import md, show_steps
+from ui.updates import show_update
 
 c = clients.get()
 if c is None:
@@ -58,22 +59,6 @@ with right:
 history: list[dict[str, Any]] = st.session_state.setdefault(f"history:{user}", [])
 
 
-def _show_update(u: dict[str, Any]) -> None:
-    if not u or u.get("skipped"):
-        return
-    line = (
-        f"remembered: {len(u.get('turn_ids', []))} turns, {len(u.get('facts', []))} facts, "
-        f"{u.get('supersessions', 0)} supersessions"
-    )
-    if u.get("personality_step"):
-        line += f", personality step {u['personality_step']}"
-    if u.get("closed_sessions"):
-        line += f", closed sessions {', '.join(u['closed_sessions'])}"
-    st.caption(md(line))
-    for fact in u.get("facts", []):
-        st.caption("· fact " + md(fact))
-
-
 with left:
     for h in history:
         with st.chat_message("user"):
@@ -83,7 +68,7 @@ with left:
             for node, upd in h["updates"]:
                 show_steps(node, upd, box)
             st.markdown(md(h["answer"]))
-            _show_update(h.get("update") or {})
+            show_update(h.get("update") or {})
 
     question = st.chat_input("Ask about the past, yours or anyone's you mentioned")
     if question:
@@ -119,7 +104,7 @@ with left:
                 st.stop()
             answer = final.get("answer") or ""
             st.markdown(md(answer))
-            _show_update(final.get("update") or {})
+            show_update(final.get("update") or {})
         history.append(
             {
                 "question": question,
