@@ -15,16 +15,24 @@ from schema.timeutil import format_spoken
 
 __all__ = ["md", "memory_line", "show_memories", "show_steps"]
 
-_MD = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~$:])")
+_MD = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~$:=])")
+#: WORD JOINER (invisible, zero width, no line break): GFM autolink literals (``http://``,
+#: ``www.``, ``a@b.c``) and Streamlit's ``:material/icon:`` are matched in the parsed text,
+#: where backslash escapes are already gone, so only a character between them keeps it text
+_JOIN = "\u2060"
+_LINKS = re.compile(r"(?<=:)|(?=@)|(?i:(?<=www)(?=\.))")
 
 
 def md(text: Any) -> str:
-    """User or model text made inert for ``st.markdown``.
+    """User or model text made inert for ``st.markdown``: HTML escaped, every Markdown
+    character backslash-escaped (``=`` too: ``Title\\n===`` is a heading), and an invisible
+    word joiner after ``:``, before ``@`` and after ``www`` (no link, e-mail or icon is made
+    of them). What is shown is the text as typed (tests/test_ui_escape.py, in Chromium).
 
-    >>> md("**hi** <b>[x](http://e)</b> $1")
-    '\\\\*\\\\*hi\\\\*\\\\* &lt;b&gt;\\\\[x\\\\]\\\\(http\\\\://e\\\\)&lt;/b&gt; \\\\$1'
+    >>> md("**hi** <b>[x](http://e)</b> $1 a=b").replace(_JOIN, "|")
+    '\\\\*\\\\*hi\\\\*\\\\* &lt;b&gt;\\\\[x\\\\]\\\\(http\\\\:|//e\\\\)&lt;/b&gt; \\\\$1 a\\\\=b'
     """
-    return _MD.sub(r"\\\1", html.escape(str(text), quote=False))
+    return _MD.sub(r"\\\1", _LINKS.sub(_JOIN, html.escape(str(text), quote=False)))
 
 
 def memory_line(m: RetrievedMemory) -> str:
@@ -60,7 +68,7 @@ def show_steps(node: str, update: dict[str, Any], target: Any) -> None:
             req = step.get("request") or {}
             keywords = ", ".join(str(k) for k in req.get("keywords") or [])
             target.markdown(
-                f"**retrieve** keywords: `{md(keywords)}` · types: {md(req.get('types') or 'all')}"
+                f"**retrieve** keywords: {md(keywords)} · types: {md(req.get('types') or 'all')}"
                 f" · window {md(step.get('window'))}"
             )
             with target:
