@@ -1,6 +1,7 @@
 """Timeline and analytics of one user: activity, topics over time, what changed, habits and
-goals, the Big-Five trajectory with its evidence and drift, what was true as of a date, and
-the central entities and topic communities (networkx on the exported subgraph)."""
+goals, the Big-Five trajectory with its evidence and drift, what was true as of a date, the
+memories before / after / between the page's dates and the duration between two memories,
+and the central entities and topic communities (networkx on the exported subgraph)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from typing import cast
 import pandas as pd
 import streamlit as st
 
-from schema.analytics import Unit
-from schema.nodes import TRAITS
+from schema.analytics import TimedMemory, Unit
+from schema.errors import PersonaError
+from schema.nodes import TRAITS, MemoryKind
 from schema.retrieval import TimeWindow
-from schema.timeutil import get_tz
+from schema.timeutil import format_time, get_tz
 from ui import clients
 from ui.render import md
 
@@ -69,8 +71,8 @@ if moment is not None:  # above the tabs: it answers for every section
 # URL with the filters), so the page draws one chart on arrival instead of four. The default
 # tab is fixed: a default that changed with another widget would make the tabs a new widget
 # and jump back to it.
-TABS = ["Activity", "Topics", "What changed", "Big Five", "Entities"]
-activity_tab, topics_tab, changes_tab, big5_tab, entities_tab = st.tabs(
+TABS = ["Activity", "Topics", "What changed", "Big Five", "Before / after", "Entities"]
+activity_tab, topics_tab, changes_tab, big5_tab, time_tab, entities_tab = st.tabs(
     TABS, key="tab", bind="query-params"
 )
 
@@ -160,6 +162,69 @@ with big5_tab:
             st.caption(
                 "no personality snapshots (the model-free extractor makes no personality claims)"
             )
+
+
+def _label(m: TimedMemory) -> str:
+    text = m.text if len(m.text) <= 70 else m.text[:69] + "…"
+    return f"{format_time(m.t)} · {m.kind} · {text}"
+
+
+with time_tab:
+    if time_tab.open:
+        st.subheader("Before / after / between")
+        kinds = st.multiselect(
+            "types",
+            [k.value for k in MemoryKind],
+            default=[k.value for k in MemoryKind],
+            key="time_kinds",
+        )
+        chosen = [MemoryKind(k) for k in kinds]
+        listed: list[TimedMemory] = []
+        if window.start is None and window.end is None:
+            st.caption(
+                "Set **from** (what came after), **to** (what came before) or both (what "
+                "came between) above."
+            )
+        elif chosen:
+            listed = an.between(user, window, chosen, limit=200)
+            if window.start is not None and window.end is not None:
+                what = f"between {start} and {end}"
+            else:
+                what = f"after {start}" if window.start is not None else f"before {end}"
+            st.caption(f"{len(listed)} memories {what} (200 at most)")
+            if listed:
+                st.dataframe(
+                    pd.DataFrame(
+                        [
+                            {"time": format_time(m.t), "type": m.kind, "text": m.text, "id": m.id}
+                            for m in listed
+                        ]
+                    ),
+                    hide_index=True,
+                )
+        st.subheader("Duration between two memories")
+        pool = listed or an.between(user, TimeWindow(), chosen or list(MemoryKind), limit=500)
+        by_id = {m.id: m for m in pool}
+        st.caption("pick two of the memories listed (narrow them with from / to and the types)")
+        first, second = st.columns(2)
+        a = first.selectbox(
+            "first", list(by_id), index=None, key="dur_a", format_func=lambda i: _label(by_id[i])
+        )
+        b = second.selectbox(
+            "second", list(by_id), index=None, key="dur_b", format_func=lambda i: _label(by_id[i])
+        )
+        if a and b:
+            try:
+                d = an.duration(user, a, b)
+            except PersonaError as exc:
+                st.error(md(exc.message))
+            else:
+                days = d["days"]
+                st.metric("duration", f"{abs(days)} days" + (" earlier" if days < 0 else ""))
+                st.caption(
+                    f"from {format_time(d['from'])} to {format_time(d['to'])} "
+                    f"(Cypher duration {md(d['iso'])})"
+                )
 
 with entities_tab:
     if entities_tab.open:
