@@ -222,3 +222,22 @@ def test_hostile_smoke_and_its_rendering_check_can_fail(
     caught = bad.results["problems"]
     assert caught["rendering lost the text"] + caught["crashes"] > 0  # styled, or MarkupError
     assert count_user_nodes(conn, "bench-hostile-a") == 0  # cleaned up
+
+
+def test_a_report_says_how_long_its_run_took(tmp_path: Path) -> None:
+    """`persona bench ui` makes its report after the browser run and `persona bench analytics`
+    never set elapsed_s: both said "took 0 s". A report now takes the time since its run
+    began (``started``, by default when it was made) unless the runner set it."""
+    import re
+    import time
+
+    from pipelines.bench.common import Report
+
+    late = Report(name="late", title="made at the end", started=time.perf_counter() - 42.0)
+    late.write(tmp_path)
+    assert 42.0 <= json.loads((tmp_path / "late.json").read_text())["elapsed_s"] < 60
+    took = re.search(r"took (\d+) s\.", (tmp_path / "late.md").read_text())
+    assert took and 42 <= int(took[1]) < 60  # making the report itself takes a moment
+    told = Report(name="told", title="runner timed it", elapsed_s=7.0)
+    told.write(tmp_path)
+    assert "took 7 s." in (tmp_path / "told.md").read_text()

@@ -111,7 +111,11 @@ def command_line() -> str:
 
 @dataclass
 class Report:
-    """One benchmark's results; written as <name>.json and <name>.md in the output folder."""
+    """One benchmark's results; written as <name>.json and <name>.md in the output folder.
+
+    ``elapsed_s``: the run's wall time. A runner that does not set it gets the time since
+    ``started`` (by default when the report was made; a runner that makes its report at the
+    end passes the time its run began), so no report says "took 0 s"."""
 
     name: str
     title: str
@@ -122,6 +126,7 @@ class Report:
     markdown: list[str] = field(default_factory=list)
     plots: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    started: float = field(default_factory=time.perf_counter, repr=False)
     server: dict[str, str] = field(default_factory=dict)
     peak_rss_mb: float = 0.0  # measured when the report is written
 
@@ -157,6 +162,8 @@ class Report:
     def write(self, out_dir: Path) -> Path:
         out_dir.mkdir(parents=True, exist_ok=True)
         self.peak_rss_mb = peak_rss_mb()
+        if not self.elapsed_s:
+            self.elapsed_s = round(time.perf_counter() - self.started, 1)
         data = {
             k: getattr(self, k)
             for k in (
