@@ -19,9 +19,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from schema.nodes import TRAITS, PersonalitySnapshot
+from schema.nodes import TRAITS, PersonalitySnapshot, make_id
 
-__all__ = ["NEUTRAL", "PemSchedule", "current", "describe", "ema_update"]
+__all__ = ["NEUTRAL", "PemSchedule", "current", "describe", "ema_update", "replay"]
 
 NEUTRAL = 3.0
 
@@ -66,6 +66,43 @@ def ema_update(
         for p, o in zip(profile, observed, strict=True)
     ]
     return new, w
+
+
+def replay(
+    history: Sequence[PersonalitySnapshot], schedule: PemSchedule
+) -> list[PersonalitySnapshot]:
+    """The series PEM gives when only ``history``'s updates happened, in their order: what
+    remains after forgetting some evidence. Each snapshot keeps its time, evidence turn and
+    observation; its step, weight and traits are recomputed from the start (neutral), and its
+    id follows its step as :func:`agent.update.personality_update` names them (so the next
+    update takes the next free step).
+
+    >>> from datetime import UTC, datetime
+    >>> def snap(step, observed):
+    ...     return PersonalitySnapshot(id=f"s{step}", user_id="u", t=datetime(2024, 1, step,
+    ...         tzinfo=UTC), step=step, openness=5.0, conscientiousness=5.0, extraversion=5.0,
+    ...         agreeableness=5.0, neuroticism=5.0, weight=0.1, observed=observed)
+    >>> later = replay([snap(2, [5, None, None, None, None]), snap(3, [1, 1, None, None, None])],
+    ...                PemSchedule())
+    >>> [(s.step, round(s.openness, 3), round(s.conscientiousness, 3)) for s in later]
+    [(1, 4.0, 3.0), (2, 2.501, 2.001)]
+    >>> later[0].id == make_id("personality", "u", 1)
+    True
+    """
+    out: list[PersonalitySnapshot] = []
+    for t, old in enumerate(sorted(history, key=lambda s: (s.step, s.t))):
+        values, w = ema_update(current(out), old.observed, t, schedule)
+        out.append(
+            old.model_copy(
+                update={
+                    "id": make_id("personality", old.user_id, t + 1),
+                    "step": t + 1,
+                    "weight": w,
+                    **dict(zip(TRAITS, values, strict=True)),
+                }
+            )
+        )
+    return out
 
 
 def current(history: Sequence[PersonalitySnapshot]) -> list[float]:

@@ -29,6 +29,7 @@ from pipelines.terminal import shown
 
 if TYPE_CHECKING:
     from pipelines.app import App
+    from pipelines.forget import ForgetPreview
 
 
 @app.command("schema")
@@ -185,13 +186,17 @@ def forget_cmd(
     start: Annotated[str | None, typer.Option("--from", help="time range start")] = None,
     end: Annotated[str | None, typer.Option("--to", help="time range end (exclusive)")] = None,
     memory: Annotated[str | None, typer.Option("--memory", help="one memory's id")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would go")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="list everything that would go; change nothing")
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", help="confirm")] = False,
 ) -> None:
-    """Forget a user, a session, a time range or one memory, with everything derived from it.
-    Shows exactly what goes; acts only with --yes (--dry-run: never)."""
+    """Forget a user, a session, a time range or one memory, with everything derived from it
+    (image files no one else uses, conversation threads and the checkpoints quoting it; the
+    personality series is recomputed from the evidence that stays). Shows what goes; acts
+    only with --yes. --dry-run lists every item and changes nothing."""
     from graph.forget import plan_forget
-    from pipelines.forget import forget
+    from pipelines.forget import forget, preview
     from schema.forget import ForgetScope
 
     span = window(start, end) if (start or end) else None
@@ -210,22 +215,68 @@ def forget_cmd(
     if plan.empty:
         console.print(f"nothing to forget: {shown(scope.describe())} holds no memories")
         raise typer.Exit(1)
-    table = Table("type", "id", "text", "why", title=shown(f"forget {scope.describe()}"))
-    for item in plan.remove[:200]:
+    with a.checkpointer() as saver:
+        seen = preview(a, plan, saver=saver)
+        _show_forget(seen, limit=None if dry_run else _SHOWN)
+        if dry_run:
+            return
+        if not yes:
+            raise typer.BadParameter("this cannot be undone: pass --yes to forget (or --dry-run)")
+        removed = forget(a, plan, saver=saver, progress=note)
+    console.print("forgot " + ", ".join(f"{n} {lbl}" for lbl, n in sorted(removed.items())))
+
+
+#: nodes listed before a confirmation (--dry-run lists them all)
+_SHOWN = 200
+
+
+def _show_forget(seen: ForgetPreview, limit: int | None) -> None:
+    """Everything a forget does: every node (up to ``limit``, then how many more), every
+    image file, thread and checkpoint, the versions current again and the snapshots
+    recomputed; the counts are always the full ones."""
+    from schema.nodes import TRAITS
+
+    plan = seen.plan
+    table = Table("type", "id", "text", "why", title=shown(f"forget {plan.scope.describe()}"))
+    for item in plan.remove[:limit]:
         table.add_row(cell(item.label), cell(item.id), cell(item.text), cell(item.why))
     console.print(table)
-    if len(plan.remove) > 200:
-        console.print(f"... and {len(plan.remove) - 200} more")
+    if limit is not None and len(plan.remove) > limit:
+        console.print(
+            f"... and {len(plan.remove) - limit} more ({len(plan.remove)} in all; "
+            "--dry-run lists every one)"
+        )
     counts = ", ".join(f"{n} {lbl}" for lbl, n in plan.counts().items())
     console.print(f"would remove {len(plan.remove)} nodes: {counts}")
+    console.print(f"would delete {len(seen.images)} image files (no other memory uses them)")
+    for path in seen.images:
+        console.print(f"  image {shown(path)}")
+    threads = seen.threads
+    console.print(f"would delete {len(threads.delete)} conversation threads")
+    for tid in threads.delete:
+        console.print(f"  thread {shown(tid)}")
+    pruned = sum(len(c) for c in threads.prune.values())
+    console.print(
+        f"would delete {pruned} checkpoints quoting forgotten text from "
+        f"{len(threads.prune)} threads that stay"
+    )
+    for tid, checkpoints in threads.prune.items():
+        for ns, cid in checkpoints:
+            console.print(f"  checkpoint {shown(cid)} of thread {shown(tid)}{shown(ns)}")
     for item in plan.reactivate:
         console.print(f"current again: {shown(item.text)}")
-    if dry_run:
-        return
-    if not yes:
-        raise typer.BadParameter("this cannot be undone: pass --yes to forget (or --dry-run)")
-    removed = forget(a, plan, progress=note)
-    console.print("forgot " + ", ".join(f"{n} {lbl}" for lbl, n in sorted(removed.items())))
+    if seen.personality:
+        console.print(
+            f"would recompute {len(seen.personality)} personality snapshots from the "
+            "evidence that stays"
+        )
+    for now, after in seen.personality:
+        change = ", ".join(
+            f"{t} {getattr(now, t):.2f}->{getattr(after, t):.2f}"
+            for t in TRAITS
+            if getattr(now, t) != getattr(after, t)
+        )
+        console.print(f"  snapshot step {now.step}->{after.step}: {change or 'values unchanged'}")
 
 
 @app.command("memories")

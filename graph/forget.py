@@ -7,6 +7,14 @@ removed memory had superseded becomes current again; sessions, calendar days, mo
 years, topics and entities left with nothing are removed; images no other turn uses are
 deleted from disk after the commit. Forgetting one derived memory removes that memory only
 (the turns it came from stay, and the plan says so). Re-applying a plan removes nothing new.
+
+The personality series is recomputed from the evidence that remains: each snapshot stores
+its observation (``observed``), so after the snapshots of forgotten turns go, the ones that
+stay are replayed in order by the function the caller passes (``pipelines.forget`` passes
+PEM, :func:`agent.personality.replay`; this module cannot import the agent) and written
+back with steps 1..n. A plan's ``sessions`` are the sessions removed whole: their
+conversation threads go; threads of sessions that stay are pruned of what quotes forgotten
+text (:func:`forgotten_texts`, see ``pipelines.forget``).
 """
 
 from __future__ import annotations
@@ -19,13 +27,25 @@ from typing import Any
 from graph.connection import Neo4jConnection
 from graph.connection import run as cypher
 from graph.cypher import forget as F
+from graph.cypher import read as R
 from graph.cypher import write as W
-from graph.rows import native
+from graph.rows import native, snapshot_props, to_snapshot
 from schema.errors import ConfigError
 from schema.forget import ForgetItem, ForgetPlan, ForgetScope
-from schema.nodes import NODE_MODELS
+from schema.nodes import NODE_MODELS, TRAITS, PersonalitySnapshot, make_id
 
-__all__ = ["apply_forget", "plan_forget"]
+__all__ = [
+    "Recompute",
+    "apply_forget",
+    "forgotten_texts",
+    "personality_after",
+    "plan_forget",
+]
+
+#: recomputes a personality series from the snapshots that stay (in step order)
+Recompute = Callable[[list[PersonalitySnapshot]], list[PersonalitySnapshot]]
+#: labels whose words a conversation thread can quote
+_QUOTABLE = ("Turn", "Fact", "Event", "Procedure", "ProfileEntry")
 
 _VERSIONED = ("Fact", "Procedure", "ProfileEntry")
 #: NEXT chains to relink after a delete: (label, order key, scope key)
@@ -76,9 +96,7 @@ def plan_forget(conn: Neo4jConnection, scope: ForgetScope) -> ForgetPlan:
                     hint=f"list them with: persona memories --user {uid}",
                 )
             add(rows, "asked for")
-            if rows[0].get("session_id"):  # its conversation thread may quote it
-                sessions.add(rows[0]["session_id"])
-            if rows[0]["label"] == "Turn":
+            if rows[0]["label"] == "Turn":  # its session goes too if this was its last turn
                 turn_ids = [rows[0]["id"]]
                 sessions.add(rows[0]["session_id"])
         elif scope.session_id:
@@ -142,7 +160,8 @@ def plan_forget(conn: Neo4jConnection, scope: ForgetScope) -> ForgetPlan:
             remove=list(remove.values()),
             reactivate=reactivate,
             images=_unshared(tx, uid, images, list(remove)),
-            sessions=sorted(sessions),
+            # threads go whole only with their session; others are pruned (pipelines.forget)
+            sessions=sorted(i.id for i in remove.values() if i.label == "Session"),
         )
 
     return conn.read_tx(work)
@@ -158,15 +177,79 @@ def _unshared(tx: Any, uid: str, paths: set[str], ids: list[str]) -> list[str]:
     return sorted(paths - used)
 
 
+def forgotten_texts(conn: Neo4jConnection, plan: ForgetPlan) -> list[str]:
+    """The words that forgetting ``plan`` takes out of the user's memory: the texts of the
+    turns and memories it removes (profile values and image captions too) that no memory
+    staying holds. Read before the plan is applied; a thread quoting one must not keep it."""
+    uid = plan.scope.user_id
+    ids = [i.id for i in plan.remove]
+
+    def work(tx: Any) -> list[str]:
+        texts: set[str] = set()
+        for lbl in _QUOTABLE:
+            mine = [i.id for i in plan.remove if i.label == lbl]
+            if mine:
+                texts |= {r["text"] for r in cypher(tx, F.texts_of(lbl), user_id=uid, ids=mine)}
+        if not texts:
+            return []
+        held = cypher(tx, F.TEXTS_STILL_HELD, user_id=uid, texts=sorted(texts), ids=ids)
+        return sorted(texts - {r["text"] for r in held})
+
+    return conn.read_tx(work)
+
+
+def _renumbered(kept: list[PersonalitySnapshot]) -> list[PersonalitySnapshot]:
+    """Without a recompute: the values stay, steps and ids close the gaps (so the next update
+    takes the next free step instead of overwriting a snapshot that stays)."""
+    return [
+        s.model_copy(update={"id": make_id("personality", s.user_id, i + 1), "step": i + 1})
+        for i, s in enumerate(kept)
+    ]
+
+
+def _recomputed(s: PersonalitySnapshot) -> dict[str, Any]:
+    """What a recompute may change: the step, the weight and the traits (its time, evidence
+    turn and observation stay as they were)."""
+    props = snapshot_props(s)
+    return {k: props[k] for k in ("step", "weight", *TRAITS)}
+
+
+def _series_after(
+    tx: Any, uid: str, gone: set[str], recompute: Recompute | None
+) -> tuple[list[PersonalitySnapshot], list[PersonalitySnapshot]]:
+    rows = cypher(tx, R.PERSONALITY_HISTORY, user_id=uid).data()
+    kept = [s for s in (to_snapshot(r["s"]) for r in rows) if s.id not in gone]
+    return kept, (recompute or _renumbered)(kept)
+
+
+def personality_after(
+    conn: Neo4jConnection, plan: ForgetPlan, recompute: Recompute | None = None
+) -> list[tuple[PersonalitySnapshot, PersonalitySnapshot]]:
+    """The snapshots that stay and change when ``plan`` is applied: (now, after). Read only;
+    empty when the plan removes no snapshot (the series is then unchanged)."""
+    gone = {i.id for i in plan.remove if i.label == "PersonalitySnapshot"}
+    if not gone or plan.scope.everything:
+        return []
+
+    def work(tx: Any) -> list[tuple[PersonalitySnapshot, PersonalitySnapshot]]:
+        kept, after = _series_after(tx, plan.scope.user_id, gone, recompute)
+        return [(a, b) for a, b in zip(kept, after, strict=True) if a != b]
+
+    return conn.read_tx(work)
+
+
 def apply_forget(
     conn: Neo4jConnection,
     plan: ForgetPlan,
     *,
     image_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    recompute: Recompute | None = None,
 ) -> dict[str, int]:
     """Remove what the plan lists, in one write transaction; then delete unshared images.
-    Returns the number of nodes removed per label (what was really there)."""
+    When snapshots go, the series that stays is recomputed by ``recompute`` (default: values
+    kept, steps renumbered) in the same transaction. Returns the number of nodes removed per
+    label (what was really there), and "personality snapshot recomputed" when any changed."""
     uid = plan.scope.user_id
     by_label: dict[str, list[str]] = defaultdict(list)
     for item in plan.remove:
@@ -182,6 +265,17 @@ def apply_forget(
             again[item.label].append(item.id)
         for lbl, ids in again.items():
             cypher(tx, F.reactivate(lbl), user_id=uid, ids=ids).consume()
+        if "PersonalitySnapshot" in by_label:
+            gone = set(by_label["PersonalitySnapshot"])
+            kept, after = _series_after(tx, uid, gone, recompute)
+            rows = [
+                {"old": a.id, "id": b.id, "props": _recomputed(b)}
+                for a, b in zip(kept, after, strict=True)
+                if a != b
+            ]
+            if rows:
+                cypher(tx, F.RENUMBER_SNAPSHOTS, user_id=uid, rows=rows).consume()
+                removed["personality snapshot recomputed"] = len(rows)
         if "Turn" in by_label:
             sessions = [r["s"] for r in cypher(tx, _SESSIONS_OF_USER, user_id=uid).data()]
             cypher(

@@ -247,6 +247,9 @@ def test_forget_reaches_checkpoints_and_images(cli_settings: Settings, tmp_path:
     assert "conversation thread" in out
     assert not _threads(cli_settings, uid)
     assert _blobs(cli_settings, "Zorblat") == 0
+    wal = cli_settings.checkpoint_path.with_name(cli_settings.checkpoint_path.name + "-wal")
+    for path in (cli_settings.checkpoint_path, wal):  # no free page or WAL frame keeps it
+        assert not path.exists() or b"Zorblat" not in path.read_bytes(), path
     assert not any(p.name == digest for p in cli_settings.image_dir.rglob("*"))
     assert "no memories matched" in _ok("search", "Zorblat ferret", "--user", uid).output
 

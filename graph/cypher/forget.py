@@ -12,20 +12,24 @@ __all__ = [
     "IMAGES_STILL_USED",
     "MEMORY",
     "MONTHS_LEFT_EMPTY",
+    "RENUMBER_SNAPSHOTS",
     "SESSIONS_LEFT_EMPTY",
     "SESSION_TURNS",
+    "TEXTS_STILL_HELD",
     "YEARS_LEFT_EMPTY",
     "delete_ids",
     "reactivate",
     "superseded_by",
     "tags_left_empty",
+    "texts_of",
     "turns_in_window",
     "user_nodes_brief",
 ]
 
 _BRIEF = (
     "[x IN labels(n) WHERE x <> 'Memory'][0] AS label, n.id AS id, "
-    "coalesce(n.text, n.key, n.name, n.source_id, '') AS text, n.t AS t"
+    "coalesce(n.text, n.key + ': ' + coalesce(n.value, '(deleted)'), n.name, n.source_id, "
+    "CASE WHEN n.step IS NOT NULL THEN 'step ' + toString(n.step) END, '') AS text, n.t AS t"
 )
 
 MEMORY = f"""
@@ -139,4 +143,44 @@ def reactivate(node_label: str) -> str:
 UNWIND $ids AS nid
 MATCH (n:{lbl} {{id: nid}}) WHERE n.user_id = $user_id
 SET n.valid_to = null{status.get(node_label, "")}
+"""
+
+
+def texts_of(node_label: str) -> str:
+    """The words of the given nodes that a conversation thread may have quoted: a memory's
+    text, a profile entry's value, an image's caption."""
+    return f"""
+UNWIND $ids AS nid
+MATCH (n:{label(node_label)} {{id: nid}}) WHERE n.user_id = $user_id
+UNWIND [x IN [n.text, n.value, n.image_caption] WHERE x IS NOT NULL AND trim(x) <> ''] AS text
+RETURN DISTINCT text
+"""
+
+
+#: of those words, the ones a memory or profile entry that stays still holds (not forgotten)
+TEXTS_STILL_HELD = """
+CALL () {
+  MATCH (m:Memory) WHERE m.user_id = $user_id AND m.text IN $texts AND NOT m.id IN $ids
+  RETURN m.text AS text
+  UNION
+  MATCH (m:Turn) WHERE m.user_id = $user_id AND m.image_caption IN $texts AND NOT m.id IN $ids
+  RETURN m.image_caption AS text
+  UNION
+  MATCH (m:ProfileEntry) WHERE m.user_id = $user_id AND m.value IN $texts AND NOT m.id IN $ids
+  RETURN m.value AS text
+}
+RETURN DISTINCT text
+"""
+
+#: a recomputed personality series, written over the snapshots that stay. Ids move to a
+#: temporary value first, so a snapshot can take the id a forgotten or moved one had.
+RENUMBER_SNAPSHOTS = """
+UNWIND $rows AS row
+MATCH (n:PersonalitySnapshot {id: row.old}) WHERE n.user_id = $user_id
+SET n.id = row.old + ':renumbering'
+WITH collect(n) AS moved
+UNWIND $rows AS row
+MATCH (n:PersonalitySnapshot {id: row.old + ':renumbering'}) WHERE n.user_id = $user_id
+SET n += row.props, n.id = row.id
+RETURN count(n) AS n
 """
