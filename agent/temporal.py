@@ -281,12 +281,18 @@ _NOTE = re.compile(
     r"\b(yesterday|last night|the day before yesterday|a few days ago|a couple of days ago|"
     r"tomorrow|the day after tomorrow|"
     r"(?:last|this past|next) (?:week|weekend|month|year|monday|tuesday|wednesday|thursday|"
-    r"friday|saturday|sunday)|"
-    r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten) "
+    r"friday|saturday|sunday|spring|summer|autumn|fall|winter)|"
+    r"this (?:week|weekend|month|year)|"
+    r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of) "
     r"(?:day|week|month|year)s? ago|"
     r"in (?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten) (?:day|week|month)s?)\b",
     re.I,
 )
+
+
+#: the month each season has ended by (northern hemisphere): "last summer" said in November
+#: is this year's summer, said in May last year's
+_SEASONS = {"spring": 6, "summer": 9, "autumn": 12, "fall": 12, "winter": 3}
 
 
 def _month_shift(t: datetime, n: int) -> str:
@@ -312,6 +318,12 @@ def relative_note(text: str, *, said_at: datetime) -> tuple[str, str] | None:
     ('next month', 'July 2023')
     >>> relative_note("I fly out in two weeks", said_at=said)
     ('in two weeks', 'two weeks after 27 June 2023')
+    >>> relative_note("I'm hiking with my buddies this weekend", said_at=said)
+    ('this weekend', 'the weekend of 27 June 2023')
+    >>> relative_note("A few weeks ago I quit", said_at=said)
+    ('A few weeks ago', 'a few weeks before 27 June 2023')
+    >>> relative_note("We went to Rome last summer", said_at=said)
+    ('last summer', 'summer 2022')
     >>> relative_note("I love jazz", said_at=said) is None
     True
     """
@@ -330,9 +342,22 @@ def relative_note(text: str, *, said_at: datetime) -> tuple[str, str] | None:
     }
     if low in fixed:
         return phrase, spoken_date(said_at + timedelta(days=fixed[low]))
-    if low in ("a few days ago", "a couple of days ago"):
-        return phrase, f"a few days before {day}"
     words = low.split()
+    if words[:2] in (["a", "few"], ["a", "couple"]):
+        unit = words[-2].rstrip("s")
+        return phrase, f"a few {unit}s before {day}"
+    if words[0] == "this" and words[1] != "past":
+        unit = words[1]
+        if unit in ("week", "weekend"):
+            return phrase, f"the {unit} of {day}"
+        return phrase, _month_shift(said_at, 0) if unit == "month" else str(said_at.year)
+    if words[-1] in _SEASONS:
+        ahead = words[0] == "next"
+        year = said_at.year + (1 if ahead else -1)
+        if not ahead and _SEASONS[words[-1]] < said_at.month:  # last summer, said in November
+            year = said_at.year
+        season = "autumn" if words[-1] == "fall" else words[-1]
+        return phrase, f"{season} {year}"
     if words[0] in ("last", "this", "next"):
         unit, ahead = words[-1], words[0] == "next"
         side = "after" if ahead else "before"

@@ -123,6 +123,7 @@ def test_the_exported_model_runs_as_the_agents_policy(
     run: dict[str, Any], session_store: Any, settings: Settings
 ) -> None:
     from agent.policies import build_policy, describe_policy
+    from agent.prompts import reason_start
 
     s = settings.model_copy(update={"policy": "hf", "model": str(run["out"]), "max_tokens": 24})
     assert "model card" in describe_policy(s)
@@ -139,7 +140,7 @@ def test_the_exported_model_runs_as_the_agents_policy(
         now=datetime(2024, 6, 1, tzinfo=UTC),
     )
     assert state["answer"].strip()  # a tiny random-ish model still ends in an answer
-    assert state["steps"] and state["steps"][0]["prompt"] == "reason_start/2"
+    assert state["steps"] and state["steps"][0]["prompt"] == reason_start.VERSION
 
 
 def test_a_rerun_resumes_instead_of_retraining(run: dict[str, Any], external: Settings) -> None:

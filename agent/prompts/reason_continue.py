@@ -14,7 +14,7 @@ from schema.retrieval import RetrievedMemory
 
 __all__ = ["VERSION", "Response", "render"]
 
-VERSION = "reason_continue/2"
+VERSION = "reason_continue/3"
 Response = ParsedOutput
 
 
@@ -22,11 +22,7 @@ def render(
     memories: Sequence[RetrievedMemory], *, window: str, step: int, max_steps: int
 ) -> list[BaseMessage]:
     left = max_steps - step
-    tail = (
-        "Answer now."
-        if left <= 1
-        else f"Answer, or retrieve again with other keywords or window ({left - 1} left)."
-    )
+    tail = "Answer now." if left <= 1 else f"Answer, or retrieve again ({left - 1} left)."
     data = {
         "task": VERSION,
         "memories": memories_data(memories),

@@ -85,22 +85,39 @@ def question_keywords(question: str, limit: int = 6) -> list[str]:
     return out[:limit]
 
 
-def _snippet(text: str, focus: str, words: int = 16) -> str:
-    """The sentence of a memory that holds the answer (or shares most words with the
-    question), cut to ``words`` words: what the model should point at in a chatty turn.
+def _snippet(text: str, answer: str, question: str = "", words: int = 12) -> str:
+    """The part of a memory that holds the answer: the sentence sharing most words with the
+    answer (then with the question), cut to the ``words`` words around them. What the model
+    should point at in a chatty turn, short enough to copy.
 
     >>> _snippet("Hey Mel! I went to a support group yesterday. How are you?", "support group")
     'I went to a support group yesterday.'
+    >>> _snippet("So much news since we last spoke - I went to an LGBTQ conference two "
+    ...          "days ago and it was special", "10 July 2023",
+    ...          "When did she go to the LGBTQ conference?")
+    '... spoke - I went to an LGBTQ conference two days ago and ...'
+    >>> _snippet("So much news: after months of looking we finally adopted a beagle "
+    ...          "puppy called Miso from the shelter downtown, and he is adorable",
+    ...          "Miso", words=6)
+    '... beagle puppy called Miso from the ...'
     """
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()] or [text]
-    want = set(content_words(focus))
+    want, asked = set(content_words(answer)), set(content_words(question))
 
-    def score(s: str) -> int:
-        return len(want & set(content_words(s)))
+    def score(s: str) -> tuple[int, int]:
+        have = set(content_words(s))
+        return len(want & have), len(asked & have)
 
-    best = max(sentences, key=score)
-    parts = best.split()
-    return " ".join(parts[:words]) + (" ..." if len(parts) > words else "")
+    parts = max(sentences, key=score).split()
+    if len(parts) <= words:
+        return " ".join(parts)
+    hits = [i for i, w in enumerate(parts) if set(content_words(w)) & want] or [
+        i for i, w in enumerate(parts) if set(content_words(w)) & asked
+    ]
+    centre = (hits[0] + hits[-1]) // 2 if hits else 0
+    lo = max(0, min(centre - words // 2, len(parts) - words))
+    cut = " ".join(parts[lo : lo + words])
+    return ("... " if lo else "") + cut + (" ..." if lo + words < len(parts) else "")
 
 
 class TeacherPolicy(BaseChatModel):
@@ -176,10 +193,9 @@ class TeacherPolicy(BaseChatModel):
             start=expr.window.start.date().isoformat() if expr and expr.window.start else None,
             end=expr.window.end.date().isoformat() if expr and expr.window.end else None,
         )
-        about = " and ".join(", ".join(words).rsplit(", ", 1)) if words else "this"
-        when = f" in {expr.text}" if expr else ""
-        think = f"The question is about {about}{when}. I will search the memory."
-        return render_retrieve(think, call)
+        about = ", ".join(words) if words else "this"
+        when = f" ({expr.text})" if expr else ""
+        return render_retrieve(f"Search the memory for {about}{when}.", call)
 
     def _second_retrieve(self, partial: bool) -> str:
         g = self.gold
@@ -206,29 +222,24 @@ class TeacherPolicy(BaseChatModel):
         unique = list({h[2].source_id: h for h in hits}.values())
         unique.sort(key=lambda h: h[2].t)
         first = unique[-1] if g.kind == "now" else unique[0]
-        focus = f"{g.answer} {g.question}"
-        quote = f'{name(first)} says "{_snippet(first[2].text, focus)}"'
+
+        def quote(h: tuple[int, int, RetrievedMemory]) -> str:
+            return f'{name(h)}: "{_snippet(h[2].text, g.answer, g.question)}"'
+
+        think = quote(first)
         if g.kind in ("then", "multi_hop") and len(unique) > 1:
-            quote = "; ".join(f'{name(h)} says "{_snippet(h[2].text, focus)}"' for h in unique)
+            think = "; ".join(quote(h) for h in unique)
         said = spoken_date(first[2].t)
         if g.kind == "when" or (g.kind == "multi_hop" and g.hint.get("when")):
             note = relative_note(first[2].text, said_at=first[2].t)
-            if note:
-                think = f'{quote}, said on {said}; "{note[0]}" means {note[1]}.'
-            else:
-                think = f"{quote}, said on {said}."
+            think += f' ("{note[0]}" = {note[1]})' if note else f", said {said}"
         elif g.kind == "how_long":
-            think = (
-                f"{quote}, said on {said}. The question is asked on {spoken_date(g.asked_at)}, "
-                f"so that was {g.answer} ago."
-            )
+            think += f", said {said}; asked {spoken_date(g.asked_at)}"
         elif g.kind == "now":
-            think = f"{quote}; it is the latest memory about this, so it holds now."
+            think += ", the latest on this"
         elif g.kind == "then":
-            think = f"{quote}. Before the change it was {g.answer}."
-        else:
-            think = f"{quote}."
-        return f"<think>{think}</think><answer>{g.answer}</answer>"
+            think += ", before the change"
+        return f"<think>{think}.</think><answer>{g.answer}</answer>"
 
 
 def render_trajectory(
