@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -23,6 +23,9 @@ from cli._shared import (
 )
 from pipelines.terminal import shown
 from schema.errors import PersonaError
+
+if TYPE_CHECKING:  # imported lazily at run time (start-up time of the CLI)
+    from pipelines.app import App
 
 
 def _policy_banner() -> None:
@@ -113,7 +116,7 @@ def chat_cmd(
                 a.reconnect()
 
 
-def _end_session(a: Any, user: str, name: str | None) -> None:
+def _end_session(a: App, user: str, name: str | None) -> None:
     from schema.nodes import User
 
     open_sessions = a.store.sessions(user, unconsolidated_only=True)
