@@ -339,18 +339,27 @@ def compare_policies(
         "answers": {},
     }
     sets = {"synthetic_heldout": synth, "locomo": locomo}
-    total = (1 + len(models)) * len(sets)
-    done = 0
     for name in ("offline", *models):
         out["policies"][name] = {}
         for set_name, questions in sets.items():
-            done += 1
-            say(f"eval: {name} on {set_name}", done, total, {})
+            # a bar per policy and set, counting questions (a model takes seconds per question)
+            label, done = f"eval: {name} on {set_name}", 0
+
+            def step(n: int, label: str = label, total: int = len(questions)) -> None:
+                nonlocal done
+                done += n
+                say(label, done, total, {})
+
             if not questions:
                 continue
             if name == "offline":
                 ev = evaluate_policy(
-                    name, OfflinePolicy(), questions, store=store, settings=agent_settings
+                    name,
+                    OfflinePolicy(),
+                    questions,
+                    store=store,
+                    settings=agent_settings,
+                    progress=step,
                 )
             else:
                 ev = evaluate_model(
@@ -361,6 +370,7 @@ def compare_policies(
                     settings=agent_settings,
                     max_new_tokens=cfg.eval.max_new_tokens,
                     bf16=cfg.model.bf16,
+                    progress=step,
                 )
             out["policies"][name][set_name] = ev.summary(cfg.grpo.rewards)
             release_memory()

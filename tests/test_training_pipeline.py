@@ -119,6 +119,19 @@ def test_training_never_wrote_a_users_graph(run: dict[str, Any], conn: Any) -> N
     assert new and all(u.startswith("train-") for u in new), sorted(new)[:5]
 
 
+def test_every_stage_reports_progress_step_by_step(run: dict[str, Any]) -> None:
+    """Without a terminal (a log file, CI) each stage prints a line per tenth of its work,
+    training stages with their loss: a silent hour-long stage looks hung."""
+    import re
+
+    out = run["output"]
+    for stage in ("sft", "grpo"):
+        lines = re.findall(rf"\] {stage} (\d+)/(\d+) loss", out)
+        assert len(lines) >= 2, (stage, out[-3000:])
+        assert lines[-1][0] == lines[-1][1]  # the last line is the last step
+    assert re.search(r"\] eval: GRPO on synthetic_heldout \d+/\d+", out)
+
+
 def test_the_exported_model_runs_as_the_agents_policy(
     run: dict[str, Any], session_store: Any, settings: Settings
 ) -> None:

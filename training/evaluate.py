@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -148,8 +148,10 @@ def evaluate_policy(
     *,
     store: MemoryStore,
     settings: Settings,
+    progress: Callable[[int], None] | None = None,
 ) -> PolicyEval:
-    """Any chat model through the agent, one question at a time."""
+    """Any chat model through the agent, one question at a time; ``progress(n)`` after each
+    ``n`` questions answered."""
     agent = build_agent()
     result = PolicyEval(name)
     t0 = time.perf_counter()
@@ -174,6 +176,8 @@ def evaluate_policy(
             error = f"{type(exc).__name__}: {exc}"
         trace = agent_trace(state, error)
         result.rows.append(_score(q, trace))
+        if progress:
+            progress(1)
     result.wall_s = time.perf_counter() - t0
     return result
 
@@ -188,8 +192,10 @@ def evaluate_model(
     max_new_tokens: int,
     batch: int = 8,
     bf16: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> PolicyEval:
-    """A transformers model through the agent's loop, greedy, ``batch`` questions at a time."""
+    """A transformers model through the agent's loop, greedy, ``batch`` questions at a time;
+    ``progress(n)`` after each batch of ``n``."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -218,6 +224,8 @@ def evaluate_model(
         )
         for o in outcomes:
             result.rows.append(_score(o.question, o.trace))
+        if progress:
+            progress(len(chunk))
     result.wall_s = time.perf_counter() - t0
     return result
 

@@ -25,7 +25,9 @@ class StepReporter(TrainerCallback):
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
     ) -> None:
-        if not logs or "train_runtime" in logs:
+        # the end-of-training summary carries train_loss; transformers 5 puts train_runtime
+        # into every step's logs too, so that key no longer marks the summary
+        if not logs or "train_loss" in logs:
             return
         metrics = {
             k: float(v)
