@@ -165,13 +165,6 @@ class MemoryListing(BaseModel):
         default_factory=list, description="events, facts, procedures: provenance turns"
     )
 
-    def __getitem__(self, name: str) -> object:
-        """``listing["id"]``: the dict-style reads of callers written before this model
-        (tests/test_hostile_input.py); new code reads the attributes."""
-        if name not in type(self).model_fields:
-            raise KeyError(name)
-        return getattr(self, name)
-
 
 class WriteStats(BaseModel):
     nodes_created: int = 0

@@ -103,9 +103,7 @@ def test_hostile_text_is_data_everywhere(
             r.id for i in result.items for r in (*i.turns, *i.related)
         }
         assert not any(i.startswith(b) for i in ids), "an item of the other user"
-    assert all(
-        str(m["id"]).startswith(a) for m in store.list_memories(a, list(MemoryKind), TimeWindow())
-    )
+    assert all(m.id.startswith(a) for m in store.list_memories(a, list(MemoryKind), TimeWindow()))
     # the CLI's output paths: no crash, and user text shown as typed
     out = runner.invoke(cli.app, ["search", query, "--user", a], env={"COLUMNS": "400"})
     assert out.exit_code in (0, 2), (out.output, out.exception)  # 2: an empty query, said so

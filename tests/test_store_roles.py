@@ -93,7 +93,6 @@ def test_reader_returns_typed_models_without_internals(
     assert turn.speaker and turn.role and turn.session_id and turn.t.utcoffset() is not None
     fact = next(r for r in rows if r.kind == MemoryKind.FACT)
     assert fact.status in {"active", "superseded"} and fact.turn_ids and fact.valid_from
-    assert fact["id"] == fact.id  # the dict-style read older callers use
     ctx = impl.user_context(a)
     assert ctx.last_session is not None and ctx.last_session_turns
     assert all(f.user_id == a for f in impl.active_facts(a))
