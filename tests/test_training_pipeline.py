@@ -156,6 +156,52 @@ def test_the_exported_model_runs_as_the_agents_policy(
     assert state["steps"] and state["steps"][0]["prompt"] == reason_start.VERSION
 
 
+def _mini_locomo(path: Path) -> Path:
+    """The first two sessions of the last LoCoMo dev conversation, renamed, with the questions
+    they answer: a LoCoMo-format file the pipeline never trained on."""
+    from conftest import LOCOMO
+
+    sample = json.loads(LOCOMO.read_text(encoding="utf-8"))[-1]
+    conv = sample["conversation"]
+    for key in [k for k in conv if k.startswith("session_")]:
+        number = key.split("_")[1]
+        if number not in ("1", "2"):
+            del conv[key]
+    sample["qa"] = [
+        q
+        for q in sample["qa"]
+        if q.get("evidence") and all(str(e).startswith(("D1:", "D2:")) for e in q["evidence"])
+    ]
+    sample["sample_id"] = "mini-other"
+    for key in ("event_summary", "observation", "session_summary"):
+        sample.pop(key, None)
+    path.write_text(json.dumps([sample]), encoding="utf-8")
+    return path
+
+
+def test_bench_policy_compares_the_three_policies_on_another_file(
+    run: dict[str, Any], external: Settings, tmp_path: Path
+) -> None:
+    data = _mini_locomo(tmp_path / "mini.json")
+    previous = cli._State.settings
+    cli._State.settings = external
+    try:
+        args = ["bench", "policy", "--model", str(run["out"]), "--data", str(data)]
+        args += ["--sample", "6", "--heldout", "4", "--out", str(tmp_path)]
+        result = runner.invoke(cli.app, args, env={"COLUMNS": "200"})
+    finally:
+        cli._State.settings = previous
+    assert result.exit_code == 0, (result.output, result.exception)
+    report = json.loads((tmp_path / "policy.json").read_text())
+    evals = report["results"]
+    assert evals["questions"] == {"synthetic_heldout": 4, "locomo": 6}
+    assert set(evals["policies"]) == {"offline", "SFT", "GRPO"}
+    for name in ("offline", "SFT", "GRPO"):
+        assert evals["policies"][name]["locomo"]["answered"] == 100.0
+    md = (tmp_path / "policy.md").read_text()
+    assert "| metric | offline | SFT | GRPO |" in md and "LoCoMo answer F1 by category" in md
+
+
 def test_a_rerun_resumes_instead_of_retraining(run: dict[str, Any], external: Settings) -> None:
     out: Path = run["out"]
     before = json.loads((out / "work" / "stages.json").read_text())
