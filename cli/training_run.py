@@ -339,17 +339,15 @@ def compare_policies(
         "answers": {},
     }
     sets = {"synthetic_heldout": synth, "locomo": locomo}
+
+    def bar(label: str) -> Callable[[int, int], None]:
+        """A bar per policy and set, counting questions (a model takes seconds on each)."""
+        return lambda done, total: say(label, done, total, {})
+
     for name in ("offline", *models):
         out["policies"][name] = {}
         for set_name, questions in sets.items():
-            # a bar per policy and set, counting questions (a model takes seconds per question)
-            label, done = f"eval: {name} on {set_name}", 0
-
-            def step(n: int, label: str = label, total: int = len(questions)) -> None:
-                nonlocal done
-                done += n
-                say(label, done, total, {})
-
+            step = bar(f"eval: {name} on {set_name}")
             if not questions:
                 continue
             if name == "offline":

@@ -148,10 +148,10 @@ def evaluate_policy(
     *,
     store: MemoryStore,
     settings: Settings,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PolicyEval:
-    """Any chat model through the agent, one question at a time; ``progress(n)`` after each
-    ``n`` questions answered."""
+    """Any chat model through the agent, one question at a time; ``progress(done, total)``
+    after each."""
     agent = build_agent()
     result = PolicyEval(name)
     t0 = time.perf_counter()
@@ -177,7 +177,7 @@ def evaluate_policy(
         trace = agent_trace(state, error)
         result.rows.append(_score(q, trace))
         if progress:
-            progress(1)
+            progress(len(result.rows), len(questions))
     result.wall_s = time.perf_counter() - t0
     return result
 
@@ -192,10 +192,10 @@ def evaluate_model(
     max_new_tokens: int,
     batch: int = 8,
     bf16: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PolicyEval:
     """A transformers model through the agent's loop, greedy, ``batch`` questions at a time;
-    ``progress(n)`` after each batch of ``n``."""
+    ``progress(done, total)`` after each batch."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -225,7 +225,7 @@ def evaluate_model(
         for o in outcomes:
             result.rows.append(_score(o.question, o.trace))
         if progress:
-            progress(len(chunk))
+            progress(len(result.rows), len(questions))
     result.wall_s = time.perf_counter() - t0
     return result
 
