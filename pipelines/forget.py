@@ -215,10 +215,14 @@ def _recompute(app: App) -> Callable[[list[PersonalitySnapshot]], list[Personali
 
 
 def _images(app: App, plan: ForgetPlan) -> list[Path]:
+    """The image files to delete: those in the image store. A turn's image given as a URL
+    (LoCoMo's img_url) was never copied, so there is no file to list or delete."""
     out = []
     for p in plan.images:
         path = Path(p)
-        out.append(path if path.is_absolute() else app.settings.image_dir / path)
+        path = path if path.is_absolute() else app.settings.image_dir / path
+        if path.is_file():
+            out.append(path)
     return out
 
 
