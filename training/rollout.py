@@ -117,8 +117,11 @@ def hf_generate(
     keeps the ``top_k`` likeliest tokens (the long tail of a small model's distribution is
     mostly broken syntax). A LoRA model generates with its adapter merged (one matmul a
     layer, not three), unmerged after; ``bf16`` runs the forward passes under bfloat16
-    autocast."""
+    autocast. Greedy decoding runs :class:`agent.policies.decoding.LoopBreaker`."""
     import torch
+    from transformers import LogitsProcessorList
+
+    from agent.policies.decoding import LoopBreaker
 
     eos = tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
@@ -135,10 +138,15 @@ def hf_generate(
         merged = hasattr(model, "merge_adapter")
         if merged:
             model.merge_adapter()
+        # greedy decoding (evaluation, serving) breaks loops; sampling (GRPO) keeps the
+        # model's own distribution, so the rollout's log-probabilities are the policy's
         sampling: dict[str, Any] = (
             {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": top_k}
             if temperature > 0
-            else {"do_sample": False}
+            else {
+                "do_sample": False,
+                "logits_processor": LogitsProcessorList([LoopBreaker(width)]),
+            }
         )
         device = "cuda" if ids.is_cuda else "cpu"
         with torch.no_grad(), torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):

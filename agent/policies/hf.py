@@ -88,6 +88,13 @@ class HFChatModel(BaseChatModel):
         }
         if sample:
             gen["temperature"] = self.temperature
+        else:
+            from transformers import LogitsProcessorList
+
+            from agent.policies.decoding import LoopBreaker
+
+            width = inputs["input_ids"].shape[1]
+            gen["logits_processor"] = LogitsProcessorList([LoopBreaker(width)])
         if stop:
             gen["stop_strings"] = list(stop)
             gen["tokenizer"] = tok
