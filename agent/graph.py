@@ -214,7 +214,12 @@ def _request(state: AgentState, ctx: AgentContext, pending: dict[str, Any]) -> R
     window = TimeWindow.of(start, end, tz) if (start or end) else TimeWindow()
     kinds = [MemoryKind(t) for t in pending["types"]] if pending.get("types") else None
     keywords = [k for k in pending.get("keywords", []) if k]
-    query = " ".join(keywords) if not pending.get("fallback") else state["question"]
+    if pending.get("fallback"):
+        query = state["question"]
+    elif s.query_with_question:
+        query = " ".join([state["question"], *keywords])
+    else:
+        query = " ".join(keywords)
     return RetrievalRequest(
         user_id=ctx.user_id,
         query=query,

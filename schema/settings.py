@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     retrieve_k: int = Field(
         default=8, ge=1, le=50, description="memories per retrieve step unless the policy asks k"
     )
+    query_with_question: bool = Field(
+        default=True,
+        description="a policy's retrieve step searches with the question's text as well as its "
+        "keywords and window (the keywords focus, the question keeps what they dropped)",
+    )
     extractor: Literal["heuristic", "llm"] = Field(
         default="heuristic", description="memory extraction: model-free or LLM-driven"
     )

@@ -258,3 +258,18 @@ def test_a_user_never_sees_another_users_memories(
     policy2 = scripted(retrieve(["Zanzibar", "periwinkle", "aquarium"]), answer("periwinkle"))
     state2 = _run(store, settings, other, policy2, question="What is the Zanzibar secret word?")
     assert retrieve_steps(state2)[0]["memory_ids"] == [other_ids[secret]]
+
+
+@pytest.mark.parametrize("with_question", [True, False])
+def test_the_question_joins_the_keywords_in_the_search(
+    store: Any, settings: Settings, user_id: str, seeded: dict[str, str], with_question: bool
+) -> None:
+    """A small policy's keywords drop words; the question's own text keeps them in the query
+    (query_with_question). Here the keywords say only "weekend" and the question asks about
+    bread: the top memory is the bread with the question and the weekend's kitchen without."""
+    s = settings.model_copy(update={"query_with_question": with_question})
+    policy = scripted(retrieve(["weekend"], k=1), answer("Sourdough."))
+    state = _run(store, s, user_id, policy, question="What kind of bread did I bake?")
+    (step,) = retrieve_steps(state)
+    top = seeded[BREAD_MARCH] if with_question else seeded[KITCHEN_MAY]
+    assert step["memory_ids"] == [top]
