@@ -67,6 +67,15 @@ class DataSection(_Section):
         description="cap on the LoCoMo trajectories among the SFT data (None: all that found "
         "their evidence)",
     )
+    abstain_share: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="largest share of SFT trajectories whose answer is an abstention (questions "
+        "memory cannot answer), applied to the synthetic and the LoCoMo part alike (None: as "
+        "many as there are; LoCoMo alone has ~29% once answerable questions need their "
+        "evidence found, and a small model learns to abstain on what it finds hard)",
+    )
 
     @model_validator(mode="after")
     def _split(self) -> DataSection:

@@ -199,3 +199,31 @@ def test_rebuilding_writes_the_same_files_and_no_new_nodes(
     )
     assert count() == before
     assert again.manifest["sha256"] == dataset.manifest["sha256"]
+
+
+@pytest.mark.integration
+def test_abstain_share_caps_the_abstentions_among_sft_trajectories(
+    dataset: Any, tmp_path: Path, session_store: Any, embedder: Any, settings: Any
+) -> None:
+    """Unanswerable questions are part of the uncapped SFT data; a share of 0 leaves them out
+    and keeps every answerable trajectory (the personas are already in the store)."""
+    from pipelines.synth.dataset import build_dataset
+    from schema.training import DataSection
+
+    def kinds(out_dir: Path) -> list[str]:
+        return [json.loads(x)["kind"] for x in (out_dir / "sft.jsonl").read_text().splitlines()]
+
+    before = kinds(dataset.out_dir)
+    assert "unanswerable" in before
+    prefix = dataset.questions[0].persona.split("synth-")[0]
+    capped = build_dataset(
+        DataSection.model_validate({**dataset.manifest["config"], "abstain_share": 0.0}),
+        store=session_store,
+        embedder=embedder,
+        settings=settings,
+        out_dir=tmp_path,
+        user_prefix=prefix,
+    )
+    after = kinds(capped.out_dir)
+    assert "unanswerable" not in after
+    assert sorted(after) == sorted(k for k in before if k != "unanswerable")

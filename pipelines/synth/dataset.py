@@ -127,11 +127,9 @@ def build_dataset(
     usable = [t for t in trajectories if t.split == "train" and t.found_evidence]
     synthetic = [t for t in usable if not t.persona.startswith(f"{user_prefix}locomo-")]
     real = [t for t in usable if t.persona.startswith(f"{user_prefix}locomo-")]
-    if cfg.locomo_trajectories is not None:
-        real = rng.sample(real, min(cfg.locomo_trajectories, len(real)))
-    if cfg.max_trajectories is not None:
-        room = max(cfg.max_trajectories - len(real), 0)
-        synthetic = rng.sample(synthetic, min(room, len(synthetic)))
+    real = _pick(real, cfg.locomo_trajectories, cfg.abstain_share, rng)
+    room = None if cfg.max_trajectories is None else max(cfg.max_trajectories - len(real), 0)
+    synthetic = _pick(synthetic, room, cfg.abstain_share, rng)
     train = synthetic + real
     rng.shuffle(train)
     heldout = [t for t in trajectories if t.split == "heldout"]
@@ -166,6 +164,29 @@ def build_dataset(
     ).hexdigest()[:16]
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return Dataset(out_dir, questions, splits, trajectories, manifest)
+
+
+def _pick(
+    pool: list[TrajectoryRecord], n: int | None, abstain_share: float | None, rng: random.Random
+) -> list[TrajectoryRecord]:
+    """Up to ``n`` trajectories (None: all), at most ``abstain_share`` of them abstentions.
+
+    >>> from types import SimpleNamespace as T
+    >>> pool = [T(kind="unanswerable")] * 30 + [T(kind="when")] * 70
+    >>> [sum(t.kind == "unanswerable" for t in _pick(pool, n, 0.1, random.Random(0)))
+    ...  for n in (50, None)]
+    [5, 10]
+    >>> len(_pick(pool, 90, 0.1, random.Random(0)))  # too few answerable ones: fewer in all
+    79
+    """
+    n = len(pool) if n is None else min(n, len(pool))
+    if abstain_share is None:
+        return rng.sample(pool, n)
+    abstain = [t for t in pool if t.kind == "unanswerable"]
+    answer = [t for t in pool if t.kind != "unanswerable"]
+    k_answer = min(len(answer), n - min(len(abstain), int(abstain_share * n)))
+    k_abstain = min(len(abstain), int(abstain_share * n))
+    return rng.sample(answer, k_answer) + rng.sample(abstain, k_abstain)
 
 
 def _with_split(q: GoldQuestion, splits: dict[str, str]) -> dict[str, Any]:
