@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 from agent.policies.decoding import LoopBreaker  # noqa: E402
 
 
-def _ids(*rows: list[int]) -> "torch.Tensor":
+def _ids(*rows: list[int]) -> torch.Tensor:
     return torch.tensor(rows)
 
 
@@ -42,7 +42,7 @@ def test_greedy_generation_of_a_looping_model_ends_its_loop() -> None:
     from agent.policies.decoding import repeated_unit
 
     class Looper(torch.nn.Module):
-        def forward(self, ids: "torch.Tensor") -> "torch.Tensor":
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
             logits = torch.full((ids.shape[0], 12), -5.0)
             logits[torch.arange(ids.shape[0]), ids[:, -2]] = 5.0  # loop of period 2
             logits[:, 11] = 0.0  # the "closing tag": its second choice
