@@ -119,9 +119,8 @@ def hf_generate(
     layer, not three), unmerged after; ``bf16`` runs the forward passes under bfloat16
     autocast. Greedy decoding runs :class:`agent.policies.decoding.LoopBreaker`."""
     import torch
-    from transformers import LogitsProcessorList
 
-    from agent.policies.decoding import LoopBreaker
+    from agent.policies.decoding import greedy_guard
 
     eos = tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
@@ -143,10 +142,7 @@ def hf_generate(
         sampling: dict[str, Any] = (
             {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": top_k}
             if temperature > 0
-            else {
-                "do_sample": False,
-                "logits_processor": LogitsProcessorList([LoopBreaker(width)]),
-            }
+            else {"do_sample": False, "logits_processor": greedy_guard(width)}
         )
         device = "cuda" if ids.is_cuda else "cpu"
         with torch.no_grad(), torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):

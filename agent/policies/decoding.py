@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LoopBreaker", "repeated_unit"]
+__all__ = ["LoopBreaker", "greedy_guard", "repeated_unit"]
 
 
 def repeated_unit(seq: list[int], *, max_unit: int = 8, repeats: int = 3) -> list[int] | None:
@@ -53,3 +53,10 @@ class LoopBreaker:
             if unit is not None:
                 scores[row, unit[0]] = float("-inf")
         return scores
+
+
+def greedy_guard(prompt_len: int) -> Any:
+    """The ``logits_processor`` every greedy generation of a local model passes."""
+    from transformers import LogitsProcessorList
+
+    return LogitsProcessorList([LoopBreaker(prompt_len)])

@@ -89,12 +89,9 @@ class HFChatModel(BaseChatModel):
         if sample:
             gen["temperature"] = self.temperature
         else:
-            from transformers import LogitsProcessorList
+            from agent.policies.decoding import greedy_guard
 
-            from agent.policies.decoding import LoopBreaker
-
-            width = inputs["input_ids"].shape[1]
-            gen["logits_processor"] = LogitsProcessorList([LoopBreaker(width)])
+            gen["logits_processor"] = greedy_guard(inputs["input_ids"].shape[1])
         if stop:
             gen["stop_strings"] = list(stop)
             gen["tokenizer"] = tok

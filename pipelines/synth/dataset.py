@@ -184,9 +184,8 @@ def _pick(
         return rng.sample(pool, n)
     abstain = [t for t in pool if t.kind == "unanswerable"]
     answer = [t for t in pool if t.kind != "unanswerable"]
-    k_answer = min(len(answer), n - min(len(abstain), int(abstain_share * n)))
     k_abstain = min(len(abstain), int(abstain_share * n))
-    return rng.sample(answer, k_answer) + rng.sample(abstain, k_abstain)
+    return rng.sample(answer, min(len(answer), n - k_abstain)) + rng.sample(abstain, k_abstain)
 
 
 def _with_split(q: GoldQuestion, splits: dict[str, str]) -> dict[str, Any]:
