@@ -7,6 +7,7 @@ import pytest
 
 from graph.evidence import (
     DATED_BOOST,
+    EVIDENCE_RRF_K,
     NEIGHBOUR_SHARE,
     Provenance,
     boost_dated,
@@ -14,7 +15,6 @@ from graph.evidence import (
     spread_to_neighbours,
     vote,
 )
-from graph.retrieval import RRF_K
 from graph.writes import owner_of
 from schema.errors import ConfigError
 
@@ -27,8 +27,8 @@ def test_a_memory_votes_for_the_turns_it_came_from() -> None:
     rankings = {"vector": ["fact-1", "turn-9"]}
     prov = {"fact-1": Provenance("fact", ("turn-1", "turn-2"), "i moved to lisbon")}
     total, signals = vote(rankings, _scores(rankings), prov)
-    assert total["turn-1"] == total["turn-2"] == pytest.approx(1 / (RRF_K + 1))
-    assert total["turn-9"] == pytest.approx(1 / (RRF_K + 2))  # unknown id: a turn itself
+    assert total["turn-1"] == total["turn-2"] == pytest.approx(1 / (EVIDENCE_RRF_K + 1))
+    assert total["turn-9"] == pytest.approx(1 / (EVIDENCE_RRF_K + 2))  # unknown id: a turn itself
     assert signals["turn-1"][0].via == "fact fact-1"
     assert signals["turn-9"][0].via is None
 
@@ -42,7 +42,7 @@ def test_one_statement_votes_once_per_turn_and_signal() -> None:
     }
     total, signals = vote(rankings, _scores(rankings), prov)
     # vector: the fact counted, the habit restating it did not; fulltext: the habit counted
-    assert total["turn-1"] == pytest.approx(2 / (RRF_K + 1))
+    assert total["turn-1"] == pytest.approx(2 / (EVIDENCE_RRF_K + 1))
     assert [s.name for s in signals["turn-1"]] == ["vector", "fulltext"]
 
 
