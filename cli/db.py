@@ -135,12 +135,14 @@ def db_migrate() -> None:
 
 @db_app.command("reembed")
 def db_reembed(yes: Annotated[bool, typer.Option("--yes", help="confirm")] = False) -> None:
-    """Drop the vector indexes and re-embed every memory with the configured model."""
+    """Drop the vector indexes and re-embed every memory with the configured model
+    (PERSONA_EMBEDDER, else the default: the model a database keeps otherwise is not used)."""
     from graph.maintenance import reembed
 
     if not yes:
         raise typer.BadParameter("re-embedding rewrites every embedding; pass --yes")
-    a = make_app()
+    s = settings()
+    a = make_app(s.model_copy(update={"embedder": s.embedder}))
     from rich.progress import Progress
 
     with Progress(console=err) as bar:

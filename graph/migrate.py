@@ -18,7 +18,14 @@ from graph.cypher import ddl
 from schema.errors import DimensionMismatch, EmbedderMismatch
 from schema.model import GRAPH_MODEL, IMAGE_VECTOR_INDEX, VECTOR_INDEX, IndexSpec
 
-__all__ = ["LEGACY_EMBEDDER", "MigrationReport", "existing_indexes", "migrate", "stamp_embedder"]
+__all__ = [
+    "LEGACY_EMBEDDER",
+    "MigrationReport",
+    "existing_indexes",
+    "migrate",
+    "stamp_embedder",
+    "stored_embedder",
+]
 
 #: Databases embedded before the stamp existed were embedded with the only model there was.
 LEGACY_EMBEDDER = "all-MiniLM-L6-v2"
@@ -124,14 +131,21 @@ def migrate(
     return report
 
 
-def _check_embedder(conn: Neo4jConnection, name: str, dimension: int) -> None:
+def stored_embedder(conn: Neo4jConnection) -> str | None:
+    """The model that embedded this database's memories: its stamp, :data:`LEGACY_EMBEDDER`
+    for embeddings older than the stamp, None for a database without embeddings."""
     rows = conn.read(ddl.READ_EMBEDDER_STAMP)
-    stored = rows[0]["name"] if rows else None
-    if stored is None:
-        stored = LEGACY_EMBEDDER if conn.read(ddl.ANY_EMBEDDING) else None
+    if rows and rows[0]["name"]:
+        return str(rows[0]["name"])
+    return LEGACY_EMBEDDER if conn.read(ddl.ANY_EMBEDDING) else None
+
+
+def _check_embedder(conn: Neo4jConnection, name: str, dimension: int) -> None:
+    stamped = bool(conn.read(ddl.READ_EMBEDDER_STAMP))
+    stored = stored_embedder(conn)
     if stored is not None and stored != name:
         raise EmbedderMismatch(stored, name)
-    if not rows:
+    if not stamped:
         stamp_embedder(conn, name, dimension)
 
 

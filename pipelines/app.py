@@ -24,7 +24,7 @@ from agent.policies import build_policy
 from agent.update import UpdateStage
 from graph.connection import Neo4jConnection, connect
 from graph.embed import ClipEmbedder, OnnxEmbedder, SentenceTransformerEmbedder, build_embedder
-from graph.migrate import migrate
+from graph.migrate import migrate, stored_embedder
 from graph.store import Neo4jMemoryStore
 from schema.errors import StoreError
 from schema.settings import Settings
@@ -83,9 +83,18 @@ class App:
         return connect(self.settings, progress=self.note)
 
     @cached_property
+    def embedder_name(self) -> str:
+        """The text embedder: the configured one (PERSONA_EMBEDDER, or a setting passed in);
+        with none configured, a database keeps the model that embedded it, so a newer default
+        applies to new databases and to `persona db reembed`, never breaks an old one."""
+        if "embedder" in self.settings.model_fields_set:
+            return self.settings.embedder
+        return stored_embedder(self.conn) or self.settings.embedder
+
+    @cached_property
     def embedder(self) -> OnnxEmbedder | SentenceTransformerEmbedder:
         return build_embedder(
-            self.settings.embedder,
+            self.embedder_name,
             cache_dir=self.settings.cache_dir,
             device=self.settings.device,
             batch_size=self.settings.embed_batch_size,

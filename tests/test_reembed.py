@@ -15,7 +15,7 @@ import pytest
 from graph.connection import connect
 from graph.local.server import LocalNeo4j
 from graph.maintenance import reembed
-from graph.migrate import existing_indexes, migrate
+from graph.migrate import existing_indexes, migrate, stamp_embedder, stored_embedder
 from graph.store import Neo4jMemoryStore
 from schema.errors import DimensionMismatch, EmbedderMismatch
 from schema.model import VECTOR_INDEX
@@ -156,3 +156,26 @@ def test_reembed_switches_every_memory_to_the_new_model(own_server: Any, embedde
     migrate(conn, dimension=twin.dimension, embedder_name=twin.name)  # accepted now
     with pytest.raises(EmbedderMismatch):
         migrate(conn, dimension=other.dimension, embedder_name=other.name)
+
+
+def test_an_unconfigured_embedder_keeps_the_model_that_embedded_the_database(
+    own_server: Any, settings: Settings
+) -> None:
+    """A newer default must not break an old database: with PERSONA_EMBEDDER unset, the app
+    uses the stamped model; a configured one is used as given (and migrate then refuses a
+    mismatch, as above)."""
+    from pipelines.app import App
+
+    before = stored_embedder(own_server)
+    stamp_embedder(own_server, "e5-small-v2-q", 384)
+    try:
+        assert "embedder" not in settings.model_fields_set
+        unset = App(settings)
+        unset.__dict__["conn"] = own_server
+        assert unset.embedder_name == "e5-small-v2-q" != settings.embedder
+        configured = App(settings.model_copy(update={"embedder": "all-MiniLM-L6-v2"}))
+        configured.__dict__["conn"] = own_server
+        assert configured.embedder_name == "all-MiniLM-L6-v2"
+    finally:
+        if before is not None:
+            stamp_embedder(own_server, before, _dimension(own_server))
