@@ -66,8 +66,10 @@ class Settings(BaseSettings):
 
     # --- embeddings and retrieval --------------------------------------------------------
     embedder: str = Field(
-        default="all-MiniLM-L6-v2",
-        description="sentence-transformers model name or path (the default loads offline)",
+        default="bge-small-en-v1.5-q",
+        description="bge-small-en-v1.5-q or e5-small-v2-q (int8 ONNX from Maven Central), "
+        "all-MiniLM-L6-v2 (from its wheel), or a sentence-transformers name or path; unset, a "
+        "database keeps the model that embedded it",
     )
     embed_batch_size: int = Field(default=32, ge=1)
     device: str = Field(default="cpu", description="torch device for local models")
