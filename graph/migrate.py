@@ -134,18 +134,24 @@ def migrate(
 def stored_embedder(conn: Neo4jConnection) -> str | None:
     """The model that embedded this database's memories: its stamp, :data:`LEGACY_EMBEDDER`
     for embeddings older than the stamp, None for a database without embeddings."""
+    return _stamp(conn) or _legacy(conn)
+
+
+def _stamp(conn: Neo4jConnection) -> str | None:
     rows = conn.read(ddl.READ_EMBEDDER_STAMP)
-    if rows and rows[0]["name"]:
-        return str(rows[0]["name"])
+    return str(rows[0]["name"]) if rows and rows[0]["name"] else None
+
+
+def _legacy(conn: Neo4jConnection) -> str | None:
     return LEGACY_EMBEDDER if conn.read(ddl.ANY_EMBEDDING) else None
 
 
 def _check_embedder(conn: Neo4jConnection, name: str, dimension: int) -> None:
-    stamped = bool(conn.read(ddl.READ_EMBEDDER_STAMP))
-    stored = stored_embedder(conn)
+    stamp = _stamp(conn)
+    stored = stamp or _legacy(conn)
     if stored is not None and stored != name:
         raise EmbedderMismatch(stored, name)
-    if not stamped:
+    if stamp is None:
         stamp_embedder(conn, name, dimension)
 
 
