@@ -311,6 +311,8 @@ class OnnxEmbedder(_BatchedEmbedder):
         return ThreadPoolExecutor(max_workers=n, thread_name_prefix="onnx-embed")
 
     def _batched(self, texts: list[str], progress: Callable[[int], None] | None) -> np.ndarray:
+        if len(texts) == 1 and progress is None:
+            return self._encode(texts)  # a search query: no hop to a worker thread
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         _ = (self._session, self._tokenizer)  # loaded here once, not raced for by the workers
         for start in range(0, len(texts), self.batch_size):
