@@ -24,6 +24,19 @@ def test_the_token_that_would_repeat_a_unit_a_fourth_time_is_banned() -> None:
     assert torch.isfinite(out[1]).all()  # no loop in the second row: nothing banned
 
 
+def test_a_sentence_said_twice_running_may_not_start_a_third_time() -> None:
+    """The 135M policy's quote loop (``"X" / "X" / "X" ...``): a long unit is a loop at its
+    second copy; said once more after something else, or inside the prompt, it is not."""
+    sentence = list(range(20, 32))  # 12 tokens
+    looping = [9, 9, *sentence, *sentence]
+    copied = [9, *sentence, 5, *sentence]  # the answer copying its quote
+    out = LoopBreaker(prompt_len=2)(_ids(looping, copied), torch.zeros(2, 40))
+    assert out[0, 20] == float("-inf")
+    assert torch.isfinite(out[1]).all()
+    out = LoopBreaker(prompt_len=len(looping) - 1)(_ids(looping + [7]), torch.zeros(1, 40))
+    assert torch.isfinite(out).all()
+
+
 def test_repeats_inside_the_prompt_are_not_a_loop() -> None:
     ids = _ids([4, 5, 4, 5, 4, 5, 4, 5, 1])  # the prompt repeats; one token generated
     out = LoopBreaker(prompt_len=8)(ids, torch.zeros(1, 10))
