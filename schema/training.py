@@ -161,7 +161,12 @@ class EvalSection(_Section):
         default_factory=list, description="LoCoMo sample ids to draw from (empty: all)"
     )
     seed: int = Field(default=7, description="seed of the samples")
-    max_new_tokens: int = Field(default=96, ge=8, description="tokens per policy call")
+    max_new_tokens: int = Field(
+        default=256,
+        ge=8,
+        description="tokens per policy call: 256 is what the agent's transformers policy allows "
+        "at run time, so the evaluation sees what users get",
+    )
 
 
 class TrainConfig(_Section):

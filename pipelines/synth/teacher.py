@@ -223,12 +223,16 @@ class TeacherPolicy(BaseChatModel):
         unique.sort(key=lambda h: h[2].t)
         first = unique[-1] if g.kind == "now" else unique[0]
 
-        def quote(h: tuple[int, int, RetrievedMemory]) -> str:
-            return f'{name(h)}: "{_snippet(h[2].text, g.answer, g.question)}"'
+        def snippet(h: tuple[int, int, RetrievedMemory]) -> str:
+            return f'"{_snippet(h[2].text, g.answer, g.question)}"'
 
-        think = quote(first)
+        think = f"{name(first)}: {snippet(first)}"
         if g.kind in ("then", "multi_hop") and len(unique) > 1:
-            think = "; ".join(quote(h) for h in unique)
+            # two memories at most, both named before either is quoted: a list of "Memory N:
+            # ...; Memory M: ..." taught the 135M model to enumerate every memory it was shown
+            # and loop until its token budget ran out (docs/benchmarks/training.md)
+            a, b = unique[0], unique[-1]
+            think = f"{_names(name(a), name(b))}: {snippet(a)} / {snippet(b)}"
         said = spoken_date(first[2].t)
         if g.kind == "when" or (g.kind == "multi_hop" and g.hint.get("when")):
             note = relative_note(first[2].text, said_at=first[2].t)
@@ -240,6 +244,17 @@ class TeacherPolicy(BaseChatModel):
         elif g.kind == "then":
             think += ", before the change"
         return f"<think>{think}.</think><answer>{g.answer}</answer>"
+
+
+def _names(a: str, b: str) -> str:
+    """Two memory names as one subject.
+
+    >>> _names("Memory 2", "Memory 5"), _names("Earlier memory 1", "Memory 3")
+    ('Memories 2 and 5', 'Earlier memory 1 and memory 3')
+    """
+    if a.startswith("Memory ") and b.startswith("Memory "):
+        return f"Memories {a.removeprefix('Memory ')} and {b.removeprefix('Memory ')}"
+    return f"{a} and {b[0].lower()}{b[1:]}"
 
 
 def render_trajectory(
