@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -348,10 +350,15 @@ def bench_policy(
     sample: Annotated[int, typer.Option(help="LoCoMo questions, stratified by category")] = 60,
     heldout: Annotated[int, typer.Option(help="held-out synthetic questions, by kind")] = 40,
     seed: Annotated[int, typer.Option(help="seed of both samples")] = 7,
+    category: Annotated[
+        list[int] | None,
+        typer.Option(help="LoCoMo categories only, 1-5 (repeat it: --category 2 --category 3)"),
+    ] = None,
     out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
 ) -> None:
     """Offline policy, SFT and GRPO models side by side: well-formed rate, evidence recall
-    (vs the question as keywords), window precision, steps, date accuracy, LoCoMo F1."""
+    (vs the question as keywords), window precision, steps, date accuracy, LoCoMo F1.
+    LoCoMo conversations the model was trained on (its model card says which) are left out."""
     from agent.policies.models import model_card
     from cli.training_run import compare_policies, policy_report
     from pipelines.formats import load
@@ -363,14 +370,16 @@ def bench_policy(
     )
     from schema.training import TrainConfig
 
+    started = time.perf_counter()
     card = model_card(str(model))
     if not (model / "config.json").is_file():
         raise ConfigError(f"{model} holds no model", hint="pass the --out folder of persona train")
     stages = (card or {}).get("stages") or {}
     models = {"SFT": Path(stages["sft"]), "GRPO": model} if stages.get("sft") else {"model": model}
-    cfg = TrainConfig.model_validate(
-        (card or {}).get("config") or {"name": "bench", "eval": {"max_new_tokens": 96}}
-    )
+    cfg = TrainConfig.model_validate((card or {}).get("config") or {"name": "bench"})
+    bad = sorted(set(category or []) - {1, 2, 3, 4, 5})
+    if bad:
+        raise typer.BadParameter(f"{bad}: LoCoMo categories are 1-5", param_hint="--category")
     a = bench_app()
     prefix = "" if a.settings.embedded else "bench-"
     synth = []
@@ -382,9 +391,22 @@ def bench_policy(
             conv = load(data_dir / "conversations" / f"{persona}.json", "native")[0]
             ingest_conversation(conv, store=a.store, embedder=a.embedder)
         synth = stratified_sample(held, heldout, seed=seed, by=lambda q: q.kind)
+    path = _data(data)
+    # a model is never scored on the conversations it was trained on
+    trained = set((card or {}).get("config", {}).get("data", {}).get("locomo_train") or [])
+    unseen = [c["sample_id"] for c in json.loads(path.read_text()) if c["sample_id"] not in trained]
+    if not unseen:
+        raise ConfigError(
+            f"every conversation in {path} was in the model's training data ({sorted(trained)})",
+            hint="pass --data with other LoCoMo conversations",
+        )
+    if trained:
+        console.print(f"left out (the model trained on them): {', '.join(sorted(trained))}")
     pool = ingest_locomo_questions(
-        _data(data), None, store=a.store, embedder=a.embedder, user_prefix=prefix
+        path, unseen, store=a.store, embedder=a.embedder, user_prefix=prefix
     )
+    if category:
+        pool = [q for q in pool if q.locomo_category in category]
     locomo = stratified_sample(pool, sample, seed=seed, by=lambda q: q.locomo_category)
     say = _bench_progress()
     results = compare_policies(
@@ -405,6 +427,7 @@ def bench_policy(
         out_dir=out,
         command=command_line(),
         store=a.store,
+        started=started,
     )
     console.print(md.read_text(), markup=False)
 
@@ -424,9 +447,7 @@ def bench_ui(
     """The Streamlit app in Chromium: first render of each page (its first visit after the
     server is up) and the median of its later visits, time to an answer, and the screenshots
     the README shows."""
-    import json as _json
     import statistics
-    import time
 
     from cli.webui import app_path
     from graph.analytics import Analytics
@@ -461,7 +482,7 @@ def bench_ui(
             pages_user=shown,
         )
     rep = Report(name="ui", title="The Streamlit app in a real browser (Chromium)", started=started)
-    rep.results = _json.loads(_json.dumps(run.__dict__))
+    rep.results = json.loads(json.dumps(run.__dict__))
     rep.describe_server(a.store)
 
     def again(page: str) -> float | str:

@@ -388,11 +388,15 @@ def policy_report(
     command: str,
     stages: dict[str, Any] | None = None,
     store: MemoryStore | None = None,
+    started: float | None = None,
 ) -> Path:
-    """The side-by-side report (JSON + Markdown + plots) in the benchmark folder."""
+    """The side-by-side report (JSON + Markdown + plots) in the benchmark folder; ``started``
+    (``time.perf_counter()`` when the run began) gives its wall time where no stages do."""
     from pipelines.bench.common import Report, line_plot, table
 
     rep = Report(name=name, title=title, command=command)
+    if started is not None:
+        rep.started = started
     if store is not None:
         rep.describe_server(store)
     rep.results = {k: v for k, v in results.items() if k != "answers"}

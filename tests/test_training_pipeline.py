@@ -202,6 +202,44 @@ def test_bench_policy_compares_the_three_policies_on_another_file(
     assert "| metric | offline | SFT | GRPO |" in md and "LoCoMo answer F1 by category" in md
 
 
+def test_bench_policy_leaves_out_what_the_model_trained_on(
+    run: dict[str, Any], external: Settings, tmp_path: Path
+) -> None:
+    """A conversation the model card lists as training data is never scored; --category keeps
+    the LoCoMo sample to the categories asked for."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(run["out"], model)
+    card = json.loads((model / "model_card.json").read_text())
+    card["config"]["data"]["locomo_train"] = ["mini-trained"]
+    (model / "model_card.json").write_text(json.dumps(card))
+    other = json.loads(_mini_locomo(tmp_path / "mini.json").read_text())[0]
+    trained = json.loads(json.dumps(other)) | {"sample_id": "mini-trained"}
+    data = tmp_path / "two.json"
+    data.write_text(json.dumps([other, trained]))
+    cats = sorted({int(q["category"]) for q in other["qa"]})
+    want = sum(int(q["category"]) == cats[0] for q in other["qa"])
+
+    def bench(*extra: str) -> Any:
+        args = ["bench", "policy", "--model", str(model), "--data", str(data)]
+        args += ["--sample", "50", "--heldout", "1", "--out", str(tmp_path), *extra]
+        previous = cli._State.settings
+        cli._State.settings = external
+        try:
+            return runner.invoke(cli.app, args, env={"COLUMNS": "200"})
+        finally:
+            cli._State.settings = previous
+
+    result = bench("--category", str(cats[0]))
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "left out (the model trained on them): mini-trained" in result.output
+    report = json.loads((tmp_path / "policy.json").read_text())
+    assert report["results"]["questions"]["locomo"] == min(50, want)
+    wrong = bench("--category", "9")
+    assert wrong.exit_code != 0 and "--category" in wrong.output
+
+
 def test_a_rerun_resumes_instead_of_retraining(run: dict[str, Any], external: Settings) -> None:
     out: Path = run["out"]
     before = json.loads((out / "work" / "stages.json").read_text())
