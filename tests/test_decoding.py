@@ -33,7 +33,7 @@ def test_a_sentence_said_twice_running_may_not_start_a_third_time() -> None:
     out = LoopBreaker(prompt_len=2)(_ids(looping, copied), torch.zeros(2, 40))
     assert out[0, 20] == float("-inf")
     assert torch.isfinite(out[1]).all()
-    out = LoopBreaker(prompt_len=len(looping) - 1)(_ids(looping + [7]), torch.zeros(1, 40))
+    out = LoopBreaker(prompt_len=len(looping) - 1)(_ids([*looping, 7]), torch.zeros(1, 40))
     assert torch.isfinite(out).all()
 
 
