@@ -80,6 +80,14 @@ def test_hf_policy_loads_and_follows_its_chat_template(tiny_model: Path) -> None
     assert call["stop_strings"] == STOP
     assert call["max_new_tokens"] == 6
     assert call["do_sample"] is False
+    # sampled or greedy, a local model's loops are broken (PERSONA_TEMPERATURE defaults to 0.2)
+    from agent.policies.decoding import LoopBreaker
+
+    assert any(isinstance(p, LoopBreaker) for p in call["logits_processor"])
+    policy.temperature = 0.2
+    policy.invoke(messages, stop=STOP)
+    assert spy.calls[-1]["do_sample"] is True
+    assert any(isinstance(p, LoopBreaker) for p in spy.calls[-1]["logits_processor"])
     # the protocol tags are single, non-special tokens
     for tag in ("<think>", "</retrieve>", "</answer>"):
         assert len(tok.encode(tag, add_special_tokens=False)) == 1

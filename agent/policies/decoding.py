@@ -86,7 +86,8 @@ class LoopBreaker:
 
 
 def greedy_guard(prompt_len: int) -> Any:
-    """The ``logits_processor`` every greedy generation of a local model passes."""
+    """The ``logits_processor`` every generation of a local model at run time passes (sampled
+    or greedy), and the evaluation's greedy decoding."""
     from transformers import LogitsProcessorList
 
     return LogitsProcessorList([LoopBreaker(prompt_len)])

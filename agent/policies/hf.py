@@ -88,10 +88,11 @@ class HFChatModel(BaseChatModel):
         }
         if sample:
             gen["temperature"] = self.temperature
-        else:
-            from agent.policies.decoding import greedy_guard
+        # the loop breaker runs before temperature: at the default 0.2 a small model loops
+        # as it does greedily ("hiking, going, hiking, going, ..." to the token limit)
+        from agent.policies.decoding import greedy_guard
 
-            gen["logits_processor"] = greedy_guard(inputs["input_ids"].shape[1])
+        gen["logits_processor"] = greedy_guard(inputs["input_ids"].shape[1])
         if stop:
             gen["stop_strings"] = list(stop)
             gen["tokenizer"] = tok
