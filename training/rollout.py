@@ -120,7 +120,7 @@ def hf_generate(
     autocast. Greedy decoding runs :class:`agent.policies.decoding.LoopBreaker`."""
     import torch
 
-    from agent.policies.decoding import greedy_guard
+    from agent.policies.decoding import loop_guard
 
     eos = tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
@@ -142,7 +142,7 @@ def hf_generate(
         sampling: dict[str, Any] = (
             {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": top_k}
             if temperature > 0
-            else {"do_sample": False, "logits_processor": greedy_guard(width)}
+            else {"do_sample": False, "logits_processor": loop_guard(width)}
         )
         device = "cuda" if ids.is_cuda else "cpu"
         with torch.no_grad(), torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):

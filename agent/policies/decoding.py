@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LOOP_RULES", "LoopBreaker", "greedy_guard", "loop_unit", "repeated_unit"]
+__all__ = ["LOOP_RULES", "LoopBreaker", "loop_guard", "loop_unit", "repeated_unit"]
 
 #: (shortest unit, longest unit, copies back to back that make a loop), tried in order
 LOOP_RULES: tuple[tuple[int, int, int], ...] = ((1, 8, 3), (9, 48, 2))
@@ -85,7 +85,7 @@ class LoopBreaker:
         return scores
 
 
-def greedy_guard(prompt_len: int) -> Any:
+def loop_guard(prompt_len: int) -> Any:
     """The ``logits_processor`` every generation of a local model at run time passes (sampled
     or greedy), and the evaluation's greedy decoding."""
     from transformers import LogitsProcessorList

@@ -90,9 +90,9 @@ class HFChatModel(BaseChatModel):
             gen["temperature"] = self.temperature
         # the loop breaker runs before temperature: at the default 0.2 a small model loops
         # as it does greedily ("hiking, going, hiking, going, ..." to the token limit)
-        from agent.policies.decoding import greedy_guard
+        from agent.policies.decoding import loop_guard
 
-        gen["logits_processor"] = greedy_guard(inputs["input_ids"].shape[1])
+        gen["logits_processor"] = loop_guard(inputs["input_ids"].shape[1])
         if stop:
             gen["stop_strings"] = list(stop)
             gen["tokenizer"] = tok
