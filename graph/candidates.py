@@ -20,7 +20,7 @@ from graph.cypher import read as R
 from schema.nodes import MemoryKind
 from schema.retrieval import RetrievalRequest, VectorPath, VectorScope
 
-__all__ = ["Candidates", "VectorPlanner", "gather", "vector_query"]
+__all__ = ["Candidates", "VectorHits", "VectorPlanner", "gather", "vector_hits", "vector_query"]
 
 #: how long a user's memory count is trusted (writes through the store forget it at once)
 COUNT_TTL_S = 60.0
@@ -95,14 +95,68 @@ def vector_query(caps: Capabilities, path: VectorPath, has_start: bool, has_end:
     return R.vector_prefilter(has_start, has_end)
 
 
-def gather(
+@dataclass
+class VectorHits:
+    """The vector signal of one request: its hits, the path that ran (``auto`` resolved),
+    the scope ``auto`` chose by, and the query's own time (the planner's count included)."""
+
+    rows: list[dict[str, Any]]
+    path: VectorPath
+    scope: VectorScope | None
+    ms: float
+
+
+def vector_hits(
     tx: ManagedTransaction,
     request: RetrievalRequest,
     *,
     caps: Capabilities,
     path: VectorPath,
-    vector: Callable[[], list[float]],
+    vector: list[float],
     planner: VectorPlanner,
+) -> VectorHits:
+    """The vector query alone, in a transaction of its own (the store runs it on a worker as
+    soon as the query embedding is ready, while full-text runs in the main transaction).
+
+    ``path`` ``auto`` scores exactly when the user's memories in scope number at most the
+    planner's cutoff and searches the index above that: settled by the planner from the
+    user's count where it can be, else inside the one vector query."""
+    t = time.perf_counter()
+    window = request.window
+    has_start, has_end = window.start is not None, window.end is not None
+    depth = request.depth + len(set(request.exclude_ids))
+    scope = None
+    if path == VectorPath.AUTO:
+        path, scope = planner.plan(tx, request)
+    columns: tuple[str, ...] = ("id", "score", "kind", "turn_ids", "text")
+    if path == VectorPath.AUTO:
+        columns += ("path", "scope")
+    rows = _hits(
+        tx,
+        R.one_record(vector_query(caps, path, has_start, has_end), columns),
+        user_id=request.user_id,
+        start=window.start,
+        end=window.end,
+        kinds=[k.value for k in request.kinds],
+        depth=depth,
+        vector=vector,
+        fetch=max(depth * 20, 200),
+        cutoff=planner.exact_max,
+    )
+    if path == VectorPath.AUTO:
+        # no rows means an empty scope (a non-empty one always yields rows on either path)
+        first = rows[0] if rows else None
+        path = VectorPath(first["path"]) if first else VectorPath.PREFILTER
+        scope = VectorScope(counted=first["scope"] if first else 0, cutoff=planner.exact_max)
+    return VectorHits(rows, path, scope, (time.perf_counter() - t) * 1000)
+
+
+def gather(
+    tx: ManagedTransaction,
+    request: RetrievalRequest,
+    *,
+    vector: Callable[[], VectorHits] | None,
+    fallback_path: VectorPath,
     lucene: str | None,
     image_vector: list[float] | None,
     image_min_score: float,
@@ -110,10 +164,10 @@ def gather(
 ) -> Candidates:
     """Every signal's candidates for ``request`` (excluded ids removed), timed per signal.
 
-    ``path`` ``auto`` scores exactly when the user's memories in scope number at most the
-    planner's cutoff and searches the index above that: settled by the planner from the
-    user's count where it can be, else inside the one vector query. ``vector`` gives the
-    query embedding when it is ready: full-text runs first, while it is being computed."""
+    Full-text (and the entity signal) run here, in ``tx``; ``vector`` gives the vector
+    signal, computed beside them (the query embedding, then :func:`vector_hits` on a worker).
+    ``fallback_path`` is the path reported when no vector signal ran. ``embed_wait`` is the
+    part of the wait for the vector signal that its embedding caused."""
     window = request.window
     has_start, has_end = window.start is not None, window.end is not None
     exclude = set(request.exclude_ids)
@@ -140,43 +194,24 @@ def gather(
         query = R.one_record(R.entity_mentions(has_start, has_end))
         rows["entity"] = _hits(tx, query, padded=padded, **params)
         timings["entity"] = (time.perf_counter() - t) * 1000
-    t = time.perf_counter()
-    scope = None
-    if path == VectorPath.AUTO:
-        path, scope = planner.plan(tx, request)
-    resolved = path
-    if "vector" in request.signals:
+    resolved, scope = fallback_path, None
+    if vector is not None:
         waited = time.perf_counter()
-        params["vector"] = vector()
-        timings["embed_wait"] = (time.perf_counter() - waited) * 1000
-        query = vector_query(caps, path, has_start, has_end)
-        columns: tuple[str, ...] = ("id", "score", "kind", "turn_ids", "text")
-        if path == VectorPath.AUTO:
-            columns += ("path", "scope")
-        rows["vector"] = _hits(
-            tx,
-            R.one_record(query, columns),
-            fetch=max(depth * 20, 200),
-            cutoff=planner.exact_max,
-            **params,
-        )
-    else:
-        rows["vector"] = []
-    timings["vector"] = (time.perf_counter() - t) * 1000 - timings.get("embed_wait", 0.0)
-    if path == VectorPath.AUTO:
-        # no rows means an empty scope (a non-empty one always yields rows on either path)
-        first = rows["vector"][0] if rows["vector"] else None
-        resolved = VectorPath(first["path"]) if first else VectorPath.PREFILTER
-        scope = VectorScope(counted=first["scope"] if first else 0, cutoff=planner.exact_max)
+        found = vector()
+        wait = (time.perf_counter() - waited) * 1000
+        timings["vector_wait"] = wait
+        timings["embed_wait"] = min(wait, timings.get("embed", 0.0))
+        timings["vector"] = found.ms
+        rows["vector"], resolved, scope = found.rows, found.path, found.scope
     if image_vector is not None:
         t = time.perf_counter()
         query = R.image_search(has_start, has_end, search_clause=resolved == VectorPath.SEARCH)
-        found = cypher(
+        found_images = cypher(
             tx, query, image_vector=image_vector, min_score=image_min_score, **params
         ).data()
         timings["image"] = (time.perf_counter() - t) * 1000
-        if found:
-            rows["image"] = found
+        if found_images:
+            rows["image"] = found_images
     out = Candidates(vector_path=resolved, vector_scope=scope)
     for signal, hits in rows.items():
         kept = [r for r in hits if r["id"] not in exclude]

@@ -24,7 +24,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from graph import results
-from graph.candidates import VectorPlanner, gather
+from graph.candidates import VectorHits, VectorPlanner, gather, vector_hits
 from graph.connection import Neo4jConnection
 from graph.connection import run as cypher
 from graph.cypher import read as R
@@ -81,8 +81,9 @@ class Neo4jMemoryStore:
         self.image_embedder = image_embedder
         self.image_min_score = image_min_score
         self.planner = VectorPlanner(exact_max)
-        #: one worker: query embeddings, computed beside the transaction's first queries
-        self._embedding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-query")
+        # the vector signal of each retrieval (query embedding, then the vector query) runs
+        # here, beside full-text; several retrievals at once each get a worker
+        self._vector = ThreadPoolExecutor(max_workers=4, thread_name_prefix="vector-signal")
         best = VectorPath(conn.caps.best_vector_path)
         self.vector_path = vector_path or best
         needs_search = self.vector_path in (VectorPath.SEARCH, VectorPath.AUTO)
@@ -120,8 +121,18 @@ class Neo4jMemoryStore:
             timings["embed"] = (time.perf_counter() - t) * 1000
             return vec
 
-        # the query embedding is computed while full-text runs in the transaction
-        pending = self._embedding.submit(embed) if "vector" in request.signals else None
+        def vector_signal() -> VectorHits:
+            vec = embed()  # before the transaction opens
+            return self.conn.read_tx(
+                lambda tx: vector_hits(
+                    tx, request, caps=self.conn.caps, path=path, vector=vec, planner=self.planner
+                )
+            )
+
+        # the embedding, then the vector query in a transaction of its own, on a worker while
+        # full-text runs in the main transaction (docs/benchmarks/scale.md: at 100k memories
+        # the vector query no longer waits for full-text to finish)
+        pending = self._vector.submit(vector_signal) if "vector" in request.signals else None
         image_vector = None
         if (
             self.image_embedder is not None
@@ -135,10 +146,8 @@ class Neo4jMemoryStore:
             found = gather(
                 tx,
                 request,
-                caps=self.conn.caps,
-                path=path,
-                vector=lambda: pending.result() if pending else [0.0] * self.embedder.dimension,
-                planner=self.planner,
+                vector=pending.result if pending else None,
+                fallback_path=VectorPath.PREFILTER if path == VectorPath.AUTO else path,
                 lucene=lucene,
                 image_vector=image_vector,
                 image_min_score=self.image_min_score,

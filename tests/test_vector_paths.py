@@ -257,3 +257,28 @@ def test_auto_recounts_a_user_after_a_write(session_store: Any) -> None:
         assert len(second.items) >= 7
     finally:
         session_store.delete_user(uid)
+
+
+def test_retrievals_at_once_return_what_each_returns_alone(
+    session_store: Any, sample_user: str
+) -> None:
+    """The vector signal runs on a worker pool beside full-text: retrievals from several
+    threads at once (a served graph) each get their own vector hits, as they would alone, and
+    the timings say how long full-text waited for the vector signal and how much of that
+    wait was the query embedding."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ranked(query: str) -> list[tuple[str, float]]:
+        result = session_store.retrieve(
+            RetrievalRequest(user_id=sample_user, query=query, k=8, expand=[])
+        )
+        t = result.timings_ms
+        assert {"embed", "vector", "vector_wait", "embed_wait", "fulltext"} <= set(t)
+        assert 0.0 <= t["embed_wait"] <= min(t["embed"], t["vector_wait"]) + 1e-9
+        return [(i.id, round(i.score, 6)) for i in result.items]
+
+    alone = {q: ranked(q) for q in QUERIES}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        together = list(pool.map(ranked, QUERIES * 3))
+    assert together == [alone[q] for q in QUERIES * 3]
+    assert len({tuple(v) for v in alone.values()}) == len(QUERIES)  # the queries differ

@@ -208,7 +208,7 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english").stemWords
 
 
-STAGES = ("embed", "embed_wait", "fulltext", "vector", "hydrate", "total")
+STAGES = ("embed", "vector", "fulltext", "vector_wait", "embed_wait", "hydrate", "total")
 
 
 def personagraph_ranking(
@@ -372,9 +372,10 @@ def _markdown(summaries: dict[str, Any], full_tokens: float, report: Report) -> 
             "",
             "## Where PersonaGraph's time goes (ms per question, as the store times it)",
             "",
-            "embed: the query embedding, computed in a worker while full-text runs; embed "
-            "wait: how long the vector query waited for it; hydrate: provenance, neighbours "
-            "and the turns' fields.",
+            "embed, then vector: the query embedding and the vector query, on a worker while "
+            "full-text runs in the main transaction; vector wait: how long the main transaction "
+            "then waited for the vector signal (embed wait: the part of it the embedding "
+            "caused); hydrate: provenance, neighbours and the turns' fields.",
             "",
         ]
         lines += table(

@@ -269,7 +269,8 @@ def measure(
     # paths interleaved per query, in a rotating order, so that none is favoured by warm
     # caches or by what else the machine did during its turn
     stats: dict[VectorPath, dict[str, Any]] = {
-        p: {"totals": [], "vector": [], "recalls": [], "chose": {}} for p in paths
+        p: {"totals": [], "with_embedding": [], "vector": [], "recalls": [], "chose": {}}
+        for p in paths
     }
     for text, _, window in qs[:3]:  # warm-up (plan cache, page cache)
         for path in paths:
@@ -286,8 +287,10 @@ def measure(
             )
             with timed() as t:
                 res = store.retrieve(req)
-            # less the wait for the query embedding (computed beside full-text)
+            # less the part of the wait that the query embedding caused (computed beside
+            # full-text, with the vector query after it)
             st["totals"].append(t.ms - res.timings_ms.get("embed_wait", 0.0))
+            st["with_embedding"].append(t.ms)
             st["vector"].append(res.timings_ms.get("vector", 0.0))
             ran = res.vector_path.value
             st["chose"][ran] = st["chose"].get(ran, 0) + 1
@@ -298,6 +301,7 @@ def measure(
     for path, st in stats.items():
         out[path.value] = {
             "total": percentiles(st["totals"]),
+            "with_embedding": percentiles(st["with_embedding"]),
             "vector": percentiles(st["vector"]),
             "recall_vs_exact": round(float(np.mean(st["recalls"])), 3),
             "chose": st["chose"],
@@ -400,6 +404,7 @@ def run_scale(
                     r["total"]["p50"],
                     r["total"]["p95"],
                     r["total"]["p99"],
+                    r.get("with_embedding", r["total"])["p95"],
                     r["vector"]["p50"],
                     r["vector"]["p95"],
                     round(r["vector"]["p95"] / floor, 1),
@@ -410,10 +415,13 @@ def run_scale(
             )
     report.markdown = [
         "Time-bounded hybrid retrieval (vector + full-text + hydration, k = 10, a random 90-day "
-        "window); query embedding excluded (it is the same for every path). The numpy floor "
+        "window); query embedding excluded (it is the same for every path: the part of the "
+        "wait for the vector signal that the embedding caused is subtracted; the vector query "
+        "runs on a worker beside full-text, as the store always runs it). The numpy floor "
         "is an in-process exact scan of the same vectors with the same filter; 'vector' is the "
         "vector signal alone as the server computes it (over Bolt), the like-for-like "
-        "comparison with the floor; 'total' adds full-text, fusion and hydration. Recall is "
+        "comparison with the floor; 'total' adds full-text, fusion and hydration. 'with "
+        "embedding' is the wall time a caller waits, the query embedding included. Recall is "
         "the vector signal's top-k against exact search.",
         "",
         *table(
@@ -423,6 +431,7 @@ def run_scale(
                 "p50 ms",
                 "p95 ms",
                 "p99 ms",
+                "p95 ms with embedding",
                 "vector p50 ms",
                 "vector p95 ms",
                 "vector p95 / numpy",
