@@ -137,6 +137,13 @@ def test_scale_smoke(store: Any, embedder: Any, tmp_path: Path) -> None:
         assert paths["prefilter"]["recall_vs_exact"] == pytest.approx(1.0)
         for r in paths.values():
             assert r["total"]["n"] == 4
+    # auto and the exact pre-filter, paired per query in each scenario
+    paired = rep.results["auto_vs_prefilter"]
+    assert set(paired) == set(scenarios)
+    for d in paired.values():
+        assert d["n"] == 4
+        assert d["ci95_ms"][0] <= d["median_ms"] <= d["ci95_ms"][1]
+    assert "paired per query" in "\n".join(rep.markdown)
 
 
 def test_ingest_speed_smoke(store: Any, embedder: Any, tmp_path: Path) -> None:
