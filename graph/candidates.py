@@ -95,6 +95,18 @@ def vector_query(caps: Capabilities, path: VectorPath, has_start: bool, has_end:
     return R.vector_prefilter(has_start, has_end)
 
 
+def _scope_params(request: RetrievalRequest) -> dict[str, Any]:
+    """The parameters every candidate query filters by: user, window, kinds, and the depth
+    (the request's, plus the excluded ids it will drop)."""
+    return {
+        "user_id": request.user_id,
+        "start": request.window.start,
+        "end": request.window.end,
+        "kinds": [k.value for k in request.kinds],
+        "depth": request.depth + len(set(request.exclude_ids)),
+    }
+
+
 @dataclass
 class VectorHits:
     """The vector signal of one request: its hits, the path that ran (``auto`` resolved),
@@ -122,9 +134,8 @@ def vector_hits(
     planner's cutoff and searches the index above that: settled by the planner from the
     user's count where it can be, else inside the one vector query."""
     t = time.perf_counter()
-    window = request.window
-    has_start, has_end = window.start is not None, window.end is not None
-    depth = request.depth + len(set(request.exclude_ids))
+    params = _scope_params(request)
+    has_start, has_end = params["start"] is not None, params["end"] is not None
     scope = None
     if path == VectorPath.AUTO:
         path, scope = planner.plan(tx, request)
@@ -134,14 +145,10 @@ def vector_hits(
     rows = _hits(
         tx,
         R.one_record(vector_query(caps, path, has_start, has_end), columns),
-        user_id=request.user_id,
-        start=window.start,
-        end=window.end,
-        kinds=[k.value for k in request.kinds],
-        depth=depth,
         vector=vector,
-        fetch=max(depth * 20, 200),
+        fetch=max(params["depth"] * 20, 200),
         cutoff=planner.exact_max,
+        **params,
     )
     if path == VectorPath.AUTO:
         # no rows means an empty scope (a non-empty one always yields rows on either path)
@@ -168,17 +175,9 @@ def gather(
     signal, computed beside them (the query embedding, then :func:`vector_hits` on a worker).
     ``fallback_path`` is the path reported when no vector signal ran. ``embed_wait`` is the
     part of the wait for the vector signal that its embedding caused."""
-    window = request.window
-    has_start, has_end = window.start is not None, window.end is not None
+    params = _scope_params(request)
+    has_start, has_end = params["start"] is not None, params["end"] is not None
     exclude = set(request.exclude_ids)
-    depth = request.depth + len(exclude)
-    params: dict[str, Any] = {
-        "user_id": request.user_id,
-        "start": window.start,
-        "end": window.end,
-        "kinds": [k.value for k in request.kinds],
-        "depth": depth,
-    }
     rows: dict[str, list[dict[str, Any]]] = {"vector": []}  # signal order: vector first
     t = time.perf_counter()
     if lucene and "fulltext" in request.signals:
