@@ -108,6 +108,11 @@ def migrate(
             report.created.append(spec.name)
             continue
         row = before.get(spec.name)
+        if spec.kind == "fulltext" and (
+            row is None or list(row["properties"]) != list(spec.properties)
+        ):
+            # before the index (re)builds, so it indexes every memory once, with its token
+            conn.run_autocommit(ddl.BACKFILL_MONTH_TOKENS)
         if (
             row is not None
             and spec.kind == "fulltext"

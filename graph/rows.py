@@ -10,7 +10,7 @@ from typing import Any
 from neo4j.time import Date as NeoDate
 from neo4j.time import DateTime as NeoDateTime
 
-from graph.retrieval import tenant_token
+from graph.retrieval import month_token, tenant_token
 from schema.nodes import (
     Event,
     MemoryKind,
@@ -40,7 +40,7 @@ __all__ = [
 
 _LOCAL_TIMES = ("t", "t_end", "valid_from", "valid_to")
 #: stored for the database's own use (indexes, tenancy), never part of a read model
-_INTERNAL = ("kind", "tenant", "t_offset")
+_INTERNAL = ("kind", "tenant", "t_offset", "t_month")
 
 
 def local_times(row: dict[str, Any]) -> dict[str, Any]:
@@ -107,6 +107,7 @@ def memory_row(node: MemoryNode, user_id: str) -> dict[str, Any]:
     props = node.model_dump(exclude={"embedding", "image_embedding", "id", "user_id"})
     props["kind"] = node.kind.value
     props["tenant"] = tenant_token(user_id)
+    props["t_month"] = month_token(node.t)
     offset = node.t.utcoffset()
     props["t_offset"] = int(offset.total_seconds()) if offset is not None else 0
     row: dict[str, Any] = {"id": node.id, "props": props, "embedding": node.embedding}

@@ -29,7 +29,7 @@ from graph.connection import Neo4jConnection
 from graph.connection import run as cypher
 from graph.cypher import read as R
 from graph.cypher import write as W
-from graph.retrieval import lucene_query
+from graph.retrieval import lucene_query, window_months
 from graph.rows import model_props, native, to_listing, to_snapshot, to_turn
 from graph.vectors import fill_embeddings
 from graph.writes import check_owner, write_batch
@@ -140,7 +140,13 @@ class Neo4jMemoryStore:
             and "image" in request.signals
         ):
             image_vector = self.image_embedder.embed_texts([text])[0].tolist()
-        lucene = lucene_query(request.user_id, request.query, request.keywords)
+        window = request.window
+        lucene = lucene_query(
+            request.user_id,
+            request.query,
+            request.keywords,
+            months=window_months(window.start, window.end),
+        )
 
         def work(tx: ManagedTransaction) -> RetrievalResult:
             found = gather(

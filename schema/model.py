@@ -103,6 +103,12 @@ def _node_spec(model: type[NodeModel]) -> NodeSpec:
             PropertySpec("kind", "str", True, f"memory kind: {model.kind.value}"),
             PropertySpec("tenant", "str", True, "full-text tenant token derived from user_id"),
             PropertySpec(
+                "t_month",
+                "str",
+                True,
+                "full-text token of t's UTC month (narrows a windowed full-text search)",
+            ),
+            PropertySpec(
                 "t_offset",
                 "int",
                 True,
@@ -142,7 +148,7 @@ def _indexes() -> tuple[IndexSpec, ...]:
             FULLTEXT_INDEX,
             "fulltext",
             MEMORY_LABEL,
-            ("text", "speaker", "keywords", "image_caption", "tenant"),
+            ("text", "speaker", "keywords", "image_caption", "tenant", "t_month"),
             analyzer="english",
         ),
         IndexSpec(

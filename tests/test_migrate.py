@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from conftest import fresh_user
 
 from graph.cypher import ddl
 from graph.migrate import existing_indexes, migrate
 from schema.errors import DimensionMismatch, StoreError
-from schema.model import GRAPH_MODEL, IMAGE_VECTOR_INDEX, VECTOR_INDEX
+from schema.model import FULLTEXT_INDEX, GRAPH_MODEL, IMAGE_VECTOR_INDEX, VECTOR_INDEX
+from schema.nodes import Fact, User
+from schema.protocols import WriteBatch
+from schema.retrieval import RetrievalRequest, TimeWindow
 
 pytestmark = pytest.mark.integration
 
@@ -101,3 +107,51 @@ def test_first_migration_report_created_the_schema(migrated: Any) -> None:
     expected = {s.name for s in GRAPH_MODEL.indexes if not (s.kind == "vector" and s.image)}
     assert names == expected
     assert migrated.created, "the test server starts empty, so the first migration creates"
+
+
+def test_an_index_without_month_tokens_is_rebuilt_and_old_memories_get_theirs(
+    conn: Any, migrated: Any, embedder: Any, store: Any
+) -> None:
+    """A database from before the month token: its memories lack it and its full-text index
+    does not cover it. Migrating backfills the token (the UTC month) and rebuilds the index,
+    and a windowed full-text search then finds the old memory."""
+    uid = fresh_user("backfill")
+    t = datetime(2023, 5, 31, 21, 0, tzinfo=timezone(timedelta(hours=-5)))  # 1 June UTC
+    text = "Adopted a greyhound called Biscuit"
+    fact = Fact(
+        id=f"{uid}-f",
+        user_id=uid,
+        t=t,
+        text=text,
+        valid_from=t,
+        embedding=[float(x) for x in embedder.embed([text])[0]],
+    )
+    store.write(WriteBatch(user=User(id=uid, user_id=uid), facts=[fact]))
+    spec = next(s for s in GRAPH_MODEL.indexes if s.name == FULLTEXT_INDEX)
+    old = replace(spec, properties=tuple(p for p in spec.properties if p != "t_month"))
+    conn.write("MATCH (m:Memory {user_id: $u}) REMOVE m.t_month", u=uid)
+    conn.run_schema(ddl.drop_index(FULLTEXT_INDEX))
+    conn.run_schema(ddl.render(old, conn.caps))
+    conn.run_schema("CALL db.awaitIndexes(300)")
+    notes: list[str] = []
+    report = migrate(conn, dimension=embedder.dimension, progress=notes.append)
+    assert report.rebuilt == [FULLTEXT_INDEX]
+    assert any("rebuilding memory_text" in n for n in notes)
+    rows = conn.read("MATCH (m:Memory {user_id: $u}) RETURN m.t_month AS month", u=uid)
+    assert rows == [{"month": "m202306"}]
+    june = TimeWindow(start=datetime(2023, 6, 1, tzinfo=UTC), end=datetime(2023, 7, 1, tzinfo=UTC))
+    found = store.retrieve(
+        RetrievalRequest(
+            user_id=uid, query="greyhound", window=june, expand=[], signals=["fulltext"]
+        )
+    )
+    assert [i.id for i in found.items] == [fact.id]
+    may = TimeWindow(start=datetime(2023, 5, 1, tzinfo=UTC), end=datetime(2023, 6, 1, tzinfo=UTC))
+    missed = store.retrieve(
+        RetrievalRequest(
+            user_id=uid, query="greyhound", window=may, expand=[], signals=["fulltext"]
+        )
+    )
+    assert missed.items == []
+    # and nothing more to do the next time
+    assert not migrate(conn, dimension=embedder.dimension).changed

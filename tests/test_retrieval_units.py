@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from graph.retrieval import MAX_TERMS, RRF_K, escape_lucene, lucene_query, rrf, tenant_token
+from graph.retrieval import (
+    MAX_TERMS,
+    MAX_WINDOW_MONTHS,
+    RRF_K,
+    escape_lucene,
+    lucene_query,
+    month_token,
+    rrf,
+    tenant_token,
+    window_months,
+)
 
 # ----------------------------------------------------------------------------- RRF
 _ids = st.sampled_from([f"m{i}" for i in range(12)])
@@ -197,3 +208,62 @@ def test_tenant_token_is_a_single_digit_token_per_user() -> None:
     assert a == tenant_token("alice")
     for tok in (a, b, tenant_token("x" * 1000), tenant_token("名前")):
         assert re.fullmatch(r"t\d+", tok)
+
+
+# ------------------------------------------------------------- month narrowing of full-text
+def test_window_months_cover_every_utc_month_the_window_touches() -> None:
+    minus5 = timezone(timedelta(hours=-5))
+    # 31 May 21:00 at -05:00 is 1 June 02:00 UTC: the stored time is UTC, so is the token
+    assert month_token(datetime(2023, 5, 31, 21, 0, tzinfo=minus5)) == "m202306"
+    assert window_months(
+        datetime(2023, 5, 31, 21, 0, tzinfo=minus5), datetime(2023, 6, 2, tzinfo=UTC)
+    ) == ["m202306"]
+    # the end is exclusive: a window ending at midnight on 1 March does not touch March
+    assert window_months(datetime(2023, 12, 15, tzinfo=UTC), datetime(2024, 3, 1, tzinfo=UTC)) == [
+        "m202312",
+        "m202401",
+        "m202402",
+    ]
+    assert window_months(
+        datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 1, 0, 0, 1, tzinfo=UTC)
+    ) == ["m202403"]
+    # open or very wide windows are left to the Cypher filter
+    assert window_months(None, datetime(2024, 1, 1, tzinfo=UTC)) is None
+    assert window_months(datetime(2024, 1, 1, tzinfo=UTC), None) is None
+    wide_end = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=31 * MAX_WINDOW_MONTHS + 31)
+    assert window_months(datetime(2024, 1, 1, tzinfo=UTC), wide_end) is None
+    edge = window_months(datetime(2020, 1, 1, tzinfo=UTC), datetime(2023, 1, 1, tzinfo=UTC))
+    assert edge is not None and len(edge) == MAX_WINDOW_MONTHS == 36
+
+
+@given(
+    start=st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1)),
+    length=st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=1000)),
+    inside=st.integers(min_value=0, max_value=10**15),
+    offset_h=st.integers(min_value=-12, max_value=14),
+)
+def test_a_time_inside_the_window_has_one_of_its_month_tokens(
+    start: datetime, length: timedelta, inside: int, offset_h: int
+) -> None:
+    begin = start.replace(tzinfo=timezone(timedelta(hours=offset_h)))
+    end = begin + length
+    months = window_months(begin, end)
+    if months is None:
+        return  # wider than MAX_WINDOW_MONTHS: no narrowing at all
+    t = begin + timedelta(microseconds=inside % (length // timedelta(microseconds=1)))
+    assert begin <= t < end
+    assert month_token(t) in months
+    assert len(months) == len(set(months)) <= MAX_WINDOW_MONTHS
+
+
+def test_the_month_clause_is_required_scoreless_and_never_user_text() -> None:
+    q = lucene_query("alice", "dentist", months=["m202305", "m202306"])
+    assert q is not None
+    base = lucene_query("alice", "dentist")
+    assert q == f"{base} +t_month:(m202305 m202306)^0"
+    for bad in (["m2023) OR (x"], ["*"], ["202305"], ["m1"]):
+        with pytest.raises(ValueError, match="not month tokens"):
+            lucene_query("alice", "dentist", months=bad)
+    # no window, no clause: the frame the safety checks above parse stays as it was
+    assert "t_month" not in (lucene_query("alice", "dentist", months=None) or "")
+    assert "t_month" not in (lucene_query("alice", "dentist", months=[]) or "")

@@ -257,3 +257,39 @@ def test_any_window_returns_exactly_the_memories_inside_it(
         return
     got = _by_signal(session_store, utc_data.user_id, _w(start, end), path)
     assert got["all"] == _expected(utc_data, start, end)
+
+
+# ----------------------------------------------------------------------------- month edges
+# A window of a few months also narrows full-text inside Lucene by month tokens (the UTC month
+# of each memory): memories either side of a UTC month boundary, written in offsets whose
+# local month differs from the UTC one, must come back exactly as the window says.
+T1 = datetime(2024, 4, 1, tzinfo=UTC)
+EDGE = round((T1 - T0).total_seconds())
+
+
+@pytest.fixture(scope="module")
+def month_edge_data(session_store: Any, embedder: Any) -> Data:
+    uid = fresh_user("winmonth")
+    times = [
+        (T1 + timedelta(seconds=s)).astimezone(tz)
+        for s in (-7_200, -1, 0, 1, 7_200)
+        for tz in (UTC, MINUS5, PLUS10)
+    ]
+    return Data(uid, _write(session_store, embedder, uid, times))
+
+
+@pytest.mark.parametrize("tz", [UTC, MINUS5, PLUS10], ids=["utc", "-05", "+10"])
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (EDGE - 1, EDGE),  # the last second of March (UTC) only
+        (EDGE, EDGE + 1),  # the first second of April only
+        (EDGE - 7_200, EDGE + 7_201),  # across the boundary
+        (EDGE - 40 * 31 * 86_400, EDGE + 1),  # wider than the narrowing's limit
+    ],
+    ids=["march-end", "april-start", "across", "wide"],
+)
+def test_windows_at_a_month_boundary(
+    session_store: Any, month_edge_data: Data, start: int, end: int, tz: Any
+) -> None:
+    _check(session_store, month_edge_data, _w(start, end, tz), start, end)

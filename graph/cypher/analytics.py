@@ -149,7 +149,7 @@ RETURN a.t AS a_t, b.t AS b_t, duration.between(a.t, b.t) AS d,
        duration.inDays(a.t, b.t).days AS days
 """
 
-_PROPS = "{.*, embedding: null, image_embedding: null, tenant: null}"
+_PROPS = "{.*, embedding: null, image_embedding: null, tenant: null, t_month: null}"
 
 
 def count_by_label(labels: list[str]) -> str:

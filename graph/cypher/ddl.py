@@ -8,6 +8,7 @@ from schema.model import IndexSpec
 
 __all__ = [
     "ANY_EMBEDDING",
+    "BACKFILL_MONTH_TOKENS",
     "READ_EMBEDDER_STAMP",
     "SHOW_CONSTRAINTS",
     "SHOW_INDEXES",
@@ -25,6 +26,14 @@ WRITE_EMBEDDER_STAMP = (
     "MERGE (s:EmbedderStamp {key: 'text'}) SET s.name = $name, s.dimension = $dimension"
 )
 ANY_EMBEDDING = "MATCH (n:Memory) WHERE n.embedding IS NOT NULL RETURN n.id AS id LIMIT 1"
+
+# Memories written before the full-text index carried the month token get it (the same value
+# graph.retrieval.month_token computes; t is stored in UTC), in batches of their own.
+BACKFILL_MONTH_TOKENS = """
+MATCH (m:Memory) WHERE m.t_month IS NULL AND m.t IS NOT NULL
+CALL (m) { SET m.t_month = 'm' + toString(m.t.year * 100 + m.t.month) }
+IN TRANSACTIONS OF 10000 ROWS
+"""
 
 SHOW_INDEXES = (
     "SHOW INDEXES YIELD name, type, labelsOrTypes, properties, options, state "
