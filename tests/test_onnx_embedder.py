@@ -53,7 +53,8 @@ def test_a_texts_vector_does_not_depend_on_what_is_embedded_with_it(onnx: OnnxEm
     finally:
         onnx.batch_size = 32
     assert np.array_equal(together[1:5], alone)
-    assert ticks == [2, 2, 2]
+    assert ticks == [2, 2, 1, 1]  # five distinct texts in chunks of 2, then the repeat
+    assert np.array_equal(together[0], together[5])
     assert np.array_equal(onnx.embed([SENTENCES[3], long])[0], alone[3])
     assert onnx.embed([]).shape == (0, 384)
 
@@ -120,3 +121,25 @@ def test_other_names_still_load_through_sentence_transformers() -> None:
     minilm = build_embedder("all-MiniLM-L6-v2", cache_dir=CACHE)
     assert isinstance(minilm, SentenceTransformerEmbedder)
     assert minilm.embed_queries(["x"]).shape == (1, 384)
+
+
+def test_a_repeated_text_is_embedded_once_and_every_row_is_returned(onnx: OnnxEmbedder) -> None:
+    calls: list[list[str]] = []
+    encode = onnx._encode
+
+    def counting(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return encode(texts)
+
+    onnx._encode = counting  # type: ignore[method-assign]
+    try:
+        texts = [SENTENCES[0], SENTENCES[1], SENTENCES[0], SENTENCES[0]]
+        ticks: list[int] = []
+        vecs = onnx.embed(texts, progress=ticks.append)
+    finally:
+        del onnx._encode
+    encoded = [t for c in calls for t in c]
+    assert sorted(encoded) == sorted(onnx.passage_prefix + t for t in SENTENCES[:2])
+    assert vecs.shape == (4, 384) and sum(ticks) == 4
+    assert np.array_equal(vecs[0], vecs[2]) and np.array_equal(vecs[0], vecs[3])
+    assert np.array_equal(vecs[1], onnx.embed([SENTENCES[1]])[0])
