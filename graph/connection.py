@@ -57,6 +57,9 @@ class Capabilities:
     vector_index_filters: bool  # CREATE VECTOR INDEX ... WITH [filter properties]
     #: `vector.quantization.enabled` in a vector index's indexConfig (vector-2.0, 5.23+)
     vector_index_quantization: bool = False
+    #: VECTOR parameters (the driver's ``neo4j.vector.Vector``) and ``toFloatList(vector)`` in
+    #: Cypher 25 (2025.10+): an embedding crosses Bolt as packed float32 bytes, not a list
+    vector_values: bool = False
 
     @property
     def best_vector_path(self) -> str:
@@ -108,6 +111,7 @@ def capabilities_for(version: str) -> Capabilities:
         fulltext_search_clause=key >= (2026, 9, 0),
         vector_index_filters=key >= (2026, 1, 0),
         vector_index_quantization=key >= (5, 23, 0),
+        vector_values=key >= (2025, 10, 0),
     )
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import numpy as np
 from neo4j.time import Date as NeoDate
 from neo4j.time import DateTime as NeoDateTime
+from neo4j.vector import Vector
 
 from graph.retrieval import month_token, tenant_token
 from schema.nodes import (
@@ -103,14 +105,19 @@ def day_row(user_id: str, t: datetime) -> dict[str, Any]:
     }
 
 
-def memory_row(node: MemoryNode, user_id: str) -> dict[str, Any]:
+def memory_row(node: MemoryNode, user_id: str, packed: bool = False) -> dict[str, Any]:
+    """One memory as the write query's row; ``packed``: the embedding as a float32 VECTOR
+    parameter (see :func:`graph.cypher.write.merge_memories`), else a list of floats."""
     props = node.model_dump(exclude={"embedding", "image_embedding", "id", "user_id"})
     props["kind"] = node.kind.value
     props["tenant"] = tenant_token(user_id)
     props["t_month"] = month_token(node.t)
     offset = node.t.utcoffset()
     props["t_offset"] = int(offset.total_seconds()) if offset is not None else 0
-    row: dict[str, Any] = {"id": node.id, "props": props, "embedding": node.embedding}
+    embedding: Any = node.embedding
+    if packed and embedding is not None:
+        embedding = Vector(np.asarray(embedding, dtype=np.float32))
+    row: dict[str, Any] = {"id": node.id, "props": props, "embedding": embedding}
     if isinstance(node, Turn | Event):
         row["session_id"] = node.session_id
     return row

@@ -102,7 +102,8 @@ class Neo4jMemoryStore:
         check_owner(batch)
         fill_embeddings(batch, self.embedder, self.image_embedder)
         try:
-            return self.conn.write_tx(lambda tx: write_batch(tx, batch))
+            packed = self.conn.caps.vector_values
+            return self.conn.write_tx(lambda tx: write_batch(tx, batch, vector_values=packed))
         finally:
             self.planner.forget(batch.user.id)
 

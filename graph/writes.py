@@ -46,8 +46,9 @@ def owner_of(node_label: str) -> tuple[str, str, str]:
 class _Tx:
     """One transaction's statements, with their counters summed."""
 
-    def __init__(self, tx: ManagedTransaction, user_id: str) -> None:
+    def __init__(self, tx: ManagedTransaction, user_id: str, vector_values: bool = False) -> None:
         self.tx, self.user_id, self.stats = tx, user_id, WriteStats()
+        self.vector_values = vector_values
         self.days: dict[str, dict[str, Any]] = {}
         self.on_day: dict[str, list[dict[str, str]]] = defaultdict(list)
         self.derived: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -81,8 +82,8 @@ def write_memories(w: _Tx, node_label: str, nodes: Sequence[MemoryNode]) -> None
     and the provenance (DERIVED_FROM) to collect."""
     if not nodes:
         return
-    rows = [memory_row(n, w.user_id) for n in nodes]
-    w.run(W.merge_memories(node_label), rows=rows)
+    rows = [memory_row(n, w.user_id, packed=w.vector_values) for n in nodes]
+    w.run(W.merge_memories(node_label, w.vector_values), rows=rows)
     images = [
         {"id": n.id, "embedding": n.image_embedding}
         for n in nodes
@@ -208,9 +209,12 @@ def relink_chains(w: _Tx, batch: WriteBatch) -> None:
         w.run(W.relink_chain("PersonalitySnapshot", "step"))
 
 
-def write_batch(tx: ManagedTransaction, batch: WriteBatch) -> WriteStats:
-    """Every statement of one batch, in dependency order, in the caller's transaction."""
-    w = _Tx(tx, batch.user.id)
+def write_batch(
+    tx: ManagedTransaction, batch: WriteBatch, *, vector_values: bool = False
+) -> WriteStats:
+    """Every statement of one batch, in dependency order, in the caller's transaction.
+    ``vector_values``: the server takes VECTOR parameters (``Capabilities.vector_values``)."""
+    w = _Tx(tx, batch.user.id, vector_values)
     write_user(w, batch)
     write_sessions(w, batch)
     for lbl, nodes in (

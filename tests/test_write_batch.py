@@ -251,3 +251,48 @@ def test_a_topics_name_does_not_depend_on_the_order_of_writes(
                          u=uid, id=make_id("topic", uid, "take"))  # fmt: skip
         names[order] = [r["n"] for r in rows]
     assert names == {("taking", "takes"): ["takes"], ("takes", "taking"): ["takes"]}
+
+
+@pytest.mark.parametrize("packed", [True, False], ids=["vector-param", "list-param"])
+def test_embeddings_are_stored_the_same_whichever_way_they_cross_bolt(
+    conn: Any, embedder: Any, user_id: str, packed: bool
+) -> None:
+    """2025.10+ servers take each embedding as a packed float32 VECTOR parameter, older ones
+    as a list of floats; both store the same float[] (and the vector index finds it)."""
+    from graph.writes import write_batch
+
+    if packed and not conn.caps.vector_values:
+        pytest.skip("the server predates VECTOR values")  # only on a pre-2025.10 server
+    t = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+    texts = ["I keep bees on the roof.", "My sister lives in Porto."]
+    vecs = embedder.embed(texts)
+    facts = [
+        Fact(
+            id=make_id("fact", user_id, i),
+            user_id=user_id,
+            t=t,
+            text=text,
+            valid_from=t,
+            embedding=vec.tolist(),
+        )
+        for i, (text, vec) in enumerate(zip(texts, vecs, strict=True))
+    ]
+    batch = WriteBatch(user=User(id=user_id, user_id=user_id), facts=facts)
+    conn.write_tx(lambda tx: write_batch(tx, batch, vector_values=packed))
+    rows = conn.read(
+        "MATCH (m:Fact {user_id: $u}) RETURN m.id AS id, m.embedding AS e, "
+        "valueType(m.embedding) AS type ORDER BY m.id",
+        u=user_id,
+    )
+    by_id = {r["id"]: r for r in rows}
+    for fact, vec in zip(facts, vecs, strict=True):
+        stored = by_id[fact.id]
+        assert stored["type"].startswith("LIST<FLOAT")
+        assert stored["e"] == [float(x) for x in vec]  # float32 values, exactly
+    hits = conn.read(
+        "CALL db.index.vector.queryNodes('memory_embedding', 50, $v) YIELD node, score "
+        "WHERE node.user_id = $u RETURN node.id AS id ORDER BY score DESC",
+        v=vecs[1].tolist(),
+        u=user_id,
+    )
+    assert hits and hits[0]["id"] == facts[1].id
