@@ -14,7 +14,7 @@ from pipelines.bench.agent_overhead import run_agent_overhead
 from pipelines.bench.hostile import run_hostile
 from pipelines.bench.ingest_speed import run_ingest_speed
 from pipelines.bench.locomo import KS, run_locomo
-from pipelines.bench.report import write_readme
+from pipelines.bench.report import key_figures, write_readme
 from pipelines.bench.scale import run_scale
 from pipelines.bench.windows import generate_timeline, run_windows
 from pipelines.bench.writers import run_writers
@@ -144,6 +144,14 @@ def test_scale_smoke(store: Any, embedder: Any, tmp_path: Path) -> None:
         assert d["n"] == 4
         assert d["ci95_ms"][0] <= d["median_ms"] <= d["ci95_ms"][1]
     assert "paired per query" in "\n".join(rep.markdown)
+    # the key figures follow the path users get ('auto' where the server has SEARCH)
+    figures = key_figures("scale", json.loads((tmp_path / "scale.json").read_text()))
+    default = "auto" if "auto" in next(iter(scenarios.values())) else "prefilter"
+    for name, paths in scenarios.items():
+        floor = paths["numpy"]["total"]["p95"]
+        assert figures[f"{name}: {default} p95 ms"] == paths[default]["total"]["p95"]
+        ratio = figures[f"{name}: {default} total p95 / numpy"]
+        assert ratio == pytest.approx(paths[default]["total"]["p95"] / floor, abs=0.06)
 
 
 def test_ingest_speed_smoke(store: Any, embedder: Any, tmp_path: Path) -> None:
