@@ -40,7 +40,12 @@ def reembed(
         if not rows:
             break
         texts = [
-            turn_search_text(r["speaker"], r["text"], r["caption"])
+            turn_search_text(
+                r["speaker"],
+                r["text"],
+                r["caption"],
+                (r["prev_speaker"], r["prev_text"]) if r["prev_text"] is not None else None,
+            )
             if r["kind"] == "turn"
             else r["text"]
             for r in rows

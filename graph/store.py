@@ -100,12 +100,26 @@ class Neo4jMemoryStore:
         if batch.is_empty() and not batch.topics and not batch.entities:
             return WriteStats()
         check_owner(batch)
-        fill_embeddings(batch, self.embedder, self.image_embedder)
+        fill_embeddings(batch, self.embedder, self.image_embedder, self._stored_previous(batch))
         try:
             packed = self.conn.caps.vector_values
             return self.conn.write_tx(lambda tx: write_batch(tx, batch, vector_values=packed))
         finally:
             self.planner.forget(batch.user.id)
+
+    def _stored_previous(self, batch: WriteBatch) -> dict[str, tuple[str | None, str]]:
+        """Speaker and text of the stored turn before each turn of the batch still to embed
+        whose predecessor is not in the batch (a chat turn follows the last exchange)."""
+        have = {(t.session_id, t.index) for t in batch.turns}
+        rows = [
+            {"id": t.id, "session_id": t.session_id, "index": t.index}
+            for t in batch.turns
+            if t.embedding is None and t.index > 0 and (t.session_id, t.index - 1) not in have
+        ]
+        if not rows:
+            return {}
+        found = self.conn.read(R.PREVIOUS_TURNS, user_id=batch.user.id, rows=rows)
+        return {r["id"]: (r["speaker"], r["text"]) for r in found}
 
     # ================================================================== retrieval
     def retrieve(self, request: RetrievalRequest) -> RetrievalResult:

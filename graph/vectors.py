@@ -5,24 +5,31 @@ image embedder when one is configured, and an event as the normalised mean of it
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from schema.nodes import MemoryNode, Turn
+from schema.nodes import MemoryNode, Turn, previous_turns
 from schema.protocols import Embedder, ImageEmbedder, WriteBatch
 
 __all__ = ["fill_embeddings"]
 
 
 def fill_embeddings(
-    batch: WriteBatch, embedder: Embedder, image_embedder: ImageEmbedder | None = None
+    batch: WriteBatch,
+    embedder: Embedder,
+    image_embedder: ImageEmbedder | None = None,
+    earlier: Mapping[str, tuple[str | None, str]] | None = None,
 ) -> None:
-    """Set every missing vector of the batch in place."""
+    """Set every missing vector of the batch in place. A turn is embedded with the turn
+    before it (:func:`schema.nodes.turn_search_text`): from the batch, else from ``earlier``
+    (turn id -> speaker and text of its stored predecessor)."""
     turn_vecs = {t.id: t.embedding for t in batch.turns}
+    before = {**(earlier or {}), **previous_turns(batch.turns)}
     todo: list[tuple[MemoryNode, str]] = [
-        (t, t.embedding_text()) for t in batch.turns if t.embedding is None
+        (t, t.embedding_text(before.get(t.id))) for t in batch.turns if t.embedding is None
     ]
     todo += [(n, n.text) for n in (*batch.facts, *batch.procedures) if n.embedding is None]
     if todo:

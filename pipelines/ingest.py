@@ -35,7 +35,7 @@ from agent.personality import PemSchedule
 from agent.update import personality_update
 from pipelines.formats import Format, LoadedConversation, load
 from schema.errors import IngestError
-from schema.nodes import Event, Fact, MemoryNode, Session, Turn, User, make_id
+from schema.nodes import Event, Fact, MemoryNode, Session, Turn, User, make_id, previous_turns
 from schema.protocols import Embedder, MemoryStore, WriteBatch, WriteStats
 from schema.records import TurnRecord
 from schema.timeutil import ensure_aware, get_tz
@@ -342,6 +342,7 @@ def _embed_chunk(
     vector instead of a second, near-identical embedding."""
     todo_turns = [t for t in turns if t.embedding is None]
     by_id = {t.id: t for t in turns}
+    before = previous_turns(turns)
     reuse: list[tuple[Fact, Turn]] = []
     todo_facts: list[Fact] = []
     for f in facts:
@@ -350,7 +351,7 @@ def _embed_chunk(
             reuse.append((f, source))
         else:
             todo_facts.append(f)
-    texts = [t.embedding_text() for t in todo_turns] + [f.text for f in todo_facts]
+    texts = [t.embedding_text(before.get(t.id)) for t in todo_turns] + [f.text for f in todo_facts]
     if len(turns) > len(todo_turns):
         progress(len(turns) - len(todo_turns))  # embedded already
     if texts:

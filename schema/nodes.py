@@ -20,6 +20,7 @@ from schema.timeutil import mentions_time
 __all__ = [
     "MEMORY_LABEL",
     "NODE_MODELS",
+    "SHORT_TURN_WORDS",
     "TRAITS",
     "CoreProfile",
     "Day",
@@ -42,6 +43,7 @@ __all__ = [
     "make_id",
     "merge_named",
     "preferred_name",
+    "previous_turns",
     "turn_search_text",
 ]
 
@@ -124,16 +126,49 @@ class MemoryNode(NodeModel):
     embedding: list[float] | None = Field(default=None, repr=False)
 
 
-def turn_search_text(speaker: str | None, text: str, caption: str | None = None) -> str:
-    """How a turn is embedded: who said it, what was said, and the image caption.
+#: a turn of fewer words than this is embedded with the turn it answers
+SHORT_TURN_WORDS = 15
 
-    The speaker matters: "I moved to Denver" is a memory about whoever said it.
+
+def turn_search_text(
+    speaker: str | None,
+    text: str,
+    caption: str | None = None,
+    previous: tuple[str | None, str] | None = None,
+) -> str:
+    """How a turn is embedded: who said it, what was said, and the image caption; a short
+    turn also carries the turn it answers (``previous``: its speaker and text, the turn before
+    it in the same session). The text stored and searched by full-text is the turn's own.
+
+    The speaker matters: "I moved to Denver" is a memory about whoever said it. The context
+    matters for short replies: "Yes, last weekend!" says nothing alone. Measured on the LoCoMo
+    dev split (docs/benchmarks/locomo.md), turns under 15 words with their previous turn:
+    recall@10 76.8 -> 77.4, multi-hop 49.1 -> 51.1, adversarial 83.5 -> 85.0, the others
+    within one question; under 8 words 76.9; every turn 78.4 but temporal 87.8 -> 85.6 and
+    open-domain 51.1 -> 49.6 (a long turn's own content is diluted).
 
     >>> turn_search_text("Sam", "I moved to Denver.", "boxes in a hallway")
     'Sam: I moved to Denver. [image: boxes in a hallway]'
+    >>> turn_search_text("Sam", "Yes, last weekend!", previous=("Ana", "Did you move?"))
+    'Sam: Yes, last weekend! (replying to Ana: Did you move?)'
     """
     head = f"{speaker}: " if speaker else ""
-    return f"{head}{text}" + (f" [image: {caption}]" if caption else "")
+    out = f"{head}{text}" + (f" [image: {caption}]" if caption else "")
+    if previous is not None and len(text.split()) < SHORT_TURN_WORDS:
+        who, said = previous
+        out += f" (replying to {who}: {said})" if who else f" (replying to: {said})"
+    return out
+
+
+def previous_turns(turns: Iterable[Turn]) -> dict[str, tuple[str | None, str]]:
+    """For each turn whose predecessor (same session, index one less) is among ``turns``:
+    that predecessor's speaker and text, by the turn's id."""
+    at = {(t.session_id, t.index): t for t in turns}
+    return {
+        t.id: (p.speaker, p.text)
+        for (sid, i), t in at.items()
+        if (p := at.get((sid, i - 1))) is not None
+    }
 
 
 class Turn(MemoryNode):
@@ -158,8 +193,10 @@ class Turn(MemoryNode):
         self.dated = mentions_time(self.text)
         return self
 
-    def embedding_text(self) -> str:
-        return turn_search_text(self.speaker, self.text, self.image_caption)
+    def embedding_text(self, previous: tuple[str | None, str] | None = None) -> str:
+        """What is embedded for this turn; ``previous``: the speaker and text of the turn
+        before it in its session (see :func:`previous_turns`)."""
+        return turn_search_text(self.speaker, self.text, self.image_caption, previous)
 
 
 class Event(MemoryNode):

@@ -136,6 +136,17 @@ def test_reembed_switches_every_memory_to_the_new_model(own_server: Any, embedde
     )
     assert {len(r["e"]) for r in rows} == {32}
     vecs = {r["id"]: np.asarray(r["e"]) for r in rows}
+    # the second turn is short: re-embedded with the turn before it, as ingest embeds it
+    with_context = other.embed(
+        [
+            "Ana: We walk in Green Park every morning. (replying to Ana: I adopted a beagle called "
+            "Pepper.)"
+        ]
+    )[0]
+    assert np.allclose(vecs[turns[1].id], with_context, atol=1e-6)
+    assert np.allclose(
+        vecs[turns[0].id], other.embed(["Ana: I adopted a beagle called Pepper."])[0], atol=1e-6
+    )
     mean = (vecs[turns[0].id] + vecs[turns[1].id]) / 2
     event = next(r["id"] for r in rows if r["kind"] == "event")
     assert np.allclose(vecs[event], mean / np.linalg.norm(mean), atol=1e-5)

@@ -21,6 +21,7 @@ __all__ = [
     "LIST_MEMORIES",
     "MEMORY_PROVENANCE",
     "PERSONALITY_HISTORY",
+    "PREVIOUS_TURNS",
     "PROCEDURES",
     "PROFILE",
     "SAME_DAY",
@@ -439,9 +440,20 @@ RETURN elementId(a) AS src, elementId(b) AS dst, type(r) AS type, properties(r) 
 
 ALL_MEMORIES_PAGE = """
 MATCH (m:Memory) WHERE m.kind IN $kinds AND m.id > $after
+WITH m ORDER BY m.id LIMIT $limit
+OPTIONAL MATCH (p:Turn {user_id: m.user_id, session_id: m.session_id, index: m.index - 1})
+WHERE m.kind = 'turn'
 RETURN m.id AS id, m.user_id AS user_id, m.text AS text, m.image_caption AS caption,
-       m.kind AS kind, m.speaker AS speaker
-ORDER BY m.id LIMIT $limit
+       m.kind AS kind, m.speaker AS speaker, p.speaker AS prev_speaker, p.text AS prev_text
+ORDER BY m.id
+"""
+
+# The stored turn before each of some turns (same user and session, index one less): what a
+# short turn is embedded with when its predecessor was written in an earlier batch.
+PREVIOUS_TURNS = """
+UNWIND $rows AS r
+MATCH (p:Turn {user_id: $user_id, session_id: r.session_id, index: r.index - 1})
+RETURN r.id AS id, p.speaker AS speaker, p.text AS text
 """
 
 EVENT_TURN_IDS_PAGE = """
