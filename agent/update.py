@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from agent.extraction.text import keywords
+from agent.extraction.text import TURN_KEYWORDS, keywords
 from agent.media import ImageStore
 from agent.memory import (
     Extractors,
@@ -198,7 +198,7 @@ class UpdateStage:
             speaker=speaker,
             text=question,
             t=asked_at,
-            keywords=keywords(f"{question} {caption or ''}", 6, exclude=[speaker]),
+            keywords=keywords(f"{question} {caption or ''}", TURN_KEYWORDS, exclude=[speaker]),
             image_sha256=sha,
             image_path=path,
             image_caption=caption,
@@ -212,7 +212,7 @@ class UpdateStage:
             speaker="assistant",
             text=answer,
             t=answered_at,
-            keywords=keywords(answer, 6),
+            keywords=keywords(answer, TURN_KEYWORDS),
         )
         batch = WriteBatch(user=user, sessions=[session], turns=[user_turn, reply])
         fact_state = FactState.load(self.store, uid)

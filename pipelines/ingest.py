@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.extraction.text import keywords, sentences
+from agent.extraction.text import TURN_KEYWORDS, keywords, sentences
 from agent.media import ImageStore
 from agent.memory import (
     Extractors,
@@ -139,7 +139,7 @@ def _turn(
         path = rec.image.url
     return Turn(
         id=make_id("turn", conv.user_id, session_id, index),
-        keywords=keywords(f"{rec.text} {caption or ''}", 6, exclude=[speaker]),
+        keywords=keywords(f"{rec.text} {caption or ''}", TURN_KEYWORDS, exclude=[speaker]),
         user_id=conv.user_id,
         session_id=session_id,
         index=index,
