@@ -75,10 +75,10 @@ def window_months(start: datetime | None, end: datetime | None) -> list[str] | N
     span = (last.year - first.year) * 12 + last.month - first.month + 1
     if span < 1 or span > MAX_WINDOW_MONTHS:
         return None
-    year, month = first.year, first.month
     out = []
+    year, month = first.year, first.month
     for _ in range(span):
-        out.append(f"m{year * 100 + month}")
+        out.append(month_token(datetime(year, month, 1, tzinfo=UTC)))
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return out
 

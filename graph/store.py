@@ -35,6 +35,7 @@ from graph.vectors import fill_embeddings
 from graph.writes import check_owner, write_batch
 from schema.errors import ConfigError, StoreError
 from schema.nodes import (
+    SHORT_TURN_WORDS,
     Fact,
     MemoryKind,
     PersonalitySnapshot,
@@ -108,13 +109,17 @@ class Neo4jMemoryStore:
             self.planner.forget(batch.user.id)
 
     def _stored_previous(self, batch: WriteBatch) -> dict[str, tuple[str | None, str]]:
-        """Speaker and text of the stored turn before each turn of the batch still to embed
-        whose predecessor is not in the batch (a chat turn follows the last exchange)."""
+        """Speaker and text of the stored turn before each short turn of the batch still to
+        embed whose predecessor is not in the batch (a chat turn follows the last exchange);
+        a long turn is embedded alone, so nothing is read for it."""
         have = {(t.session_id, t.index) for t in batch.turns}
         rows = [
             {"id": t.id, "session_id": t.session_id, "index": t.index}
             for t in batch.turns
-            if t.embedding is None and t.index > 0 and (t.session_id, t.index - 1) not in have
+            if t.embedding is None
+            and t.index > 0
+            and len(t.text.split()) < SHORT_TURN_WORDS
+            and (t.session_id, t.index - 1) not in have
         ]
         if not rows:
             return {}
