@@ -142,14 +142,22 @@ def expand(
     superseded = [i.id for i in items if i.kind == MemoryKind.FACT and i.status == "superseded"]
     if Expansion.SUPERSESSION in wanted and superseded:
         for row in cypher(tx, R.SUPERSEDING, ids=superseded, user_id=uid).data():
-            if row["m"] and row["m"]["id"] not in exclude and row["m"]["id"] not in by_id:
+            m = native(row["m"]) if row["m"] else None
+            # like every expansion, the fact that replaced it only from inside the window (the
+            # superseded fact still says it is no longer true)
+            if (
+                m
+                and m["id"] not in exclude
+                and m["id"] not in by_id
+                and request.window.contains(m["t"])
+            ):
                 parent = by_id[row["fact_id"]]
                 parent.related.append(
                     to_memory(
-                        native(row["m"]),
+                        m,
                         0.0,
                         Why(
-                            path=[f"Fact {row['m']['id']}", "SUPERSEDES", f"Fact {parent.id}"],
+                            path=[f"Fact {m['id']}", "SUPERSEDES", f"Fact {parent.id}"],
                             window=parent.why.window,
                         ),
                     )

@@ -293,3 +293,53 @@ def test_windows_at_a_month_boundary(
     session_store: Any, month_edge_data: Data, start: int, end: int, tz: Any
 ) -> None:
     _check(session_store, month_edge_data, _w(start, end, tz), start, end)
+
+
+def test_the_fact_that_replaced_one_comes_only_from_inside_the_window(
+    session_store: Any, embedder: Any
+) -> None:
+    """A fact of March superseded in October: a March window returns it (no longer true)
+    without its October successor, which an open window brings along."""
+    from schema.protocols import Supersession
+
+    uid = fresh_user("winsup")
+    march, october = datetime(2024, 3, 10, tzinfo=UTC), datetime(2024, 10, 6, tzinfo=UTC)
+    texts = ["Kim lives in Lisbon.", "Kim lives in Prague now."]
+    vecs = embedder.embed(texts)
+    old, new = (
+        Fact(
+            id=make_id("fact", uid, i),
+            user_id=uid,
+            t=t,
+            text=text,
+            valid_from=t,
+            slot="lives_in",
+            embedding=[float(x) for x in vec],
+        )
+        for i, (t, text, vec) in enumerate(zip((march, october), texts, vecs, strict=True))
+    )
+    session_store.write(
+        WriteBatch(
+            user=User(id=uid, user_id=uid),
+            facts=[old, new],
+            supersessions=[Supersession(new_id=new.id, old_id=old.id, at=october)],
+        )
+    )
+
+    def related(window: TimeWindow) -> dict[str, set[str]]:
+        result = session_store.retrieve(
+            RetrievalRequest(
+                user_id=uid,
+                query="where does Kim live",
+                window=window,
+                expand=[Expansion.SUPERSESSION],
+            )
+        )
+        return {i.id: {r.id for r in i.related} for i in result.items}
+
+    in_march = related(
+        TimeWindow(start=datetime(2024, 3, 1, tzinfo=UTC), end=datetime(2024, 4, 1, tzinfo=UTC))
+    )
+    assert in_march == {old.id: set()}
+    assert related(TimeWindow()).get(old.id, set()) <= {new.id}
+    assert new.id in related(TimeWindow()), "the open window finds the current fact itself"
