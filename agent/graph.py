@@ -249,6 +249,7 @@ def retrieve(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
     )
     message = reason_continue.render(
         result.items,
+        question=state["question"],
         window=window,
         step=state.get("calls", 0),
         max_steps=settings_of(ctx).max_steps,

@@ -139,6 +139,10 @@ def test_memories_go_back_to_the_policy_with_times_and_weekdays(
     assert f"[5 March 2024, Tuesday 10:00] Ana: {AQUARIUM_MARCH}" in after_first
     assert f"[20 March 2024, Wednesday 18:00] Ana: {BREAD_MARCH}" in after_first
     assert AQUARIUM_APRIL not in after_first
+    # the question comes again after the memories, next to where the reply starts
+    assert after_first.rsplit("\n\n", 1)[-1] == (
+        "Question: What did I do at the aquarium this spring?\nAnswer, or retrieve again (3 left)."
+    )
     after_second = str(policy.calls[2]["messages"][-1].content)
     assert f"[10 April 2024, Wednesday 14:00] Ana: {AQUARIUM_APRIL}" in after_second
     assert AQUARIUM_MARCH not in after_second  # already shown: not repeated

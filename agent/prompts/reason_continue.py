@@ -1,6 +1,6 @@
 """Task: continue reasoning after a retrieval: the memories found go back to the model, with
-when each was said and what its relative times mean; it answers or retrieves again (same
-protocol as reason_start)."""
+when each was said and what its relative times mean, and the question once more after them;
+it answers or retrieves again (same protocol as reason_start)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,19 @@ from schema.retrieval import RetrievedMemory
 
 __all__ = ["VERSION", "Response", "render"]
 
-VERSION = "reason_continue/3"
+#: v4: the question is restated after the memories, next to where the reply starts (a small
+#: policy otherwise reads it ~1000 tokens back, behind every memory it was shown)
+VERSION = "reason_continue/4"
 Response = ParsedOutput
 
 
 def render(
-    memories: Sequence[RetrievedMemory], *, window: str, step: int, max_steps: int
+    memories: Sequence[RetrievedMemory],
+    *,
+    question: str,
+    window: str,
+    step: int,
+    max_steps: int,
 ) -> list[BaseMessage]:
     left = max_steps - step
     tail = "Answer now." if left <= 1 else f"Answer, or retrieve again ({left - 1} left)."
@@ -33,7 +40,7 @@ def render(
         HumanMessage(
             content=(
                 f"Memories found ({len(memories)}; window {window}):\n"
-                f"{render_memories(memories)}\n\n{tail}"
+                f"{render_memories(memories)}\n\nQuestion: {question}\n{tail}"
             ),
             additional_kwargs={STRUCTURED: data},
         )
