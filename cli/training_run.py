@@ -128,6 +128,11 @@ class TrainingRun:
         }
         (self.work / "stages.json").write_text(json.dumps(self.stages, indent=1, default=str))
 
+    def _precision(self) -> dict[str, str]:
+        from training.base import precision
+
+        return {"precision": precision(self.cfg)}
+
     def _progress(self, stage: str) -> Callable[[str, int, int], None]:
         return lambda task, i, n: self.say(f"{stage}: {task}", i, n, {})
 
@@ -160,7 +165,8 @@ class TrainingRun:
         from training.base import check_device, prepare_base
         from training.sft import read_trajectories
 
-        check_device(self.cfg)
+        for line in check_device(self.cfg):
+            self.note(line)
         corpus: list[str] = []
         if self.cfg.model.base == "tiny":
             rows = read_trajectories(self.data_dir / "sft.jsonl")
@@ -187,7 +193,7 @@ class TrainingRun:
             work_dir=self.work,
             say=self.say,
         )
-        self._done("sft", result.as_dict(), time.perf_counter() - t0)
+        self._done("sft", result.as_dict() | self._precision(), time.perf_counter() - t0)
         release_memory()
         return result.model_dir
 
@@ -225,7 +231,7 @@ class TrainingRun:
             work_dir=self.work,
             say=self.say,
         )
-        self._done("grpo", result.as_dict(), time.perf_counter() - t0)
+        self._done("grpo", result.as_dict() | self._precision(), time.perf_counter() - t0)
         release_memory()
         return result.model_dir
 
@@ -326,6 +332,7 @@ def compare_policies(
 ) -> dict[str, Any]:
     """The offline policy and each model on the same questions, one run."""
     from agent.policies import OfflinePolicy
+    from training.base import bf16_enabled
     from training.evaluate import baseline_recall, evaluate_model, evaluate_policy
 
     agent_settings = settings.model_copy(update={"max_steps": cfg.grpo.agent_steps})
@@ -367,7 +374,7 @@ def compare_policies(
                     store=store,
                     settings=agent_settings,
                     max_new_tokens=cfg.eval.max_new_tokens,
-                    bf16=cfg.model.bf16,
+                    bf16=bf16_enabled(cfg),
                     progress=step,
                 )
             out["policies"][name][set_name] = ev.summary(cfg.grpo.rewards)
@@ -471,9 +478,10 @@ def policy_report(
                         info.get("wall_s"),
                         info.get("steps", "-"),
                         info.get("tokens_per_s", "-"),
+                        info.get("precision", "-"),
                     ]
                 )
-        md += table(["stage", "seconds", "steps", "train tokens/s"], rows)
+        md += table(["stage", "seconds", "steps", "train tokens/s", "precision"], rows)
         total = sum(float(stages[s].get("wall_s", 0)) for s in stages if s != "config")
         rep.elapsed_s = total
         md += ["", f"Whole pipeline: {total / 60:.1f} minutes.", ""]

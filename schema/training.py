@@ -35,9 +35,11 @@ class ModelSection(_Section):
     device: Literal["cpu", "cuda"] = Field(
         default="cpu", description="where to train; 'cuda' fails at once without a GPU"
     )
-    bf16: bool = Field(
-        default=False,
-        description="bfloat16 autocast (fast on GPUs and on CPUs with AMX/AVX512-BF16)",
+    bf16: bool | Literal["auto"] = Field(
+        default="auto",
+        description="bfloat16 autocast. auto: on a GPU that supports it, and on a CPU only "
+        "where oneDNN runs bfloat16 natively (AVX512/AMX); on an AVX2-only CPU emulated "
+        "bfloat16 trained SmolLM2 at 4.5 tokens/s against fp32's 117. true forces it",
     )
     threads: int | None = Field(
         default=None, ge=1, description="torch CPU threads (None: torch's default)"

@@ -17,11 +17,20 @@ from agent.policies.models import BUNDLED, CHAT_TEMPLATE, bundled_model_dir
 from schema.errors import ConfigError
 from schema.training import TrainConfig
 
-__all__ = ["check_device", "load_tokenizer", "prepare_base"]
+__all__ = [
+    "bf16_enabled",
+    "check_device",
+    "load_tokenizer",
+    "native_bf16",
+    "precision",
+    "prepare_base",
+]
 
 
-def check_device(cfg: TrainConfig) -> None:
-    """Fail at once, with the fix, when the preset wants a GPU this machine lacks."""
+def check_device(cfg: TrainConfig) -> list[str]:
+    """Fail at once, with the fix, when the preset wants a GPU this machine lacks. Returns
+    notes for the user: the precision the run trains in, and a warning where a forced
+    bfloat16 will be emulated."""
     import torch
 
     if cfg.model.threads:
@@ -31,6 +40,51 @@ def check_device(cfg: TrainConfig) -> None:
             f"preset {cfg.name!r} trains on a CUDA GPU and torch sees none on this machine",
             hint="use --preset cpu-smollm2 (or cpu-tiny) here, or run on a machine with a GPU",
         )
+    notes = [f"precision: {precision(cfg)}"]
+    if cfg.model.bf16 is True and not native_bf16(cfg.model.device):
+        notes.append(
+            "warning: model.bf16 is true but this "
+            + ("GPU" if cfg.model.device == "cuda" else "CPU")
+            + " has no native bfloat16, so it is emulated (about 25x slower than fp32 on an "
+            "AVX2 CPU); set model.bf16: auto (--set model.bf16=auto)"
+        )
+    return notes
+
+
+def native_bf16(device: str) -> bool:
+    """Whether ``device`` runs bfloat16 natively: a CUDA GPU that reports it, or a CPU where
+    oneDNN has bfloat16 kernels (AVX512 or AMX; torch reports it through mkldnn)."""
+    import torch
+
+    if device == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # an older or a non-oneDNN build: ask the ISA
+        return torch.backends.cpu.get_cpu_capability() in ("AVX512", "AMX")
+
+
+def bf16_enabled(cfg: TrainConfig) -> bool:
+    """``model.bf16`` resolved on this machine (``auto``: only where it is native)."""
+    if cfg.model.bf16 == "auto":
+        return native_bf16(cfg.model.device)
+    return bool(cfg.model.bf16)
+
+
+def precision(cfg: TrainConfig) -> str:
+    """What a report says about the run's precision, e.g. ``fp32 (bf16 auto: not native on
+    this CPU, AVX2)``."""
+    import torch
+
+    used = "bf16 autocast" if bf16_enabled(cfg) else "fp32"
+    if cfg.model.bf16 != "auto":
+        return used
+    where = (
+        "this GPU"
+        if cfg.model.device == "cuda"
+        else f"this CPU, {torch.backends.cpu.get_cpu_capability()}"
+    )
+    return f"{used} (bf16 auto: {'native' if bf16_enabled(cfg) else 'not native'} on {where})"
 
 
 def load_tokenizer(path: str | Path) -> Any:

@@ -18,7 +18,7 @@ from schema.datasets import GoldQuestion
 from schema.protocols import MemoryStore
 from schema.settings import Settings
 from schema.training import TrainConfig
-from training.base import load_tokenizer
+from training.base import bf16_enabled, load_tokenizer
 from training.progress import Say, StepReporter
 from training.rewards import REWARD_FUNCS
 from training.rollout import AgentRollout
@@ -133,7 +133,7 @@ def run_grpo(
         max_new_tokens=g.max_new_tokens,
         temperature=g.temperature,
         stop=STOP,
-        bf16=cfg.model.bf16,
+        bf16=bf16_enabled(cfg),
         top_k=g.top_k,
     )
     trainer = GRPOTrainer(

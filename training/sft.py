@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from schema.training import LoraSection, TrainConfig
-from training.base import load_tokenizer
+from training.base import bf16_enabled, load_tokenizer
 from training.progress import Say, StepReporter
 
 __all__ = ["SFTResult", "lora_config", "read_trajectories", "run_sft", "trainer_device_args"]
@@ -123,7 +123,7 @@ def trainer_device_args(cfg: TrainConfig) -> dict[str, Any]:
     no activation checkpointing (40% slower on CPU, not needed at these sizes)."""
     return {
         "use_cpu": cfg.model.device == "cpu",
-        "bf16": cfg.model.bf16,
+        "bf16": bf16_enabled(cfg),
         "fp16": False,
         "report_to": [],
         "dataloader_num_workers": 0,
