@@ -133,6 +133,13 @@ class GRPOSection(_Section):
     steps: int = Field(default=20, ge=0, description="optimizer steps (0: skip GRPO)")
     prompts_per_step: int = Field(default=1, ge=1, description="questions per step")
     num_generations: int = Field(default=4, ge=2, description="rollouts per question (group)")
+    micro_batch: int | None = Field(
+        default=None,
+        ge=1,
+        description="rollouts per forward/backward pass, the rest of a step accumulated (None: "
+        "the whole step at once). It must divide prompts_per_step x num_generations. In fp32 "
+        "four SmolLM2 agent rollouts at once outgrew 24 GB; one at a time is the same update",
+    )
     learning_rate: float = Field(default=5e-5, gt=0, description="learning rate (constant)")
     beta: float = Field(default=0.0, ge=0, description="KL penalty against the SFT model")
     temperature: float = Field(default=1.0, gt=0, description="sampling temperature of rollouts")
@@ -150,6 +157,19 @@ class GRPOSection(_Section):
     save_steps: int = Field(default=10, ge=1, description="checkpoint every N steps (resume)")
     lora: LoraSection = Field(default_factory=LoraSection)
     rewards: RewardWeights = Field(default_factory=RewardWeights)
+
+    @property
+    def rollouts_per_step(self) -> int:
+        return self.prompts_per_step * self.num_generations
+
+    @model_validator(mode="after")
+    def _micro_batch_divides(self) -> GRPOSection:
+        if self.micro_batch is not None and self.rollouts_per_step % self.micro_batch:
+            raise ValueError(
+                f"micro_batch {self.micro_batch} does not divide the {self.rollouts_per_step} "
+                "rollouts of a step (prompts_per_step x num_generations)"
+            )
+        return self
 
 
 class EvalSection(_Section):

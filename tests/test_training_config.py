@@ -128,3 +128,11 @@ def test_bf16_takes_true_false_or_auto_only() -> None:
     with pytest.raises(ConfigError) as exc:
         load_config("cpu-smollm2", {"model.bf16": "sometimes"})
     assert "model.bf16" in exc.value.message and "'sometimes'" in exc.value.message
+
+
+def test_grpo_micro_batch_must_divide_a_step() -> None:
+    cfg = load_config("cpu-smollm2", {"grpo.micro_batch": 2})
+    assert cfg.grpo.rollouts_per_step % cfg.grpo.micro_batch == 0
+    with pytest.raises(ConfigError) as exc:
+        load_config("cpu-smollm2", {"grpo.micro_batch": 3})
+    assert "micro_batch 3" in exc.value.message and "prompts_per_step" in exc.value.message

@@ -110,9 +110,10 @@ def run_grpo(
     weights = g.rewards
     args = GRPOConfig(
         output_dir=str(ckpt_dir),
-        per_device_train_batch_size=g.prompts_per_step * g.num_generations,
+        # a step's rollouts are generated together; the loss runs micro_batch at a time
+        per_device_train_batch_size=g.micro_batch or g.rollouts_per_step,
         num_generations=g.num_generations,
-        gradient_accumulation_steps=1,
+        gradient_accumulation_steps=g.rollouts_per_step // (g.micro_batch or g.rollouts_per_step),
         learning_rate=g.learning_rate,
         beta=g.beta,
         temperature=g.temperature,
@@ -157,7 +158,7 @@ def run_grpo(
     return GRPOResult(
         model_dir=model_dir,
         steps=int(trainer.state.global_step),
-        rollouts=int(trainer.state.global_step) * args.per_device_train_batch_size,
+        rollouts=int(trainer.state.global_step) * g.rollouts_per_step,
         train_tokens=int(trainer.state.num_input_tokens_seen or 0),
         seconds=seconds,
         mean_reward=sum(rewards) / len(rewards) if rewards else None,
