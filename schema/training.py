@@ -162,6 +162,11 @@ class GRPOSection(_Section):
     def rollouts_per_step(self) -> int:
         return self.prompts_per_step * self.num_generations
 
+    @property
+    def loss_batch(self) -> int:
+        """Rollouts per forward/backward pass (``micro_batch``, else the whole step)."""
+        return self.micro_batch or self.rollouts_per_step
+
     @model_validator(mode="after")
     def _micro_batch_divides(self) -> GRPOSection:
         if self.micro_batch is not None and self.rollouts_per_step % self.micro_batch:

@@ -76,7 +76,8 @@ def precision(cfg: TrainConfig) -> str:
     this CPU, AVX2)``."""
     import torch
 
-    used = "bf16 autocast" if bf16_enabled(cfg) else "fp32"
+    on = bf16_enabled(cfg)
+    used = "bf16 autocast" if on else "fp32"
     if cfg.model.bf16 != "auto":
         return used
     where = (
@@ -84,7 +85,7 @@ def precision(cfg: TrainConfig) -> str:
         if cfg.model.device == "cuda"
         else f"this CPU, {torch.backends.cpu.get_cpu_capability()}"
     )
-    return f"{used} (bf16 auto: {'native' if bf16_enabled(cfg) else 'not native'} on {where})"
+    return f"{used} (bf16 auto: {'native' if on else 'not native'} on {where})"
 
 
 def load_tokenizer(path: str | Path) -> Any:

@@ -111,9 +111,9 @@ def run_grpo(
     args = GRPOConfig(
         output_dir=str(ckpt_dir),
         # a step's rollouts are generated together; the loss runs micro_batch at a time
-        per_device_train_batch_size=g.micro_batch or g.rollouts_per_step,
+        per_device_train_batch_size=g.loss_batch,
         num_generations=g.num_generations,
-        gradient_accumulation_steps=g.rollouts_per_step // (g.micro_batch or g.rollouts_per_step),
+        gradient_accumulation_steps=g.rollouts_per_step // g.loss_batch,
         learning_rate=g.learning_rate,
         beta=g.beta,
         temperature=g.temperature,
