@@ -485,6 +485,14 @@ def policy_report(
         total = sum(float(stages[s].get("wall_s", 0)) for s in stages if s != "config")
         rep.elapsed_s = total
         md += ["", f"Whole pipeline: {total / 60:.1f} minutes.", ""]
+        groups = (stages.get("grpo") or {}).get("groups") or {}
+        if groups.get("seen"):
+            md += [
+                f"GRPO rollout groups: {groups['seen']}; {groups['tied']} tied on the first draw "
+                f"(every rollout the same reward, so no gradient), {groups['redrawn']} redraws, "
+                f"{groups['still_tied']} still tied after them (`grpo.resample`).",
+                "",
+            ]
         rewards = (stages.get("grpo") or {}).get("rewards_by_step") or []
         if rewards:
             plot = line_plot(

@@ -144,6 +144,13 @@ class GRPOSection(_Section):
     beta: float = Field(default=0.0, ge=0, description="KL penalty against the SFT model")
     temperature: float = Field(default=1.0, gt=0, description="sampling temperature of rollouts")
     top_k: int = Field(default=40, ge=0, description="rollouts sample from the k likeliest tokens")
+    resample: int = Field(
+        default=2,
+        ge=0,
+        le=16,
+        description="roll a question's group out again, up to N times, while all its rollouts "
+        "score the same reward (zero advantage, no gradient: DAPO's dynamic sampling); 0: never",
+    )
     questions: Literal["sft", "all"] = Field(
         default="sft",
         description="which training questions GRPO rolls out: 'sft' = those with an SFT "

@@ -170,3 +170,69 @@ def test_prompt_and_rewards_from_a_real_trace(
     }
     answer, evidence, window, fmt = (f([None], **cols)[0] for f in REWARD_FUNCS)
     assert answer == 1.0 and evidence is None and window == 1.0 and fmt == 1.0
+
+
+def _outcome(q: GoldQuestion, answer: str) -> Any:
+    from training.rollout import RolloutOutcome
+
+    trace = {"answer": answer, "kinds": ["answer"], "issues": [], "retrieved": [], "windows": []}
+    return RolloutOutcome(q, {}, trace)
+
+
+def _paris(qid: str) -> GoldQuestion:
+    return GoldQuestion(
+        id=qid,
+        user_id="u",
+        persona="u",
+        question="Where does my sister live?",
+        asked_at=datetime(2024, 6, 1, 9, tzinfo=UTC),
+        answer="Paris",
+        kind="single_hop",
+    )
+
+
+@pytest.mark.parametrize("resample", [0, 1, 3])
+def test_a_group_whose_rollouts_tie_is_rolled_out_again(tokenizer: Any, resample: int) -> None:
+    """Dynamic sampling: only the tied group is redrawn, at most ``resample`` times, and the
+    redraws replace its rollouts once their rewards spread."""
+    from training.grpo import rollout_scorer
+    from training.rollout import AgentRollout
+
+    a, b = _paris("qa"), _paris("qb")
+    questions = [a, a, b, b]
+    score = rollout_scorer(questions, (1.0, 0.5, 0.25, 0.25))
+    rollout = AgentRollout(
+        {q.id: q for q in questions},
+        store=None,  # type: ignore[arg-type]
+        settings=None,  # type: ignore[arg-type]
+        tokenizer=tokenizer,
+        max_new_tokens=8,
+        temperature=1.0,
+        stop=[],
+        score=score,
+        resample=resample,
+    )
+    # qa ties (both wrong) on the first draw and on the first redraw; the second one spreads
+    draws = iter([["Rome", "Rome"], ["Paris", "Rome"], ["Paris", "Paris"]])
+    asked: list[list[str]] = []
+
+    def roll(qs: list[GoldQuestion]) -> list[Any]:
+        asked.append([q.id for q in qs])
+        return [_outcome(q, ans) for q, ans in zip(qs, next(draws), strict=True)]
+
+    first = [_outcome(a, "Lisbon"), _outcome(a, "Lisbon"), _outcome(b, "Paris"), _outcome(b, "no")]
+    out = rollout._redraw_tied(questions, list(first), roll)
+
+    assert asked == [["qa", "qa"]] * min(resample, 2)  # never qb, whose rewards differ
+    assert out[2:] == first[2:]
+    spread = resample >= 2
+    assert [o.trace["answer"] for o in out[:2]] == (
+        ["Paris", "Rome"] if spread else ["Rome", "Rome"] if resample else ["Lisbon", "Lisbon"]
+    )
+    assert rollout.groups == {
+        "seen": 2,
+        "tied": 1,
+        "redrawn": min(resample, 2),
+        "still_tied": 0 if spread else 1,
+    }
+    assert score(a, out[0].trace) != score(a, out[1].trace) or not spread

@@ -86,6 +86,10 @@ def test_every_stage_ran_and_the_weights_changed_at_each(run: dict[str, Any]) ->
     sft = weights_digest(out / "work" / "sft")
     grpo = weights_digest(out / "work" / "grpo")
     assert base != sft != grpo
+    # dynamic sampling: every step drew a group, and a tied one was rolled out again
+    groups = stages["grpo"]["groups"]
+    assert groups["seen"] == 3 and groups["redrawn"] >= min(groups["tied"], 1)
+    assert groups["still_tied"] < groups["seen"]
     assert weights_digest(out) == grpo  # the exported model is the GRPO model
 
 

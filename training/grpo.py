@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from schema.settings import Settings
 from schema.training import TrainConfig
 from training.base import bf16_enabled, load_tokenizer
 from training.progress import Say, StepReporter
-from training.rewards import REWARD_FUNCS
+from training.rewards import REWARD_FUNCS, weighted_reward
 from training.rollout import AgentRollout
 from training.sft import (
     last_checkpoint,
@@ -31,7 +32,7 @@ from training.sft import (
     trainer_device_args,
 )
 
-__all__ = ["GRPOResult", "prompt_rows", "run_grpo"]
+__all__ = ["GRPOResult", "prompt_rows", "rollout_scorer", "run_grpo"]
 
 
 @dataclass
@@ -44,6 +45,8 @@ class GRPOResult:
     mean_reward: float | None
     rewards_by_step: list[float]
     resumed_from: str | None
+    #: rollout groups: seen, tied on the first draw, redrawn, still tied (no signal)
+    groups: dict[str, int] = field(default_factory=dict)
 
     @property
     def tokens_per_s(self) -> float:
@@ -60,6 +63,7 @@ class GRPOResult:
             "mean_reward": self.mean_reward,
             "rewards_by_step": self.rewards_by_step,
             "resumed_from": self.resumed_from,
+            "groups": self.groups,
         }
 
 
@@ -108,6 +112,7 @@ def run_grpo(
     model = AutoModelForCausalLM.from_pretrained(str(start), dtype=torch.float32)
     ckpt_dir = work_dir / "grpo-checkpoints"
     weights = g.rewards
+    reward_weights = (weights.answer, weights.evidence, weights.window, weights.format)
     args = GRPOConfig(
         output_dir=str(ckpt_dir),
         # a step's rollouts are generated together; the loss runs micro_batch at a time
@@ -119,7 +124,7 @@ def run_grpo(
         temperature=g.temperature,
         max_steps=g.steps,
         max_completion_length=4096,
-        reward_weights=[weights.answer, weights.evidence, weights.window, weights.format],
+        reward_weights=list(reward_weights),
         save_strategy="steps",
         save_steps=g.save_steps,
         log_completions=False,
@@ -136,6 +141,8 @@ def run_grpo(
         stop=STOP,
         bf16=bf16_enabled(cfg),
         top_k=g.top_k,
+        score=rollout_scorer(questions, reward_weights),
+        resample=g.resample,
     )
     trainer = GRPOTrainer(
         model=model,
@@ -164,4 +171,17 @@ def run_grpo(
         mean_reward=sum(rewards) / len(rewards) if rewards else None,
         rewards_by_step=rewards,
         resumed_from=resume,
+        groups=dict(rollout.groups),
     )
+
+
+def rollout_scorer(
+    questions: list[GoldQuestion], weights: Sequence[float]
+) -> Callable[[GoldQuestion, dict[str, Any]], float]:
+    """A rollout's reward as the trainer will compute it, for the rollout's redraws."""
+    rows = {row["question_id"]: row for row in prompt_rows(questions)}
+
+    def score(question: GoldQuestion, trace: dict[str, Any]) -> float:
+        return weighted_reward(rows[question.id], trace, weights)
+
+    return score

@@ -15,7 +15,7 @@ with ``None`` (trl leaves it out of the sum); nothing ever scores a fixed 0.5.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ __all__ = [
     "evidence_score",
     "format_reward",
     "format_score",
+    "weighted_reward",
     "window_reward",
     "window_score",
 ]
@@ -188,4 +189,32 @@ def format_reward(
 
 
 #: in the order of RewardWeights' fields
-REWARD_FUNCS = (answer_reward, evidence_reward, window_reward, format_reward)
+REWARD_FUNCS: tuple[Callable[..., list[float | None]], ...] = (
+    answer_reward,
+    evidence_reward,
+    window_reward,
+    format_reward,
+)
+
+
+def weighted_reward(
+    row: Mapping[str, Any], trace: dict[str, Any], weights: Sequence[float]
+) -> float:
+    """The scalar GRPOTrainer gives one rollout: the weighted sum of :data:`REWARD_FUNCS` over
+    its dataset ``row`` (the gold columns), a reward that does not apply (None) adding nothing,
+    as trl's nansum does.
+
+    >>> row = {"answer": "Paris", "kind": "single_hop", "evidence": [], "evidence_at": [],
+    ...        "window_start": None, "window_end": None}
+    >>> trace = {"answer": "Paris", "kinds": ["answer"], "issues": [], "retrieved": [],
+    ...          "windows": []}
+    >>> weighted_reward(row, trace, [1.0, 0.5, 0.25, 0.25])
+    1.25
+    """
+    columns = {k: [v] for k, v in row.items() if k != "prompt"}
+    total = 0.0
+    for func, weight in zip(REWARD_FUNCS, weights, strict=True):
+        value = func([None], trace=[trace], **columns)[0]
+        if value is not None:
+            total += weight * value
+    return total

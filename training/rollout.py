@@ -355,7 +355,13 @@ class AgentRollout:
         stop: Sequence[str],
         bf16: bool = False,
         top_k: int = 40,
+        score: Callable[[GoldQuestion, dict[str, Any]], float] | None = None,
+        resample: int = 0,
     ) -> None:
+        self.score = score
+        self.resample = resample if score is not None else 0
+        #: groups seen, tied on the first draw, redraws made, still tied after the last
+        self.groups = {"seen": 0, "tied": 0, "redrawn": 0, "still_tied": 0}
         self.bf16 = bf16
         self.top_k = top_k
         self.questions = questions
@@ -379,17 +385,57 @@ class AgentRollout:
             bf16=self.bf16,
             top_k=self.top_k,
         )
-        outcomes = run_agent_rollouts(
-            questions,
-            store=self.store,
-            settings=self.settings,
-            tokenizer=self.tokenizer,
-            generate=generate,
-        )
+
+        def roll(qs: list[GoldQuestion]) -> list[RolloutOutcome]:
+            return run_agent_rollouts(
+                qs,
+                store=self.store,
+                settings=self.settings,
+                tokenizer=self.tokenizer,
+                generate=generate,
+            )
+
+        outcomes = self._redraw_tied(questions, roll(questions), roll)
         self.last = outcomes
         out: dict[str, Any] = {k: [o.tokens[k] for o in outcomes] for k in outcomes[0].tokens}
         out["trace"] = [o.trace for o in outcomes]
         return out
+
+    def _redraw_tied(
+        self,
+        questions: list[GoldQuestion],
+        outcomes: list[RolloutOutcome],
+        roll: Callable[[list[GoldQuestion]], list[RolloutOutcome]],
+    ) -> list[RolloutOutcome]:
+        """Dynamic sampling (DAPO): a group whose rollouts all score the same reward has zero
+        advantage and teaches nothing, so it is rolled out again, up to ``resample`` times.
+        Conditioning on a spread only drops groups whose gradient is zero anyway."""
+        groups: dict[str, list[int]] = {}
+        for i, q in enumerate(questions):
+            groups.setdefault(q.id, []).append(i)
+        self.groups["seen"] += len(groups)
+        if self.score is None:
+            return outcomes
+        score = self.score
+        rewards = [score(o.question, o.trace) for o in outcomes]
+
+        def tied(members: list[int]) -> bool:
+            values = [rewards[i] for i in members]
+            return len(values) > 1 and max(values) - min(values) < 1e-6
+
+        todo = [m for m in groups.values() if tied(m)]
+        self.groups["tied"] += len(todo)
+        for _ in range(self.resample):
+            if not todo:
+                break
+            redo = [i for members in todo for i in members]
+            self.groups["redrawn"] += len(todo)
+            for i, fresh in zip(redo, roll([questions[i] for i in redo]), strict=True):
+                outcomes[i] = fresh
+                rewards[i] = score(fresh.question, fresh.trace)
+            todo = [m for m in todo if tied(m)]
+        self.groups["still_tied"] += len(todo)
+        return outcomes
 
 
 def _question_id(prompt: Any) -> str:
