@@ -498,7 +498,7 @@ def policy_report(
             plot = line_plot(
                 {"mean reward": (list(range(1, len(rewards) + 1)), rewards)},
                 out_dir / f"{name}_grpo_reward.png",
-                title="GRPO: mean reward of each step's rollouts",
+                title="GRPO: mean reward of each step's rollouts (after redraws)",
                 xlabel="step",
                 ylabel="reward",
             )

@@ -90,6 +90,8 @@ def test_every_stage_ran_and_the_weights_changed_at_each(run: dict[str, Any]) ->
     groups = stages["grpo"]["groups"]
     assert groups["seen"] == 3 and groups["redrawn"] >= min(groups["tied"], 1)
     assert groups["still_tied"] < groups["seen"]
+    # throughput is counted at both stages (trl counts GRPO's prompt + completion tokens)
+    assert stages["sft"]["train_tokens"] > 0 and stages["grpo"]["train_tokens"] > 0
     assert weights_digest(out) == grpo  # the exported model is the GRPO model
 
 

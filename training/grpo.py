@@ -128,7 +128,9 @@ def run_grpo(
         save_strategy="steps",
         save_steps=g.save_steps,
         log_completions=False,
-        include_num_input_tokens_seen="non_padding",
+        # trl counts prompt + completion tokens itself; transformers' own counter finds no
+        # input_ids in GRPO's batches and warned on every micro-batch
+        include_num_input_tokens_seen="no",
         **trainer_device_args(cfg),
     )
     rollout = AgentRollout(
