@@ -359,7 +359,7 @@ class AgentRollout:
         resample: int = 0,
     ) -> None:
         self.score = score
-        self.resample = resample if score is not None else 0
+        self.resample = resample  # redraws need ``score``: without it nothing is redrawn
         #: groups seen, tied on the first draw, redraws made, still tied after the last
         self.groups = {"seen": 0, "tied": 0, "redrawn": 0, "still_tied": 0}
         self.bf16 = bf16
