@@ -473,3 +473,37 @@ def test_llm_extraction_takes_the_fallback_when_the_model_itself_errs() -> None:
     facts = extractor.extract(USER, [_turn(0, "I moved to Lisbon for a new job in March.")])
     assert facts and all(f.source == "heuristic" for f in facts)
     assert extractor.failures.count == 1
+
+
+# ----------------------------------------------------------------------------- procedures
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("I go running along the river on Thursday mornings.", "habit"),
+        ("I practice and train every day to stay in shape.", "habit"),
+        ("We usually watch movies and have game nights at my place.", "habit"),
+        ("I'm always trying out new recipes.", "habit"),
+        ("I typically hold it for 30-60 seconds.", "habit"),
+        ("My goal is to improve my shooting percentage.", "goal"),
+        ("I want to visit the Cliffs of Moher.", "goal"),
+        ("I'm training for a marathon in May.", "goal"),
+        # the adverb alone is no habit: thanks, comfort, other people, lifelong tastes, feelings
+        ("Thanks for always being there for me, I mean it.", None),
+        ("I'm always here to support you!", None),
+        ("I'm always proud of you and my kids.", None),
+        ("They always support me, even when I make mistakes.", None),
+        ("I've always had a love for horses!", None),
+        ("I always feel like I could write a whole movie.", None),
+        ("She's full of energy and always puts a smile on my face.", None),
+        # telling the listener something is conversation, not a goal
+        ("There's something I want to tell you about my week.", None),
+        ("I hope to hear from you soon, my friend.", None),
+    ],
+)
+def test_habit_and_goal_cues_need_the_speaker_doing_it(text: str, kind: str | None) -> None:
+    from agent.extraction.procedural import HeuristicMemoryUpdater
+
+    ops = HeuristicMemoryUpdater().propose([_turn(0, text)], [], [])
+    assert [op.type for op in ops if op.target == "procedure"] == ([kind] if kind else [])
