@@ -507,3 +507,16 @@ def test_habit_and_goal_cues_need_the_speaker_doing_it(text: str, kind: str | No
 
     ops = HeuristicMemoryUpdater().propose([_turn(0, text)], [], [])
     assert [op.type for op in ops if op.target == "procedure"] == ([kind] if kind else [])
+
+
+def test_habits_and_goals_drop_the_interjections_and_the_listeners_name() -> None:
+    """They stand in every prompt's profile as statements; facts keep the sentence as said
+    (stripping openers from facts too cost 0.3 LoCoMo dev recall@10: 78.4 -> 78.1)."""
+    from agent.extraction.procedural import HeuristicMemoryUpdater
+
+    turn = _turn(
+        0, "Yeah, Maria, I volunteer at the shelter every Sunday. Oh, I want to learn Spanish!"
+    )
+    habit, goal = HeuristicMemoryUpdater().propose([turn], [], [])
+    assert (habit.type, habit.value) == ("habit", "Sam volunteers at the shelter every Sunday.")
+    assert (goal.type, goal.value) == ("goal", "Sam wants to learn Spanish!")

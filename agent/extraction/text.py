@@ -24,6 +24,7 @@ __all__ = [
     "keywords",
     "sentences",
     "stem",
+    "strip_discourse",
     "third_person",
 ]
 
@@ -70,6 +71,47 @@ def sentences(text: str) -> list[str]:
     """Split on sentence punctuation followed by a capital; keeps short texts whole."""
     parts = [p.strip() for p in _SENT_SPLIT.split(text.strip())]
     return [p for p in parts if p]
+
+
+#: a sentence-opening interjection, taken off only where punctuation or a first-person word
+#: follows it ("Yeah, I moved", "Oh I love it"; never "So much happened", "Oh no, I lost it")
+_OPENER = re.compile(
+    r"^(?:yes|yeah|yep|yup|yea|oh|ah|aw+|wow|whoa|woah|haha+|hah|lol|omg|hey|hi|hello|ok|okay|"
+    r"well|so|and|but|anyway|btw)(?:[,!.…]+\s*|\s+(?=(?:I|I'm|I’m|I've|I’ve|I'd|I'll|my|we|me)\b))",
+    re.I,
+)
+#: the listener's name right after such an opener ("Yeah, Maria, I ...")
+_VOCATIVE = re.compile(
+    r"^(?!(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|"
+    r"April|May|June|July|August|September|October|November|December|Today|Yesterday)\b)"
+    r"[A-Z][a-z]+[,!]\s+"
+)
+
+
+def strip_discourse(sentence: str) -> str:
+    """The sentence without the interjections and the listener's name it opens with, so a
+    fact or habit states the content alone ("Yeah, Maria, I run on Thursdays." -> "I run on
+    Thursdays."). A sentence that is nothing but them stays as it is.
+
+    >>> strip_discourse("Yeah, Maria, I volunteer at the shelter on Sundays.")
+    'I volunteer at the shelter on Sundays.'
+    >>> strip_discourse("Oh, yeah I love my new bike!")
+    'I love my new bike!'
+    >>> strip_discourse("So much has happened since May.")
+    'So much has happened since May.'
+    >>> strip_discourse("Oh no, I lost my keys.")
+    'Oh no, I lost my keys.'
+    >>> strip_discourse("Yeah, Sunday, I went hiking.")
+    'Sunday, I went hiking.'
+    """
+    out, stripped = sentence.strip(), False
+    while (m := _OPENER.match(out)) and m.end() < len(out):
+        out, stripped = out[m.end() :], True
+    if stripped and (m := _VOCATIVE.match(out)):
+        out = out[m.end() :]
+    if not out:
+        return sentence
+    return out[0].upper() + out[1:]
 
 
 def _norm(word: str) -> str:
