@@ -90,7 +90,7 @@ _VOCATIVE = re.compile(
 
 def strip_discourse(sentence: str) -> str:
     """The sentence without the interjections and the listener's name it opens with, so a
-    fact or habit states the content alone ("Yeah, Maria, I run on Thursdays." -> "I run on
+    habit or goal states the content alone ("Yeah, Maria, I run on Thursdays." -> "I run on
     Thursdays."). A sentence that is nothing but them stays as it is.
 
     >>> strip_discourse("Yeah, Maria, I volunteer at the shelter on Sundays.")
@@ -109,9 +109,7 @@ def strip_discourse(sentence: str) -> str:
         out, stripped = out[m.end() :], True
     if stripped and (m := _VOCATIVE.match(out)):
         out = out[m.end() :]
-    if not out:
-        return sentence
-    return out[0].upper() + out[1:]
+    return out[0].upper() + out[1:] if stripped else out
 
 
 def _norm(word: str) -> str:
