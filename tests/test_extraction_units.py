@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from agent.extraction.episodes import HeuristicSegmenter
@@ -520,3 +520,17 @@ def test_habits_and_goals_drop_the_interjections_and_the_listeners_name() -> Non
     habit, goal = HeuristicMemoryUpdater().propose([turn], [], [])
     assert (habit.type, habit.value) == ("habit", "Sam volunteers at the shelter every Sunday.")
     assert (goal.type, goal.value) == ("goal", "Sam wants to learn Spanish!")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+@example("Yeah, ßig news from the lab!")  # "ß".upper() is two letters
+def test_strip_discourse_only_ever_takes_an_opening_off(text: str) -> None:
+    from agent.extraction.text import strip_discourse
+
+    out = strip_discourse(text)
+    kept = text.strip()
+    assert bool(out) == bool(kept)  # something said never becomes nothing
+    if out != kept:  # what is left is the sentence's own tail, first letter capitalised
+        assert kept.endswith(out[1:]) and len(out) < len(kept)
+        assert out[0] == kept[len(kept) - len(out)] or out[0] == kept[len(kept) - len(out)].upper()

@@ -109,7 +109,9 @@ def strip_discourse(sentence: str) -> str:
         out, stripped = out[m.end() :], True
     if stripped and (m := _VOCATIVE.match(out)):
         out = out[m.end() :]
-    return out[0].upper() + out[1:] if stripped else out
+    if stripped and out[0].isascii() and out[0].islower():
+        out = out[0].upper() + out[1:]
+    return out
 
 
 def _norm(word: str) -> str:
