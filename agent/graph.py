@@ -72,7 +72,7 @@ def _prompt_context(state: AgentState, ctx: AgentContext) -> tuple[PromptContext
     return PromptContext(
         question=state["question"],
         asked_at=now,
-        user_name=ctx.user_name,
+        user_name=ctx.user_name or uc.user_name,
         profile=profile,
         procedures=procedures,
         personality=render_profile([uc.personality] if uc.personality else []),
@@ -100,6 +100,7 @@ def start(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
         "route": "",
         "asked_at": pctx.asked_at.isoformat(),
         "session_id": session.id if session else None,
+        "user_name": pctx.user_name,
     }
     if ctx.mode == "reason":
         update["messages"] += reason_start.render(pctx)
@@ -344,7 +345,8 @@ def update(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
     s = settings_of(ctx)
     asked = asked_time(state, ctx)
     session, _ = resolve_session(store, ctx.user_id, asked, s.session_gap_minutes)
-    user = User(id=ctx.user_id, user_id=ctx.user_id, name=ctx.user_name)
+    name = ctx.user_name or state.get("user_name")
+    user = User(id=ctx.user_id, user_id=ctx.user_id, name=name)
     report = stage.record_exchange(
         user,
         session,

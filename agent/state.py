@@ -52,6 +52,7 @@ class AgentState(TypedDict, total=False):
     route: str
     answer: str
     session_id: str | None
+    user_name: str | None  # the context's name, else the stored one (start reads it)
     update: dict[str, Any]
     turns_answered: Annotated[int, operator.add]  # over the thread's life
 

@@ -242,6 +242,8 @@ class Neo4jMemoryStore:
     def user_context(self, user_id: str, *, recent: int = 20) -> UserContext:
         def work(tx: ManagedTransaction) -> UserContext:
             out = UserContext()
+            named = cypher(tx, R.USER_NAME, user_id=user_id).data()
+            out.user_name = named[0]["name"] if named else None
             rows = cypher(tx, R.LAST_SESSION, user_id=user_id).data()
             if rows:
                 out.last_session = Session.model_validate(native(rows[0]["s"]))

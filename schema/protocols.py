@@ -131,6 +131,7 @@ class UserContext(BaseModel):
     the last session and its recent turns, the current profile, active habits/goals and the
     latest personality snapshot."""
 
+    user_name: str | None = None  # the stored display name (ingest's, or a chat's --name)
     last_session: Session | None = None
     last_session_turns: list[Turn] = Field(default_factory=list)
     profile: list[ProfileEntry] = Field(default_factory=list)

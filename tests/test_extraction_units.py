@@ -70,6 +70,7 @@ def test_fact_statement_is_in_the_third_person() -> None:
     "text",
     [
         "Do I live in Boston?",  # a question
+        "Where did I move? what was the street called",  # one sentence to the splitter
         "I'm good, thanks!",  # small talk
         "Thanks, I agree.",
         "I see.",  # too short

@@ -165,6 +165,31 @@ def test_the_agent_update_node_records_the_exchange(
     ]
 
 
+def test_the_agent_names_the_user_as_stored_when_the_caller_gives_no_name(
+    store: Any, embedder: Any, settings: Settings
+) -> None:
+    """`persona ask -u sam` without --name: the ingested name ("Sam") is who the prompt says
+    the user is and who said the new turn, so a fact from it reads "Sam ...", not "user ..."."""
+    uid = ingest_sample(store, embedder)
+    policy = scripted(answer("Noted."))
+    stage = UpdateStage(store, heuristic_extractors(), gap_minutes=settings.session_gap_minutes)
+    state = run_agent(
+        store=store,
+        policy=policy,
+        settings=settings,
+        user_id=uid,
+        question="I adopted a grey cat called Miso last night.",
+        now=datetime(2025, 1, 10, 9, tzinfo=UTC),
+        update_stage=stage,
+    )
+    first_prompt = "\n".join(str(m.content) for m in policy.calls[0]["messages"])
+    assert "User: Sam" in first_prompt
+    turns = store.session_turns(uid, state["update"]["session_id"])
+    assert [t.speaker for t in turns] == ["Sam", "assistant"]
+    cat = [f.text for f in store.active_facts(uid) if "Miso" in f.text]
+    assert cat == ["Sam adopted a grey cat called Miso last night."]
+
+
 # ------------------------------------------------------------------------------ consolidation
 def test_a_session_is_consolidated_exactly_once(store: Any, conn: Any, user_id: str) -> None:
     stage = UpdateStage(store, heuristic_extractors())

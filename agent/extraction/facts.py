@@ -129,7 +129,9 @@ class HeuristicFactExtractor:
 
     @staticmethod
     def _qualifies(sent: str) -> bool:
-        if sent.rstrip().endswith("?") or not FIRST_PERSON.search(sent):
+        # a question anywhere: "Where did I move? what was it called" is one sentence to
+        # the splitter (no capital after the '?'), and no statement about the user
+        if "?" in sent or not FIRST_PERSON.search(sent):
             return False
         if len(sent.split()) < 4 or _TRIVIAL.search(sent.strip()):
             return False

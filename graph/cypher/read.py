@@ -349,6 +349,11 @@ MATCH (s:PersonalitySnapshot) WHERE s.user_id = $user_id
 RETURN s {.*} AS s ORDER BY s.step DESC LIMIT 1
 """
 
+USER_NAME = """
+MATCH (u:User {id: $user_id, user_id: $user_id})
+RETURN u.name AS name
+"""
+
 LAST_SESSION = """
 MATCH (s:Session) WHERE s.user_id = $user_id
 RETURN s {.*} AS s ORDER BY s.end DESC, s.index DESC LIMIT 1
