@@ -309,6 +309,35 @@ def test_offline_policy_searches_for_anything_memory_could_hold(
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize(
+    ("message", "related"),
+    [
+        ("Hi, I bought a sailboat.", False),
+        ("I am thinking about running on Thursday evenings instead.", True),
+    ],
+)
+def test_offline_policy_acknowledges_a_statement_instead_of_answering_it(
+    store: Any, settings: Settings, sample_sam: str, message: str, related: bool
+) -> None:
+    """A statement is searched for like a question, but told, not asked: the reply notes it
+    (with the related memories when there are some) and never says it remembers nothing."""
+    state = run_agent(
+        store=store,
+        policy=OfflinePolicy(),
+        settings=settings,
+        user_id=sample_sam,
+        question=message,
+        now=ASKED,
+    )
+    assert kinds(state) == ["think", "retrieve", "answer"]
+    assert "Noted." in state["answer"]
+    assert "don't remember" not in state["answer"]
+    assert ("Related:" in state["answer"]) is related
+    if related:
+        assert "Thursday" in state["answer"]
+
+
+@pytest.mark.integration
 def test_offline_policy_retrieves_for_a_question_about_a_named_person(
     store: Any, settings: Settings, user_id: str
 ) -> None:

@@ -10,7 +10,9 @@ reads and the data this policy reads are rendered from the same values):
 - with memories in hand it answers by quoting the best-matching ones with their dates; a
   "when" question is answered with the date first, resolving a relative time inside the
   memory ("yesterday" said on 8 May 2023 -> 7 May 2023);
-- if a window found nothing it widens to all time once.
+- if a window found nothing it widens to all time once;
+- a statement ("I start at Globex on Monday.") is searched for too, and acknowledged rather
+  than answered: "Noted", with the related memories, never "I don't remember anything".
 Every answer starts with ``[offline policy]`` so no one mistakes it for a language model.
 """
 
@@ -25,7 +27,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from agent.extraction.text import content_words, keywords, stem
+from agent.extraction.text import content_words, keywords, stem, strip_discourse
 from agent.parsing import parse_output, render_retrieve
 from agent.prompts import direct_answer, reason_continue
 from agent.prompts._common import structured
@@ -34,7 +36,7 @@ from schema.agent import RetrieveCall
 from schema.retrieval import RetrievedMemory
 from schema.timeutil import UTC, asks_when, spoken_date
 
-__all__ = ["LABEL", "OfflinePolicy"]
+__all__ = ["LABEL", "OfflinePolicy", "is_statement"]
 
 LABEL = "[offline policy]"
 
@@ -59,6 +61,25 @@ _QUESTION_WORDS = {
     "ever",
 }
 _TIME_WORDS = {*MONTHS, *WEEKDAYS, "weekend", "ago"}
+#: how a request opens when it has no question mark ("tell me when I moved", "remind me of
+#: ...", "when did James buy it"); a message with neither is a statement
+_ASKING = re.compile(
+    r"^(?:what|when|where|who|whom|whose|which|how|why|did|does|do|was|were|is|are|am|can|"
+    r"could|would|will|should|have|has|had|tell|remind|show|list|give|find|recall|remember|"
+    r"describe|summari[sz]e|name|any|please)\b",
+    re.I,
+)
+
+
+def is_statement(message: str) -> bool:
+    """A message that tells rather than asks: no question mark, and no opening that asks.
+
+    >>> is_statement("Hi, I am starting a new job at Globex next Monday.")
+    True
+    >>> [is_statement(m) for m in ("tell me where I moved", "Oh, when did I move", "Yes?")]
+    [False, False, False]
+    """
+    return "?" not in message and not _ASKING.match(strip_discourse(message.strip()))
 
 
 def _question_terms(question: str) -> list[str]:
@@ -146,7 +167,11 @@ class OfflinePolicy(BaseChatModel):
             start=expr.window.start.isoformat() if expr and expr.window.start else None,
             end=expr.window.end.isoformat() if expr and expr.window.end else None,
         )
-        reason = "The question could be answered from memory"
+        reason = (
+            "This may relate to something in memory"
+            if is_statement(question)
+            else "The question could be answered from memory"
+        )
         if expr is not None:
             reason += f" and names a time ('{expr.text}' -> {expr.window.describe()})"
         return render_retrieve(f"{reason}, so I will search the memory for {terms}.", call)
@@ -156,7 +181,14 @@ class OfflinePolicy(BaseChatModel):
         q = {stem(w) for w in _question_terms(question)}
         if q:  # a memory sharing no word with the question does not answer it
             memories = [m for m in memories if q & _words(m)]
+        statement = is_statement(question)
         if not memories:
+            if statement:
+                return (
+                    "<think>This tells me something; no memory relates to it.</think>"
+                    f"<answer>{LABEL} Noted. Without a language model I can only answer "
+                    "questions about what you have told me.</answer>"
+                )
             return (
                 "<think>No memory matched.</think>"
                 f"<answer>{LABEL} I don't remember anything about that.</answer>"
@@ -192,10 +224,14 @@ class OfflinePolicy(BaseChatModel):
             else:
                 lines.append(f'on {day} ({m.kind.value}): "{m.text}"{meaning}')
         lead = ""
-        if asks_when(question):
+        if statement:
+            lead = "Noted. Related: "
+        elif asks_when(question):
             note = relative_note(best[0].text, said_at=best[0].t)
             lead = f"{note[1] if note else spoken_date(best[0].t)}. "
-        answer = f"{LABEL} {lead}From your memories: " + "; and ".join(lines)
+        if not statement:
+            lead += "From your memories: "
+        answer = f"{LABEL} {lead}" + "; and ".join(lines)
         think = f"Best matches for {sorted(q)}: {len(memories)} memories considered."
         return f"<think>{think}</think><answer>{answer}</answer>"
 
