@@ -105,6 +105,11 @@ def test_one_fact_per_qualifying_sentence_with_stable_ids() -> None:
         ),
         ("I'll run a marathon.", "Sam will run a marathon."),
         ("I really enjoy painting.", "Sam really enjoys painting."),
+        # any verb the lexicon knows, past forms and modals left alone
+        ("I typically hold it for a minute.", "Sam typically holds it for a minute."),
+        ("I never watch TV but I went out.", "Sam never watches TV but Sam went out."),
+        ("I don't eat meat, I can't.", "Sam doesn't eat meat, Sam can't."),
+        ("I can swim and I must rest.", "Sam can swim and Sam must rest."),
     ],
 )
 def test_third_person_rewrite(sentence: str, expected: str) -> None:

@@ -3,7 +3,8 @@
 Written here rather than taken from an NLP library because the fast path must run with no
 model downloads (spaCy/NLTK fetch models and data at run time) and in microseconds per turn.
 Stopwords come from bm25s (the NLTK English list) plus conversational filler; stemming uses
-PyStemmer (Snowball).
+PyStemmer (Snowball); verbs are conjugated from lemminflect's lexicon (its data ships in the
+wheel, looked up in memory).
 """
 
 from __future__ import annotations
@@ -220,35 +221,45 @@ def _short_form(name: str, banned: set[str]) -> bool:
     return len(name) >= 3 and " " not in name and any(b.startswith(name) for b in banned)
 
 
-_PRESENT_VERBS = frozenset(
-    (
-        "love like want need think feel hope know enjoy play work live go have do take make see "
-        "paint run read write love hate prefer believe remember plan try wish mean use keep get "
-        "find spend miss volunteer teach learn study cook bake swim hike dance sing draw own "
-        "struggle worry care"
-    ).split()
+#: words after "I" that are verbs in their base form but never take an -s: modals, the forms
+#: of "be", and the stems the tokenizer leaves of contractions ("don" of "don't")
+_NOT_CONJUGATED = frozenset(
+    "can could will would shall should may might must ought am was were be don didn doesn "
+    "won isn wasn aren weren haven hasn hadn couldn wouldn shouldn".split()
 )
+#: adverbs that may stand between "I" and its verb ("I usually run" -> "Ana usually runs")
+_ADVERBS = (
+    "really also still just usually always typically normally often sometimes regularly "
+    "generally never even actually definitely mostly rarely occasionally now totally truly "
+    "honestly absolutely"
+).split()
+
+
+_I_VERB = re.compile(rf"\b(I(?: (?:{'|'.join(_ADVERBS)}))?)\s+([a-z]+)\b(?!['’])")
+
+
+@lru_cache(maxsize=4096)
+def _present_third(verb: str) -> str | None:
+    """The third-person present of a base-form verb, or None when ``verb`` is not one (a past
+    form, an adverb, a modal): "hold" -> "holds", "went" -> None, "can" -> None."""
+    from lemminflect import getAllLemmas, getInflection  # its lexicon loads on first use
+
+    if verb in _NOT_CONJUGATED or verb not in getAllLemmas(verb, upos="VERB").get("VERB", ()):
+        return None
+    forms = getInflection(verb, tag="VBZ")
+    return forms[0] if forms else None
 
 
 def _third_person_verb(match: re.Match[str]) -> str:
     verb = match.group(2)
-    low = verb.lower()
-    if low not in _PRESENT_VERBS:
-        return f"{match.group(1)} {verb}"
-    if low == "have":
-        conj = "has"
-    elif low in ("go", "do") or low.endswith(("s", "sh", "ch", "x")):
-        conj = low + "es"
-    elif low.endswith("y") and low[-2:-1] not in "aeiou":
-        conj = low[:-1] + "ies"
-    else:
-        conj = low + "s"
-    return f"{match.group(1)} {conj}"
+    conj = _present_third(verb.lower())
+    return f"{match.group(1)} {conj or verb}"
 
 
 _PRONOUNS: Sequence[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bI am\b|\bI'm\b|\bI’m\b"), "{who} is"),
     (re.compile(r"\bI've\b|\bI’ve\b|\bI have\b"), "{who} has"),
+    (re.compile(r"\bI don't\b|\bI don’t\b|\bI do not\b"), "{who} doesn't"),
     (re.compile(r"\bI'd\b|\bI’d\b"), "{who} would"),
     (re.compile(r"\bI'll\b|\bI’ll\b|\bI will\b"), "{who} will"),
     (re.compile(r"\bI was\b"), "{who} was"),
@@ -267,12 +278,10 @@ def third_person(sentence: str, who: str) -> str:
     "Ana is moving to Boston with Ana's sister."
     >>> third_person("I really love painting and I go hiking.", "Ana")
     'Ana really loves painting and Ana goes hiking.'
+    >>> third_person("I typically hold it for a minute, but I went home and I don't mind.", "Ana")
+    "Ana typically holds it for a minute, but Ana went home and Ana doesn't mind."
     """
-    out = re.sub(
-        r"\b(I(?: really| also| still| just| usually)?)\s+([a-z]+)\b",
-        lambda m: _third_person_verb(m) if m.group(2) not in ("am", "was", "will") else m.group(0),
-        sentence,
-    )
+    out = _I_VERB.sub(_third_person_verb, sentence)
     for pattern, repl in _PRONOUNS:
         out = pattern.sub(repl.format(who=who), out)
     return out
