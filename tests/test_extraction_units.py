@@ -109,6 +109,7 @@ def test_one_fact_per_qualifying_sentence_with_stable_ids() -> None:
         ("I typically hold it for a minute.", "Sam typically holds it for a minute."),
         ("I never watch TV but I went out.", "Sam never watches TV but Sam went out."),
         ("I don't eat meat, I can't.", "Sam doesn't eat meat, Sam can't."),
+        ("I haven't read it yet.", "Sam hasn't read it yet."),
         ("I can swim and I must rest.", "Sam can swim and Sam must rest."),
     ],
 )

@@ -260,6 +260,7 @@ _PRONOUNS: Sequence[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bI am\b|\bI'm\b|\bI’m\b"), "{who} is"),
     (re.compile(r"\bI've\b|\bI’ve\b|\bI have\b"), "{who} has"),
     (re.compile(r"\bI don't\b|\bI don’t\b|\bI do not\b"), "{who} doesn't"),
+    (re.compile(r"\bI haven't\b|\bI haven’t\b|\bI have not\b"), "{who} hasn't"),
     (re.compile(r"\bI'd\b|\bI’d\b"), "{who} would"),
     (re.compile(r"\bI'll\b|\bI’ll\b|\bI will\b"), "{who} will"),
     (re.compile(r"\bI was\b"), "{who} was"),
