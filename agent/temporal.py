@@ -84,6 +84,10 @@ _MONTHS = [*MONTHS, *"jan feb mar apr jun jul aug sep sept oct nov dec".split()]
 _RELATIVE_UNIT = re.compile(
     r"\b(last|past|previous|this|next|coming)\s+(week|month|year|weekend)\b", re.I
 )
+#: "last March", "next June", "this July": a named month relative to the one it is said in
+_RELATIVE_MONTH = re.compile(
+    rf"\b(last|this|next|coming)\s+({'|'.join(_MONTHS)})\b(?!\s+\d)", re.I
+)
 _AGO = re.compile(
     r"\b(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)\s+"
     r"(day|week|month|year)s?\s+ago\b",
@@ -171,6 +175,9 @@ def window_from_text(text: str, *, base: datetime, tz: tzinfo = UTC) -> Temporal
         step = {"last": -1, "past": -1, "previous": -1, "this": 0, "next": 1, "coming": 1}[which]
         anchor = _add(unit if unit != "weekend" else "week", _start_of(unit, base), step)
         return _bounded(rel.group(0), unit, anchor)
+    named = _RELATIVE_MONTH.search(text)
+    if named:
+        return _named_month(named, base)
     ago = _AGO.search(text)
     if ago:
         n = _WORDNUM.get(ago.group(1).lower()) or int(ago.group(1))
@@ -189,6 +196,25 @@ def window_from_text(text: str, *, base: datetime, tz: tzinfo = UTC) -> Temporal
     if unit == "year":
         point = point.replace(month=1, day=1)
     return _bounded(text.strip(), unit, point.astimezone(tz))
+
+
+def _named_month(m: re.Match[str], base: datetime) -> TemporalExpression:
+    """"last March" said in May 2024 is March 2024, said in March 2024 it is March 2023; "next
+    March" is the first March after the month it is said in; "this March" is this year's.
+
+    >>> b = datetime(2024, 5, 10, tzinfo=UTC)
+    >>> [window_from_text(t, base=b).window.start.date().isoformat()
+    ...  for t in ("last March", "last May", "next March", "this March")]
+    ['2024-03-01', '2023-05-01', '2025-03-01', '2024-03-01']
+    """
+    which, name = m.group(1).lower(), m.group(2).lower()
+    month = next(i for i, full in enumerate(MONTHS, 1) if full.startswith(name[:3]))
+    year = base.year
+    if which == "last" and month >= base.month:
+        year -= 1
+    elif which in ("next", "coming") and month <= base.month:
+        year += 1
+    return _bounded(m.group(0), "month", base.replace(year=year, month=month, day=1))
 
 
 _FALSE_POSITIVES = {
@@ -229,7 +255,7 @@ def find_window(question: str, *, base: datetime, tz: tzinfo = UTC) -> TemporalE
     >>> find_window("Where did I travel in July 2023?", base=b).window.start.date()
     datetime.date(2023, 7, 1)
     """
-    for pattern in (_RELATIVE_UNIT, _AGO):
+    for pattern in (_RELATIVE_UNIT, _RELATIVE_MONTH, _AGO):
         if pattern.search(question):
             return window_from_text(question, base=base, tz=tz)
     base = ensure_aware(base, tz).astimezone(tz)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import typer
 from rich.text import Text
@@ -183,8 +183,12 @@ def window(start: str | None, end: str | None) -> TimeWindow:
     """``--from``/``--to`` as a half-open TimeWindow; a start not before its end is an error."""
     from schema.retrieval import TimeWindow
 
-    a, b = when(start, "--from"), when(end, "--to")
-    if a is not None and b is not None and a >= b:
+    a, b = when(start, "--from", bound="start"), when(end, "--to", bound="end")
+    if a is not None and b is not None and a == b:
+        raise typer.BadParameter(
+            f"--from {start} and --to {end} are the same moment: the window [from, to) is empty"
+        )
+    if a is not None and b is not None and a > b:
         raise typer.BadParameter(
             f"--from {start} is not before --to {end} (the window is [from, to)): swap them"
         )
@@ -195,19 +199,26 @@ _ISO_LIKE = re.compile(r"^\s*\d{4}-\d{1,2}")
 _SLASHED = re.compile(r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{2,4})\s*$")
 
 
+Bound = Literal["start", "end"] | None
+
+
 @overload
-def when(value: str, label: str) -> datetime: ...
+def when(value: str, label: str, *, bound: Bound = None) -> datetime: ...
 @overload
-def when(value: None, label: str) -> None: ...
+def when(value: None, label: str, *, bound: Bound = None) -> None: ...
 @overload
-def when(value: str | None, label: str) -> datetime | None: ...
-def when(value: str | None, label: str) -> datetime | None:
+def when(value: str | None, label: str, *, bound: Bound = None) -> datetime | None: ...
+def when(value: str | None, label: str, *, bound: Bound = None) -> datetime | None:
     """A date/time option: ISO 8601 or words ("last March", "yesterday"). An ISO-looking
     value that is not a valid date (2024-13-01) and a day/month order that cannot be told
-    (03/04/2024) are errors, never guesses; years outside 1900-2200 are refused."""
+    (03/04/2024) are errors, never guesses; years outside 1900-2200 are refused.
+
+    Words name a period; a window ``bound`` takes its start ("--from 2024": 1 January 2024)
+    or its end ("--to 2024": up to 1 January 2025, so the named year, month or day is in);
+    without a bound (a moment such as --at) they are a point in time. ISO values are exact."""
     if value is None:
         return None
-    from agent.temporal import parse_time
+    from agent.temporal import parse_time, window_from_text
     from schema.timeutil import get_tz
 
     bad = typer.BadParameter
@@ -223,11 +234,14 @@ def when(value: str | None, label: str) -> datetime | None:
     try:
         text = value.strip()
         text = f"{text}-01" if re.fullmatch(r"\d{4}-\d{2}", text) else text  # a month
-        parsed = (
-            datetime.fromisoformat(text)
-            if iso
-            else parse_time(value, tz=get_tz(settings().timezone))
-        )
+        tz = get_tz(settings().timezone)
+        period = None if iso or bound is None else window_from_text(value, base=datetime.now(tz), tz=tz)
+        if iso:
+            parsed = datetime.fromisoformat(text)
+        elif period is not None:
+            parsed = period.window.start if bound == "start" else period.window.end
+        else:
+            parsed = parse_time(value, tz=tz)
     except ValueError as exc:
         raise bad(f"{value!r} is not a valid date/time ({exc})", param_hint=label) from exc
     if parsed is None:

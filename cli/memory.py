@@ -297,7 +297,7 @@ def memories_cmd(
     span = window(start, end)
     user = user_id(user)
     rows = make_app().store.list_memories(user, kinds, span, limit)
-    table = Table("time", "type", "status", "text", title=shown(f"{user}: {span.describe()}"))
+    table = Table("time", "type", "status", "text", title=shown(f"{user}: {span.describe_zoned()}"))
     for r in rows:
         who = f"{r.speaker}: " if r.speaker else ""
         table.add_row(format_time(r.t), r.kind.value, r.status or "", cell(who + r.text))

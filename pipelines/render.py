@@ -89,7 +89,7 @@ def retrieval(console: Console, result: RetrievalResult) -> None:
         f"kinds={[k.value for k in req.kinds]} k={req.k}"
     )
     console.print(
-        f"[bold]window[/bold] {result.window.describe()}  "
+        f"[bold]window[/bold] {result.window.describe_zoned()}  "
         f"[bold]vector path[/bold] {result.vector_path.value}  "
         f"[dim]({result.timings_ms.get('total', 0):.0f} ms)[/dim]"
     )

@@ -45,7 +45,7 @@ class ForgetScope(BaseModel):
         if self.session_id:
             return f"session {self.session_id} of {self.user_id}"
         assert self.window is not None
-        return f"{self.window.describe()} of {self.user_id}"
+        return f"{self.window.describe_zoned()} of {self.user_id}"
 
 
 class ForgetItem(BaseModel):

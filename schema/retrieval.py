@@ -96,8 +96,19 @@ class TimeWindow(BaseModel):
         if self.is_open:
             return "all time"
         left = format_time(self.start) if self.start else "the beginning"
-        right = format_time(self.end) if self.end else "now"
+        right = format_time(self.end) if self.end else "no end"  # future memories count too
         return f"[{left}, {right})"
+
+    def describe_zoned(self) -> str:
+        """:meth:`describe` with the zone its bounds are in, for people reading a window beside
+        memories shown in their own local times.
+
+        >>> from datetime import datetime
+        >>> TimeWindow(start=datetime(2024, 1, 9, tzinfo=UTC)).describe_zoned()
+        '[2024-01-09 00:00 (Tuesday), no end) UTC'
+        """
+        t = self.start or self.end
+        return self.describe() if t is None else f"{self.describe()} {t.tzname()}"
 
 
 class RetrievalRequest(BaseModel):

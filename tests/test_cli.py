@@ -222,3 +222,24 @@ def test_memories_lists_typed_rows_with_speaker_status_and_local_time(
     assert facts.exit_code == 0, facts.output
     assert "fact" in facts.output and "active" in facts.output and "tomatoes" in facts.output
     assert "Sam:" not in facts.output  # a fact has no speaker
+
+
+def test_window_words_name_whole_periods(cli_settings: Settings, tmp_path: Path) -> None:
+    """`--from 2024 --to 2024` is the whole of 2024 (it was 1 December 2024 onwards: dateparser
+    fills a bare year with today's month), and the header says which zone the bounds are in."""
+    from conftest import fresh_user
+
+    uid = fresh_user("cli-periods")
+    conv = _conversation(tmp_path / "garden.json", ["I planted tomatoes in my garden."])
+    assert runner.invoke(cli.app, ["ingest", str(conv), "--user", uid], env=WIDE).exit_code == 0
+
+    def listing(*window: str) -> str:
+        out = runner.invoke(cli.app, ["memories", "--user", uid, *window], env=WIDE)
+        assert out.exit_code == 0, out.output
+        return out.output
+
+    year = listing("--from", "2024", "--to", "2024")
+    assert "[2024-01-01 00:00 (Monday), 2025-01-01 00:00 (Wednesday)) UTC" in year
+    assert "tomatoes" in year
+    assert "tomatoes" in listing("--from", "May 2024", "--to", "May 2024")
+    assert "tomatoes" not in listing("--from", "June 2024")
