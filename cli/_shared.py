@@ -235,7 +235,9 @@ def when(value: str | None, label: str, *, bound: Bound = None) -> datetime | No
         text = value.strip()
         text = f"{text}-01" if re.fullmatch(r"\d{4}-\d{2}", text) else text  # a month
         tz = get_tz(settings().timezone)
-        period = None if iso or bound is None else window_from_text(value, base=datetime.now(tz), tz=tz)
+        period = None
+        if not iso and bound is not None:
+            period = window_from_text(value, base=datetime.now(tz), tz=tz)
         if iso:
             parsed = datetime.fromisoformat(text)
         elif period is not None:
