@@ -85,9 +85,7 @@ _RELATIVE_UNIT = re.compile(
     r"\b(last|past|previous|this|next|coming)\s+(week|month|year|weekend)\b", re.I
 )
 #: "last March", "next June", "this July": a named month relative to the one it is said in
-_RELATIVE_MONTH = re.compile(
-    rf"\b(last|this|next|coming)\s+({'|'.join(_MONTHS)})\b(?!\s+\d)", re.I
-)
+_RELATIVE_MONTH = re.compile(rf"\b(last|this|next|coming)\s+({'|'.join(_MONTHS)})\b(?!\s+\d)", re.I)
 _AGO = re.compile(
     r"\b(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)\s+"
     r"(day|week|month|year)s?\s+ago\b",
@@ -199,7 +197,7 @@ def window_from_text(text: str, *, base: datetime, tz: tzinfo = UTC) -> Temporal
 
 
 def _named_month(m: re.Match[str], base: datetime) -> TemporalExpression:
-    """"last March" said in May 2024 is March 2024, said in March 2024 it is March 2023; "next
+    """ "last March" said in May 2024 is March 2024, said in March 2024 it is March 2023; "next
     March" is the first March after the month it is said in; "this March" is this year's.
 
     >>> b = datetime(2024, 5, 10, tzinfo=UTC)

@@ -238,6 +238,7 @@ def when(value: str | None, label: str, *, bound: Bound = None) -> datetime | No
         period = None
         if not iso and bound is not None:
             period = window_from_text(value, base=datetime.now(tz), tz=tz)
+        parsed: datetime | None
         if iso:
             parsed = datetime.fromisoformat(text)
         elif period is not None:
