@@ -103,8 +103,33 @@ def retrieval(console: Console, result: RetrievalResult) -> None:
         for t in item.turns:
             branch.add(f"[dim]covers[/dim] {_item_line(t)}")
         for r in item.related:
-            branch.add(f"[dim]{' '.join(r.why.path[1:2]) or 'related'}[/dim] {_item_line(r)}")
+            branch.add(f"[dim]{relation(r)}[/dim] {_item_line(r)}")
     console.print(tree)
+
+
+#: how an edge reads from its target's side ("Boston ... superseded by Denver")
+_INVERSE = {"SUPERSEDES": "superseded by", "DERIVED_FROM": "source of"}
+
+
+def relation(related: RetrievedMemory) -> str:
+    """The edge that brought ``related`` beside a result, read from that result: a newer fact
+    that SUPERSEDES the result is shown as "superseded by" it, never as "SUPERSEDES".
+
+    >>> from datetime import UTC, datetime
+    >>> from schema.nodes import MemoryKind
+    >>> from schema.retrieval import Why
+    >>> newer = RetrievedMemory(id="f2", kind=MemoryKind.FACT, text="Sam moved to Denver",
+    ...     t=datetime(2024, 7, 2, tzinfo=UTC), score=0.0,
+    ...     why=Why(path=["Fact f2", "SUPERSEDES", "Fact f1"]))
+    >>> relation(newer)
+    'superseded by'
+    """
+    path = related.why.path
+    if len(path) < 2:
+        return "related"
+    if path[0].endswith(f" {related.id}"):  # the edge runs from the related memory
+        return _INVERSE.get(path[1], f"{path[1]} (from)")
+    return path[1]
 
 
 class RichProgress(ProgressProtocol):

@@ -370,6 +370,27 @@ def test_offline_policy_retrieves_for_a_question_about_a_named_person(
     assert state["answer"].startswith(f"{OFFLINE_LABEL} 26 June 2024.")
 
 
+def test_offline_policy_quotes_what_the_named_person_said() -> None:
+    """A greeting that names Nadia and her own account each share one word of the question
+    with their text; who said a turn counts as one of its words, so her account is quoted
+    (dated first) although the greeting came first."""
+    from schema.nodes import MemoryKind
+    from schema.retrieval import RetrievedMemory
+
+    def said(day: int, speaker: str, text: str) -> RetrievedMemory:
+        t = datetime(2024, 5, day, 18, 0, tzinfo=ZoneInfo("UTC"))
+        return RetrievedMemory(
+            id=f"turn-{day}", kind=MemoryKind.TURN, text=text, t=t, score=1.0, speaker=speaker
+        )
+
+    memories = [
+        said(2, "Ben", "Hi Nadia, how was your week?"),
+        said(20, "Nadia", "I went climbing in Yosemite!"),
+    ]
+    reply = OfflinePolicy._answer("When did Nadia go climbing?", memories)
+    assert f"{OFFLINE_LABEL} 20 May 2024." in reply, reply
+
+
 def test_build_policy_defaults_to_offline() -> None:
     assert isinstance(build_policy(Settings(policy="offline")), OfflinePolicy)
     assert "[offline policy]" in describe_policy(Settings(policy="offline"))

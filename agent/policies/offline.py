@@ -91,7 +91,10 @@ def _question_terms(question: str) -> list[str]:
 
 
 def _words(m: RetrievedMemory) -> set[str]:
-    return {stem(w) for w in content_words(m.text)}
+    """The memory's content words, with who said it: "When did Marcus meet his teammates?"
+    is answered by what Marcus said, not by a greeting that names him."""
+    said_by = content_words(m.speaker) if m.kind.value == "turn" and m.speaker else []
+    return {stem(w) for w in [*content_words(m.text), *said_by]}
 
 
 class OfflinePolicy(BaseChatModel):
