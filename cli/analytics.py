@@ -308,3 +308,14 @@ def sessions_cmd(user: Annotated[str, _USER]) -> None:
             for s in rows
         ],
     )
+
+
+@analytics_app.command("users")
+def users_cmd() -> None:
+    """The users stored on this server: id, name and number of sessions (no memory content)."""
+    rows = _an().users()
+    _table(
+        "users",
+        ["id", "name", "sessions"],
+        [[u["id"], u["name"] or "", u["sessions"]] for u in rows],
+    )

@@ -145,7 +145,11 @@ def search_cmd(
         vector_path=choice(path, VectorPath, "--path") if path else None,
         unit="turn" if one_of(unit, ("memory", "turn"), "--unit") == "turn" else "memory",
     )
-    retrieval(console, make_app().store.retrieve(req))
+    a = make_app()
+    result = a.store.retrieve(req)
+    retrieval(console, result)
+    if not result.items:
+        _say_if_unknown(a, req.user_id)
 
 
 # ------------------------------------------------------------------------------- export
@@ -165,7 +169,8 @@ def export_cmd(
         raise typer.BadParameter(f"{out.name}: write .graphml or .json", param_hint="--out")
     if not out.parent.is_dir():
         raise typer.BadParameter(f"the folder {out.parent} does not exist", param_hint="--out")
-    g = to_networkx(make_app().conn, user_id(user), window(start, end))
+    a, uid = make_app(), user_id(user)
+    g = to_networkx(a.conn, uid, window(start, end))
     if out.suffix == ".graphml":
         for _, data in g.nodes(data=True):
             for k, v in list(data.items()):
@@ -177,6 +182,18 @@ def export_cmd(
     console.print(
         shown(f"wrote {g.number_of_nodes()} nodes and {g.number_of_edges()} edges to {out}")
     )
+    if not g.number_of_nodes():
+        _say_if_unknown(a, uid)
+
+
+def _say_if_unknown(a: App, uid: str) -> None:
+    """After an empty result: say so when the user has nothing stored at all (a mistyped id
+    reads as "nothing matched" otherwise)."""
+    if not a.store.sessions(uid):
+        console.print(
+            shown(f"user {uid!r} has nothing stored")
+            + " [dim](the stored users: persona analytics users)[/dim]"
+        )
 
 
 @app.command("forget")
@@ -288,6 +305,9 @@ def memories_cmd(
     start: Annotated[str | None, typer.Option("--from")] = None,
     end: Annotated[str | None, typer.Option("--to")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000)] = 50,
+    ids: Annotated[
+        bool, typer.Option("--ids", help="an id column (for persona forget --memory)")
+    ] = False,
 ) -> None:
     """List a user's memories in time order (optionally by type and window)."""
     from schema.nodes import MemoryKind
@@ -296,10 +316,25 @@ def memories_cmd(
     kinds = choices(kind, MemoryKind, "--type") or list(MemoryKind)
     span = window(start, end)
     user = user_id(user)
-    rows = make_app().store.list_memories(user, kinds, span, limit)
-    table = Table("time", "type", "status", "text", title=shown(f"{user}: {span.describe_zoned()}"))
+    a = make_app()
+    rows = a.store.list_memories(user, kinds, span, limit + 1)  # one more: is there more?
+    more, rows = len(rows) > limit, rows[:limit]
+    table = Table("time", title=shown(f"{user}: {span.describe_zoned()}"))
+    if ids:  # whole, never wrapped or cut: it is there to be copied
+        table.add_column("id", no_wrap=True, min_width=max((len(r.id) for r in rows), default=2))
+    for name in ("type", "status", "text"):
+        table.add_column(name)
     for r in rows:
         who = f"{r.speaker}: " if r.speaker else ""
-        table.add_row(format_time(r.t), r.kind.value, r.status or "", cell(who + r.text))
+        cells = [format_time(r.t), *([cell(r.id)] if ids else []), r.kind.value, r.status or ""]
+        table.add_row(*cells, cell(who + r.text))
     console.print(table)
-    console.print(f"{len(rows)} memories")
+    if more:
+        console.print(
+            f"the first {len(rows)} memories; more match (--limit/-n shows up to 10000, "
+            "--from/--to and --type narrow)"
+        )
+    else:
+        console.print(f"{len(rows)} memories")
+        if not rows:
+            _say_if_unknown(a, user)

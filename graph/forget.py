@@ -93,7 +93,7 @@ def plan_forget(conn: Neo4jConnection, scope: ForgetScope) -> ForgetPlan:
             if not rows:
                 raise ConfigError(
                     f"user {uid!r} has no memory {scope.memory_id!r}",
-                    hint=f"list them with: persona memories --user {uid}",
+                    hint=f"list them with their ids: persona memories --user {uid} --ids",
                 )
             add(rows, "asked for")
             if rows[0]["label"] == "Turn":  # its session goes too if this was its last turn
@@ -104,7 +104,8 @@ def plan_forget(conn: Neo4jConnection, scope: ForgetScope) -> ForgetPlan:
             if not rows:
                 raise ConfigError(
                     f"user {uid!r} has no session {scope.session_id!r}",
-                    hint=f"sessions are listed by: persona analytics sessions --user {uid}",
+                    hint="a session's id, not its name in the ingested file: persona analytics "
+                    f"sessions --user {uid} lists both",
                 )
             remove[scope.session_id] = ForgetItem(
                 id=scope.session_id,

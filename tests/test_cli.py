@@ -6,6 +6,7 @@ test session's settings (the test server's home) and restores it afterwards."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -243,3 +244,30 @@ def test_window_words_name_whole_periods(cli_settings: Settings, tmp_path: Path)
     assert "tomatoes" in year
     assert "tomatoes" in listing("--from", "May 2024", "--to", "May 2024")
     assert "tomatoes" not in listing("--from", "June 2024")
+
+
+def test_memories_say_when_the_list_is_cut_show_ids_and_name_an_unknown_user(
+    cli_settings: Settings, tmp_path: Path
+) -> None:
+    from conftest import fresh_user
+
+    uid = fresh_user("cli-ids")
+    conv = _conversation(tmp_path / "garden.json", ["I planted tomatoes in my garden."])
+    assert runner.invoke(cli.app, ["ingest", str(conv), "--user", uid], env=WIDE).exit_code == 0
+    cut = runner.invoke(cli.app, ["memories", "--user", uid, "-n", "1", "--ids"], env=WIDE)
+    assert cut.exit_code == 0, cut.output
+    assert "the first 1 memories; more match" in cut.output
+    first = runner.invoke(cli.app, ["memories", "--user", uid, "-n", "10"], env=WIDE)
+    assert "more match" not in first.output
+    listed_ids = [w for w in cut.output.split() if re.fullmatch(r"(turn|event|fact)-[0-9a-f]+", w)]
+    assert len(listed_ids) == 1 and len(listed_ids[0]) > 10  # whole, ready to copy
+    forget = runner.invoke(
+        cli.app, ["forget", "--user", uid, "--memory", listed_ids[0], "--dry-run"], env=WIDE
+    )
+    assert forget.exit_code == 0, forget.output
+    users = runner.invoke(cli.app, ["analytics", "users"], env=WIDE)
+    assert users.exit_code == 0 and uid in users.output
+    for args in (["memories"], ["search", "tomatoes"]):
+        unknown = runner.invoke(cli.app, [*args, "--user", uid + "-typo"], env=WIDE)
+        assert unknown.exit_code == 0, unknown.output
+        assert f"user '{uid}-typo' has nothing stored" in " ".join(unknown.output.split())
