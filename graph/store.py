@@ -49,6 +49,7 @@ from schema.protocols import (
     ImageEmbedder,
     MemoryListing,
     ServerFacts,
+    StoredTurn,
     UserContext,
     WriteBatch,
     WriteStats,
@@ -234,10 +235,11 @@ class Neo4jMemoryStore:
         rows = self.conn.read(R.EXISTING_IDS, user_id=user_id, ids=list(ids))
         return {r["id"] for r in rows}
 
-    def turn_texts(self, user_id: str, ids: Sequence[str]) -> dict[str, str]:
-        """The stored text of those of these turns that exist (re-ingest compares them)."""
-        rows = self.conn.read(R.TURN_TEXTS, user_id=user_id, ids=list(ids))
-        return {r["id"]: r["text"] for r in rows}
+    def stored_turns(self, user_id: str, ids: Sequence[str]) -> dict[str, StoredTurn]:
+        """Text, time, role and speaker of those of these turns that exist (re-ingest
+        compares them)."""
+        rows = self.conn.read(R.STORED_TURNS, user_id=user_id, ids=list(ids))
+        return {r["id"]: StoredTurn.model_validate(native(r["m"])) for r in rows}
 
     def user_context(self, user_id: str, *, recent: int = 20) -> UserContext:
         def work(tx: ManagedTransaction) -> UserContext:

@@ -156,15 +156,27 @@ def _turn(
 
 def _edited_sessions(
     conv: LoadedConversation, store: MemoryStore, plan: list[tuple[Session, list[Turn]]]
-) -> list[tuple[str, int, str, str]]:
-    """(session source id, turn index, stored text, new text) of every stored turn that changed."""
-    stored = store.turn_texts(conv.user_id, [t.id for _, turns in plan for t in turns])
-    return [
-        (session.source_id, t.index, _short(stored[t.id]), _short(t.text))
-        for session, turns in plan
-        for t in turns
-        if t.id in stored and stored[t.id] != t.text
-    ]
+) -> list[tuple[str, int, str]]:
+    """(session source id, turn index, what changed) of every stored turn the file now
+    gives another text, time, role or speaker."""
+    stored = store.stored_turns(conv.user_id, [t.id for _, turns in plan for t in turns])
+    out = []
+    for session, turns in plan:
+        for t in turns:
+            old = stored.get(t.id)
+            if old is None:
+                continue
+            if old.text != t.text:
+                out.append(
+                    (session.source_id, t.index, f"{_short(old.text)!r} -> {_short(t.text)!r}")
+                )
+            elif old.t != t.t:
+                said = f"said at {old.t.isoformat()} -> {t.t.isoformat()}"
+                out.append((session.source_id, t.index, said))
+            elif (old.role, old.speaker) != (t.role, t.speaker):
+                who = f"{old.role} {old.speaker!r} -> {t.role} {t.speaker!r}"
+                out.append((session.source_id, t.index, who))
+    return out
 
 
 def _short(text: str, n: int = 40) -> str:
@@ -219,13 +231,10 @@ def ingest_conversation(
     all_ids = [t.id for _, turns in plan for t in turns]
     edited = _edited_sessions(conv, store, plan)
     if edited and replace is None:
-        shown = "; ".join(
-            f"session {src!r} turn {i}: {old!r} -> {new!r}" for src, i, old, new in edited[:3]
-        )
+        shown = "; ".join(f"session {src!r} turn {i}: {change}" for src, i, change in edited[:3])
         raise IngestError(
-            f"{len(edited)} stored turns read differently in this file ({shown}"
-            + (" ..." if len(edited) > 3 else "")
-            + "); nothing was written",
+            f"{len(edited)} stored turns read differently in this file (text, time, role or "
+            f"speaker: {shown}" + (" ..." if len(edited) > 3 else "") + "); nothing was written",
             file=str(conv.path or conv.source),
             hint="ingest it with --replace to forget those sessions (and what was derived from "
             "them) and store the new text, or restore the file",

@@ -167,6 +167,16 @@ class MemoryListing(BaseModel):
     )
 
 
+class StoredTurn(BaseModel):
+    """What a re-ingest compares of a turn already stored: a file that now says another
+    text, time, role or speaker for it was edited."""
+
+    text: str
+    t: AwareDatetime
+    role: str
+    speaker: str | None = None
+
+
 class WriteStats(BaseModel):
     nodes_created: int = 0
     relationships_created: int = 0
@@ -240,7 +250,7 @@ class MemoryWriter(Protocol):
 
     def existing_ids(self, user_id: str, ids: Sequence[str]) -> set[str]: ...
 
-    def turn_texts(self, user_id: str, ids: Sequence[str]) -> dict[str, str]: ...
+    def stored_turns(self, user_id: str, ids: Sequence[str]) -> dict[str, StoredTurn]: ...
 
 
 @runtime_checkable

@@ -58,9 +58,9 @@ def test_writer_is_idempotent_and_knows_what_it_holds(
     turns = [t.id for s in impl.sessions(a) for t in impl.session_turns(a, s.id)]
     assert impl.existing_ids(a, turns) == set(turns)
     assert impl.existing_ids(b, turns) == set()  # another user's ids are not theirs
-    texts = impl.turn_texts(a, turns[:3])
-    assert len(texts) == 3 and all(isinstance(t, str) and t for t in texts.values())
-    assert impl.turn_texts(b, turns[:3]) == {}
+    stored = impl.stored_turns(a, turns[:3])
+    assert len(stored) == 3 and all(s.text and s.t.tzinfo for s in stored.values())
+    assert impl.stored_turns(b, turns[:3]) == {}
 
 
 def test_retriever_is_scoped_and_reports_its_server(

@@ -383,6 +383,24 @@ def test_reingesting_an_edited_file_says_so_and_replace_applies_it(
     assert "0 replaced" in again and "0 turns" in again
 
 
+def test_reingesting_a_file_with_corrected_times_says_so_and_replace_moves_them(
+    cli_settings: Settings, tmp_path: Path
+) -> None:
+    """A session keeps its id when only its timestamps are corrected; the turns' ids stay, so
+    a re-ingest that compared texts alone said '0 sessions written' and kept the old times."""
+    uid = fresh_user("retimed")
+    turns = [_turn("I live in Porto.", 0), _turn("I like figs.", 1)]
+    _ok("ingest", str(_conversation(tmp_path, uid, turns)))
+    moved = [{**t, "timestamp": t["timestamp"].replace("05-01", "05-02")} for t in turns]
+    path = _conversation(tmp_path, uid, moved)
+    result = _run("ingest", str(path))
+    said = _said(result)
+    assert result.exit_code != 0 and "read differently" in said and "said at" in said, said
+    assert "1 replaced" in _flat(_ok("ingest", str(path), "--replace").output)
+    listed = _flat(_ok("memories", "--user", uid, "--type", "turn").output)
+    assert "2024-05-02 10:00" in listed and "2024-05-01" not in listed
+
+
 def test_sessions_without_ids_that_start_together_stay_apart(
     cli_settings: Settings, tmp_path: Path
 ) -> None:

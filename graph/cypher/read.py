@@ -28,10 +28,11 @@ __all__ = [
     "SAME_TOPIC",
     "SESSIONS",
     "SESSION_TURNS",
+    "STORED_TURNS",
     "SUPERSEDING",
     "TURN_NEIGHBOURS",
-    "TURN_TEXTS",
     "USER_EDGES",
+    "USER_NAME",
     "USER_VECTOR_COUNT",
     "VERSIONED_LABELS",
     "epoch",
@@ -248,10 +249,10 @@ WHERE name IN ['server.memory.heap.initial_size', 'server.memory.heap.max_size',
 RETURN name, value
 """
 
-TURN_TEXTS = """
+STORED_TURNS = """
 UNWIND $ids AS mid
 MATCH (m:Turn {id: mid, user_id: $user_id})
-RETURN m.id AS id, m.text AS text
+RETURN m.id AS id, m {.text, .t, .role, .speaker} AS m
 """
 
 USER_VECTOR_COUNT = """
