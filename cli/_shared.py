@@ -249,8 +249,12 @@ def when(value: str | None, label: str, *, bound: Bound = None) -> datetime | No
         raise bad(f"{value!r} is not a valid date/time ({exc})", param_hint=label) from exc
     if parsed is None:
         raise bad(f"cannot read {value!r} as a date/time", param_hint=label)
-    if not 1900 <= parsed.year <= 2200:
-        raise bad(f"{value!r}: the year must be between 1900 and 2200", param_hint=label)
+    from schema.timeutil import YEARS
+
+    if not YEARS[0] <= parsed.year <= YEARS[1]:
+        raise bad(
+            f"{value!r}: the year must be between {YEARS[0]} and {YEARS[1]}", param_hint=label
+        )
     if iso:
         from schema.timeutil import ensure_aware
 

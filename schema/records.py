@@ -30,7 +30,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from schema.timeutil import get_tz
+from schema.timeutil import YEARS, get_tz
 
 __all__ = [
     "NATIVE_FORMAT",
@@ -84,6 +84,13 @@ class TurnRecord(_Strict):
     def _not_blank(cls, v: str) -> str:
         if not v:
             raise ValueError("text is empty")
+        return v
+
+    @field_validator("timestamp")
+    @classmethod
+    def _plausible_year(cls, v: datetime) -> datetime:
+        if not YEARS[0] <= v.year <= YEARS[1]:
+            raise ValueError(f"the year must be between {YEARS[0]} and {YEARS[1]} (got {v.year})")
         return v
 
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 __all__ = [
     "UTC",
+    "YEARS",
     "asks_when",
     "ensure_aware",
     "format_spoken",
@@ -25,6 +26,10 @@ __all__ = [
     "spoken_date",
     "to_utc",
 ]
+
+#: the years a memory's time may fall in (ingest and every time option refuse others: a year
+#: 3024 is a typo, and a memory there could not be reached by any window)
+YEARS = (1900, 2200)
 
 
 def get_tz(name: str | None) -> tzinfo:

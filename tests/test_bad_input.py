@@ -80,6 +80,13 @@ NATIVE_CASES = [
         "unparsable date",
     ),
     (
+        "implausible-year",
+        lambda d: _turn(d, 2, 0).update(timestamp="3024-03-01T10:00:00+00:00"),
+        "sessions[2].turns[0]",
+        "timestamp",
+        "between 1900 and 2200",
+    ),
+    (
         "bad-role",
         lambda d: _turn(d, 0, 0).update(role="robot"),
         "sessions[0].turns[0]",
