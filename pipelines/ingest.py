@@ -377,6 +377,8 @@ def _embed_chunk(
                 progress(step)
 
         vectors = embedder.embed(texts, progress=turns_done)
+        if shown < len(todo_turns):  # the float shares can sum a hair short ("679/680")
+            progress(len(todo_turns) - shown)
         for node, vec in zip([*todo_turns, *todo_facts], vectors, strict=True):
             node.embedding = vec.tolist()
     for fact, source in reuse:

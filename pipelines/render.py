@@ -84,8 +84,9 @@ def _item_line(item: RetrievedMemory) -> str:
 
 def retrieval(console: Console, result: RetrievalResult) -> None:
     req = result.request
+    query = req.query if len(req.query) <= 300 else f"{req.query[:300]}... ({len(req.query)} chars)"
     console.print(
-        f"[bold]query[/bold] {shown(repr(req.query))} keywords={shown(str(req.keywords))} "
+        f"[bold]query[/bold] {shown(repr(query))} keywords={shown(str(req.keywords))} "
         f"kinds={[k.value for k in req.kinds]} k={req.k}"
     )
     console.print(

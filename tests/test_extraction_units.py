@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -541,3 +542,30 @@ def test_strip_discourse_only_ever_takes_an_opening_off(text: str) -> None:
     if out != kept:  # what is left is the sentence's own tail, first letter capitalised
         assert kept.endswith(out[1:]) and len(out) < len(kept)
         assert out[0] == kept[len(kept) - len(out)] or out[0] == kept[len(kept) - len(out)].upper()
+
+
+def test_the_embed_bar_ends_at_the_turns_when_the_shares_sum_short() -> None:
+    """3 turns and 4 facts embedded one text at a time: seven shares of 3/7 add up to
+    2.9999999999999996, and the bar stopped at 2/3 (the audit saw 'embed 679/680')."""
+    from pipelines.ingest import _embed_chunk
+
+    turns = [
+        _turn(0, "I moved to Denver last week. I started a new job at the hospital."),
+        _turn(1, "I adopted a grey cat called Miso. I love my new flat in the city."),
+        _turn(2, "ok"),
+    ]
+    facts = HeuristicFactExtractor().extract(USER, turns)
+    assert len(facts) == 4
+
+    class OneByOne:
+        name, dimension = "one-by-one", 3
+
+        def embed(self, texts: list[str], *, progress: Any = None) -> np.ndarray:
+            for _ in texts:
+                progress(1)
+            return np.tile(np.array([1.0, 0.0, 0.0], dtype=np.float32), (len(texts), 1))
+
+    shown: list[int] = []
+    _embed_chunk(turns, facts, OneByOne(), shown.append)  # type: ignore[arg-type]
+    assert sum(shown) == len(turns)
+    assert all(t.embedding is not None for t in turns) and all(f.embedding for f in facts)
