@@ -29,6 +29,7 @@ from agent.memory import (
     semantic_update,
 )
 from agent.personality import PemSchedule, current, ema_update
+from agent.policies.offline import LABEL as OFFLINE_LABEL
 from agent.session import chat_session_id, session_is_open
 from schema.nodes import PersonalitySnapshot, Session, Turn, User, make_id
 from schema.protocols import MemoryStore, WriteBatch, WriteStats
@@ -212,7 +213,8 @@ class UpdateStage:
             speaker="assistant",
             text=answer,
             t=answered_at,
-            keywords=keywords(answer, TURN_KEYWORDS),
+            # the offline policy's label is no topic of the conversation ("policy")
+            keywords=keywords(answer.removeprefix(OFFLINE_LABEL), TURN_KEYWORDS),
         )
         batch = WriteBatch(user=user, sessions=[session], turns=[user_turn, reply])
         fact_state = FactState.load(self.store, uid)

@@ -165,6 +165,16 @@ def test_the_agent_update_node_records_the_exchange(
     ]
 
 
+def test_the_offline_label_is_no_keyword_of_the_reply(store: Any, conn: Any, user_id: str) -> None:
+    """Every offline answer starts with '[offline policy]': as keywords it made 'policy' a
+    topic of every chat without a model."""
+    stage = UpdateStage(store, heuristic_extractors())
+    r = _say(stage, user_id, "Where do I swim?", T0, "[offline policy] Lisbon harbour pool.")
+    reply = store.session_turns(user_id, r.session_id)[1]
+    assert {"lisbon", "harbour"} <= {k.lower() for k in reply.keywords}
+    assert not {"offline", "policy"} & {k.lower() for k in reply.keywords}
+
+
 def test_the_agent_names_the_user_as_stored_when_the_caller_gives_no_name(
     store: Any, embedder: Any, settings: Settings
 ) -> None:
