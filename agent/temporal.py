@@ -85,7 +85,12 @@ _RELATIVE_UNIT = re.compile(
     r"\b(last|past|previous|this|next|coming)\s+(week|month|year|weekend)\b", re.I
 )
 #: "last March", "next June", "this July": a named month relative to the one it is said in
-_RELATIVE_MONTH = re.compile(rf"\b(last|this|next|coming)\s+({'|'.join(_MONTHS)})\b(?!\s+\d)", re.I)
+#: ("this may help" is no month: May and March count only capitalised)
+_RELATIVE_MONTH = re.compile(
+    r"\b((?i:last|this|next|coming))\s+("
+    + "|".join(m.capitalize() if m in ("may", "mar", "march") else f"(?i:{m})" for m in _MONTHS)
+    + r")\b(?!\s+\d)"
+)
 _AGO = re.compile(
     r"\b(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)\s+"
     r"(day|week|month|year)s?\s+ago\b",
@@ -202,8 +207,10 @@ def _named_month(m: re.Match[str], base: datetime) -> TemporalExpression:
 
     >>> b = datetime(2024, 5, 10, tzinfo=UTC)
     >>> [window_from_text(t, base=b).window.start.date().isoformat()
-    ...  for t in ("last March", "last May", "next March", "this March")]
-    ['2024-03-01', '2023-05-01', '2025-03-01', '2024-03-01']
+    ...  for t in ("last March", "last May", "next March", "this March", "last june")]
+    ['2024-03-01', '2023-05-01', '2025-03-01', '2024-03-01', '2023-06-01']
+    >>> find_window("This may sound odd, but what did I eat?", base=b) is None
+    True
     """
     which, name = m.group(1).lower(), m.group(2).lower()
     month = next(i for i, full in enumerate(MONTHS, 1) if full.startswith(name[:3]))
