@@ -186,7 +186,8 @@ def window(start: str | None, end: str | None) -> TimeWindow:
     a, b = when(start, "--from", bound="start"), when(end, "--to", bound="end")
     if a is not None and b is not None and a == b:
         raise typer.BadParameter(
-            f"--from {start} and --to {end} are the same moment: the window [from, to) is empty"
+            f"the window [from, to) is empty: --from {start} begins at the same moment as "
+            f"--to {end} ends"
         )
     if a is not None and b is not None and a > b:
         raise typer.BadParameter(
@@ -236,7 +237,7 @@ def when(value: str | None, label: str, *, bound: Bound = None) -> datetime | No
         text = f"{text}-01" if re.fullmatch(r"\d{4}-\d{2}", text) else text  # a month
         tz = get_tz(settings().timezone)
         period = None
-        if not iso and bound is not None:
+        if not iso and bound is not None and value.strip().lower() != "now":
             period = window_from_text(value, base=datetime.now(tz), tz=tz)
         parsed: datetime | None
         if iso:
