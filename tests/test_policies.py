@@ -246,18 +246,23 @@ def sample_sam(conn: Any, embedder: Any, migrated: Any) -> str:
     return ingest_sample(Neo4jMemoryStore(conn, embedder), embedder)
 
 
+def _ask_offline(store: Any, settings: Settings, user_id: str, question: str) -> dict[str, Any]:
+    """The agent with the offline policy, asked at ASKED."""
+    return run_agent(
+        store=store,
+        policy=OfflinePolicy(),
+        settings=settings,
+        user_id=user_id,
+        question=question,
+        now=ASKED,
+    )
+
+
 @pytest.mark.integration
 def test_offline_policy_answers_the_dentist_question(
     store: Any, settings: Settings, sample_sam: str
 ) -> None:
-    state = run_agent(
-        store=store,
-        policy=OfflinePolicy(),
-        settings=settings,
-        user_id=sample_sam,
-        question=SAMPLE_QUESTION,
-        now=ASKED,
-    )
+    state = _ask_offline(store, settings, sample_sam, SAMPLE_QUESTION)
     (step,) = retrieve_steps(state)
     assert step["request"]["start"].startswith("2024-07-01T00:00:00")
     assert step["request"]["end"].startswith("2024-08-01T00:00:00")
@@ -275,14 +280,7 @@ def test_offline_policy_answers_the_dentist_question(
 def test_offline_policy_labels_small_talk_without_retrieving(
     store: Any, settings: Settings, sample_sam: str
 ) -> None:
-    state = run_agent(
-        store=store,
-        policy=OfflinePolicy(),
-        settings=settings,
-        user_id=sample_sam,
-        question="Hello, how are you?",
-        now=ASKED,
-    )
+    state = _ask_offline(store, settings, sample_sam, "Hello, how are you?")
     assert kinds(state) == ["answer"]
     assert state["answer"].startswith(OFFLINE_LABEL)
     assert "cannot chat without a language model" in state["answer"]
@@ -295,14 +293,7 @@ def test_offline_policy_searches_for_anything_memory_could_hold(
 ) -> None:
     """A question with a content word retrieves (the user might own a sailboat); when no
     memory shares a word with it, the answer says so instead of quoting something else."""
-    state = run_agent(
-        store=store,
-        policy=OfflinePolicy(),
-        settings=settings,
-        user_id=sample_sam,
-        question="What is a good name for a sailboat?",
-        now=ASKED,
-    )
+    state = _ask_offline(store, settings, sample_sam, "What is a good name for a sailboat?")
     assert kinds(state) == ["think", "retrieve", "answer"]
     assert "sailboat" in [k.lower() for k in retrieve_steps(state)[0]["request"]["keywords"]]
     assert "don't remember anything about that" in state["answer"]
@@ -321,14 +312,7 @@ def test_offline_policy_acknowledges_a_statement_instead_of_answering_it(
 ) -> None:
     """A statement is searched for like a question, but told, not asked: the reply notes it
     (with the related memories when there are some) and never says it remembers nothing."""
-    state = run_agent(
-        store=store,
-        policy=OfflinePolicy(),
-        settings=settings,
-        user_id=sample_sam,
-        question=message,
-        now=ASKED,
-    )
+    state = _ask_offline(store, settings, sample_sam, message)
     assert kinds(state) == ["think", "retrieve", "answer"]
     assert "Noted." in state["answer"]
     assert "don't remember" not in state["answer"]
@@ -356,13 +340,8 @@ def test_offline_policy_retrieves_for_a_question_about_a_named_person(
             ],
         ],
     )
-    state = run_agent(
-        store=store,
-        policy=OfflinePolicy(),
-        settings=settings,
-        user_id=user_id,
-        question="When did James buy himself a new adventure book?",
-        now=ASKED,
+    state = _ask_offline(
+        store, settings, user_id, "When did James buy himself a new adventure book?"
     )
     assert kinds(state) == ["think", "retrieve", "answer"]
     assert "james" in [k.lower() for k in retrieve_steps(state)[0]["request"]["keywords"]]
