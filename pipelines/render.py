@@ -109,7 +109,7 @@ def retrieval(console: Console, result: RetrievalResult) -> None:
 
 
 #: how an edge reads from its target's side ("Boston ... superseded by Denver")
-_INVERSE = {"SUPERSEDES": "superseded by", "DERIVED_FROM": "source of"}
+_INVERSE = {"SUPERSEDES": "superseded by"}
 
 
 def relation(related: RetrievedMemory) -> str:

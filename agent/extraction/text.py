@@ -221,12 +221,9 @@ def _short_form(name: str, banned: set[str]) -> bool:
     return len(name) >= 3 and " " not in name and any(b.startswith(name) for b in banned)
 
 
-#: words after "I" that are verbs in their base form but never take an -s: modals, the forms
-#: of "be", and the stems the tokenizer leaves of contractions ("don" of "don't")
-_NOT_CONJUGATED = frozenset(
-    "can could will would shall should may might must ought am was were be don didn doesn "
-    "won isn wasn aren weren haven hasn hadn couldn wouldn shouldn".split()
-)
+#: the words lemminflect's lexicon knows as base-form verbs ("to can", "to will") that after
+#: "I" are modals or "be" and take no -s (a contraction never matches: see _I_VERB)
+_NOT_CONJUGATED = frozenset("can will shall may must ought be".split())
 #: adverbs that may stand between "I" and its verb ("I usually run" -> "Ana usually runs")
 _ADVERBS = (
     "really also still just usually always typically normally often sometimes regularly "
