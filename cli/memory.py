@@ -126,6 +126,14 @@ def search_cmd(
         list[str] | None, typer.Option(help="event_turns | supersession | same_day | same_topic")
     ] = None,
     unit: Annotated[str, typer.Option(help="memory | turn (raw turns as evidence)")] = "memory",
+    said_only: Annotated[
+        bool,
+        typer.Option(
+            "--said-only",
+            help="only what was said inside the window (by default a fact said before it but "
+            "still true during it, such as where the user lived, counts too)",
+        ),
+    ] = False,
 ) -> None:
     """Time-bounded hybrid retrieval, with why each memory was returned."""
     from pipelines.render import retrieval
@@ -144,6 +152,7 @@ def search_cmd(
         **({"expand": expansions} if expansions else {}),
         vector_path=choice(path, VectorPath, "--path") if path else None,
         unit="turn" if one_of(unit, ("memory", "turn"), "--unit") == "turn" else "memory",
+        states_in_window=not said_only,
     )
     a = make_app()
     result = a.store.retrieve(req)

@@ -20,7 +20,15 @@ from graph.cypher import read as R
 from schema.nodes import MemoryKind
 from schema.retrieval import RetrievalRequest, VectorPath, VectorScope
 
-__all__ = ["Candidates", "VectorHits", "VectorPlanner", "gather", "vector_hits", "vector_query"]
+__all__ = [
+    "Candidates",
+    "VectorHits",
+    "VectorPlanner",
+    "gather",
+    "vector_hits",
+    "vector_query",
+    "wants_states",
+]
 
 #: how long a user's memory count is trusted (writes through the store forget it at once)
 COUNT_TTL_S = 60.0
@@ -35,6 +43,8 @@ class Candidates:
     vector_scope: VectorScope | None = None
     #: id -> (kind, turn ids, text) of every hit: what evidence scoring reads
     hits: dict[str, tuple[str, list[str], str | None]] = field(default_factory=dict)
+    #: facts said outside the window but true during it (graph.cypher.read.states_in_window)
+    states: set[str] = field(default_factory=set)
 
 
 class VectorPlanner:
@@ -77,6 +87,23 @@ class VectorPlanner:
         return n
 
 
+def wants_states(request: RetrievalRequest) -> bool:
+    """Whether facts true during the window (said before it) join the candidates: a window
+    with a start, ``states_in_window`` on and facts among the kinds."""
+    return (
+        request.window.start is not None
+        and request.states_in_window
+        and MemoryKind.FACT in request.kinds
+    )
+
+
+def _merged(
+    rows: list[dict[str, Any]], more: list[dict[str, Any]], depth: int
+) -> list[dict[str, Any]]:
+    """Two hit lists of one signal (same score scale) as one, best first, cut to ``depth``."""
+    return sorted([*rows, *more], key=lambda h: -h["score"])[:depth]
+
+
 def _hits(tx: ManagedTransaction, query: str, **params: Any) -> list[dict[str, Any]]:
     """The one record of a :func:`graph.cypher.read.one_record` query, best score first
     (a stable sort: ties keep the server's order)."""
@@ -116,6 +143,8 @@ class VectorHits:
     path: VectorPath
     scope: VectorScope | None
     ms: float
+    #: ids among ``rows`` that are in scope by validity, not by when they were said
+    states: set[str] = field(default_factory=set)
 
 
 def vector_hits(
@@ -155,7 +184,15 @@ def vector_hits(
         first = rows[0] if rows else None
         path = VectorPath(first["path"]) if first else VectorPath.PREFILTER
         scope = VectorScope(counted=first["scope"] if first else 0, cutoff=planner.exact_max)
-    return VectorHits(rows, path, scope, (time.perf_counter() - t) * 1000)
+    states: set[str] = set()
+    if wants_states(request):
+        # a state said before the window but true during it is in scope too: where the user
+        # lived in March is the move they mentioned in January
+        query = R.one_record(R.states_in_window(has_start, has_end))
+        true = _hits(tx, query, vector=vector, **params)
+        rows = _merged(rows, true, params["depth"])
+        states = {h["id"] for h in true} & {h["id"] for h in rows}
+    return VectorHits(rows, path, scope, (time.perf_counter() - t) * 1000, states)
 
 
 def gather(
@@ -168,6 +205,7 @@ def gather(
     image_vector: list[float] | None,
     image_min_score: float,
     timings: dict[str, float],
+    lucene_states: str | None = None,
 ) -> Candidates:
     """Every signal's candidates for ``request`` (excluded ids removed), timed per signal.
 
@@ -179,10 +217,16 @@ def gather(
     has_start, has_end = params["start"] is not None, params["end"] is not None
     exclude = set(request.exclude_ids)
     rows: dict[str, list[dict[str, Any]]] = {"vector": []}  # signal order: vector first
+    fulltext_states: set[str] = set()
     t = time.perf_counter()
     if lucene and "fulltext" in request.signals:
         query = R.fulltext_search(has_start, has_end)
         rows["fulltext"] = _hits(tx, R.one_record(query), lucene=lucene, **params)
+        if lucene_states and wants_states(request):
+            query = R.one_record(R.fulltext_states(has_start, has_end))
+            true = _hits(tx, query, lucene=lucene_states, **params)
+            rows["fulltext"] = _merged(rows["fulltext"], true, params["depth"])
+            fulltext_states = {h["id"] for h in true} & {h["id"] for h in rows["fulltext"]}
     else:
         rows["fulltext"] = []
     timings["fulltext"] = (time.perf_counter() - t) * 1000
@@ -193,7 +237,7 @@ def gather(
         query = R.one_record(R.entity_mentions(has_start, has_end))
         rows["entity"] = _hits(tx, query, padded=padded, **params)
         timings["entity"] = (time.perf_counter() - t) * 1000
-    resolved, scope = fallback_path, None
+    resolved, scope, states = fallback_path, None, set()
     if vector is not None:
         waited = time.perf_counter()
         found = vector()
@@ -202,6 +246,7 @@ def gather(
         timings["embed_wait"] = min(wait, timings.get("embed", 0.0))
         timings["vector"] = found.ms
         rows["vector"], resolved, scope = found.rows, found.path, found.scope
+        states = found.states
     if image_vector is not None:
         t = time.perf_counter()
         query = R.image_search(has_start, has_end, search_clause=resolved == VectorPath.SEARCH)
@@ -211,7 +256,9 @@ def gather(
         timings["image"] = (time.perf_counter() - t) * 1000
         if found_images:
             rows["image"] = found_images
-    out = Candidates(vector_path=resolved, vector_scope=scope)
+    out = Candidates(
+        vector_path=resolved, vector_scope=scope, states=(states | fulltext_states) - exclude
+    )
     for signal, hits in rows.items():
         kept = [r for r in hits if r["id"] not in exclude]
         if signal == "image" and not kept:

@@ -1,7 +1,8 @@
 """From candidates to results, inside the retrieval's read transaction: memory units
 (fused by rank, hydrated, then expanded along the graph: an event's turns, the fact that
 superseded a fact, neighbours on the same day or topic) or turn units (evidence scored by
-:mod:`graph.evidence`). The window holds for every item, expansions included."""
+:mod:`graph.evidence`). The window holds for every item, expansions included: said inside it,
+or (``states_in_window``) a fact true during it and, for turn units, the turn it came from."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def memories(
             window=window_text,
             vector_path=found.vector_path,
             vector_scope=found.vector_scope,
+            true_in_window=doc in found.states,
         )
         items.append(to_memory(row, fused_score, why))
     expand(tx, request, items, set(request.exclude_ids))
@@ -67,7 +69,8 @@ def evidence(
 ) -> list[RetrievedMemory]:
     """Turn units: provenance, neighbours and dated turns from the graph, scores from
     :mod:`graph.evidence`. Turns outside the window are dropped, so a window never leaks
-    through provenance or neighbours."""
+    through provenance or neighbours; the one exception is the turn a fact true during the
+    window came from (its evidence)."""
     uid = request.user_id
     candidates = list(dict.fromkeys(i for ids in found.rankings.values() for i in ids))
     hits = dict(found.hits)  # the candidate queries return what scoring needs
@@ -86,6 +89,8 @@ def evidence(
         # turns that anchor a time, neighbours included (the same query told both)
         boost_dated(total, signals, sorted(set(near["dated"])))
     ranked = rank(total, set(request.exclude_ids))
+    # the turns a fact true during the window came from are its evidence, wherever they lie
+    true_turns = {t for f in found.states if f in provenance for t in provenance[f].turn_ids}
     window_text = request.window.describe()
     items: list[RetrievedMemory] = []
     # the first page is k and a margin (a turn outside the window is rare: the candidates
@@ -97,7 +102,10 @@ def evidence(
         rows = _fetch(tx, uid, page)
         for tid in page:
             hit = rows.get(tid)
-            if hit is None or hit["kind"] != "turn" or not request.window.contains(hit["t"]):
+            if hit is None or hit["kind"] != "turn":
+                continue
+            said_inside = request.window.contains(hit["t"])
+            if not said_inside and tid not in true_turns:
                 continue
             why = Why(
                 signals=sorted(signals[tid], key=lambda s: (s.rank, s.name)),
@@ -105,6 +113,7 @@ def evidence(
                 window=window_text,
                 vector_path=found.vector_path,
                 vector_scope=found.vector_scope,
+                true_in_window=not said_inside,
             )
             items.append(to_memory(hit, total[tid], why))
             if len(items) == request.k:

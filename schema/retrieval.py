@@ -146,6 +146,12 @@ class RetrievalRequest(BaseModel):
         description="turn units: the question asks WHEN, so turns that anchor a time "
         "('yesterday', 'last May') are preferred (their score x 1.5)",
     )
+    states_in_window: bool = Field(
+        default=True,
+        description="a fact on a slot (where the user lives or works, what they love) said "
+        "before the window but still true during it counts as in the window, with the turn it "
+        "came from; False: only what was said inside the window",
+    )
     unit: Literal["memory", "turn"] = Field(
         default="memory",
         description="memory: the matching memories themselves; turn: raw turns as evidence, "
@@ -215,6 +221,11 @@ class Why(BaseModel):
     vector_scope: VectorScope | None = Field(
         default=None, description="what the auto path chose by (None when a path was forced)"
     )
+    true_in_window: bool = Field(
+        default=False,
+        description="said outside the window, in it by validity: a fact true during the "
+        "window (or, for turn units, the turn such a fact came from)",
+    )
 
     def describe(self) -> str:
         parts = [
@@ -224,6 +235,8 @@ class Why(BaseModel):
         if self.path:
             parts.append("via " + " ".join(self.path))
         out = f"rrf={self.fused:.4f} " + ", ".join(parts) + f"; window {self.window}"
+        if self.true_in_window:
+            out += " (said before it, true during it)"
         if self.vector_path is not None:
             out += f"; vector {self.vector_path.value}"
             if self.vector_scope is not None:

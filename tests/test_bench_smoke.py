@@ -117,6 +117,12 @@ def test_windows_smoke(store: Any, embedder: Any, tmp_path: Path) -> None:
     res = rep.results
     assert res["with window"]["leakage"] == 0.0  # the window never leaks
     assert 0 <= res["without window"]["recall"] <= 100
+    # states true during the window: said before it, so only validity reaches them, and no
+    # window mode returns what was neither said in the window nor true during it
+    assert rep.settings["state_questions"] > 0
+    assert res["states"]["with window, said only"]["recall"] == 0.0
+    assert res["states"]["with window"]["recall"] > 0.0
+    assert res["states"]["with window"]["leakage"] == 0.0
 
 
 def test_scale_smoke(store: Any, embedder: Any, tmp_path: Path) -> None:

@@ -91,6 +91,16 @@ def test_memories_lists_a_window_in_time_order(cli_settings: Settings, sam: str)
     assert "Denver" in facts and "superseded" in facts
 
 
+def test_search_keeps_a_state_said_before_the_window_unless_said_only(
+    cli_settings: Settings, sam: str
+) -> None:
+    args = ("search", "where I live", "--user", sam, "--from", "May 2024", "--to", "May 2024")
+    out = _flat(_invoke(*args, "--type", "fact").output)
+    assert "lives in Boston" in out and "said before it, true during it" in out
+    strict = _flat(_invoke(*args, "--type", "fact", "--said-only").output)
+    assert "lives in Boston" not in strict and "true during it" not in strict
+
+
 def test_personality_explains_the_model_free_mode(cli_settings: Settings, sam: str) -> None:
     out = _flat(_invoke("personality", "--user", sam).output)
     assert "no evidence yet" in out

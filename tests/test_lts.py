@@ -397,9 +397,15 @@ def test_time_bounded_retrieval_returns_only_that_users_window(
     for memory in got:
         assert memory.id not in ids_b, f"user B's memory {memory.id} leaked into user A's"
         assert memory.id in ids_a
-        assert WINDOW_START <= memory.t < WINDOW_END, f"{memory.id} at {memory.t}"
-    top_ids = {i.id for i in result.items}
+        if memory.why.true_in_window:  # a state said before the window, true during it
+            assert memory.kind == "fact" and memory.t < WINDOW_END
+            assert memory.valid_to is None or memory.valid_to > WINDOW_START
+        else:
+            assert WINDOW_START <= memory.t < WINDOW_END, f"{memory.id} at {memory.t}"
+    top_ids = {i.id for i in result.items if not i.why.true_in_window}
     assert top_ids <= in_window
+    said_only = lts_store.retrieve(result.request.model_copy(update={"states_in_window": False}))
+    assert all(WINDOW_START <= m.t < WINDOW_END for m in _all_memories(said_only))
     chewed = next(t for t in batch_a.turns if "chewed" in t.text)
     assert chewed.id in top_ids
     event = batch_a.events[0]

@@ -1,7 +1,8 @@
 """Read queries: retrieval signals, expansions, listings, histories, export.
 
 Every query binds ``$user_id`` and filters on it; time windows are predicates on the indexed
-``t`` property (``t >= $start AND t < $end``), never applied after the fact in Python.
+``t`` property (``t >= $start AND t < $end``), never applied after the fact in Python. States
+true during a window but said before it (facts on a slot) have queries of their own.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ __all__ = [
     "VERSIONED_LABELS",
     "epoch",
     "fulltext_search",
+    "fulltext_states",
     "image_search",
     "one_record",
+    "states_in_window",
     "user_nodes",
     "vector_auto",
     "vector_postfilter",
@@ -203,6 +206,46 @@ WITH m, score
 WHERE m.user_id = $user_id{window_predicate("m", has_start, has_end)} AND m.kind IN $kinds
 RETURN {HIT}
 ORDER BY score DESC
+LIMIT $depth
+"""
+
+
+def _state_predicate(has_start: bool, has_end: bool) -> str:
+    """A fact on a slot (where the user lives, works, what they love: states that a newer
+    fact on the slot closes) said OUTSIDE the window but true during it: valid from when it
+    was said until ``valid_to`` (open while nothing replaced it). Only for a window with a
+    start: with an end alone, a fact true before it was said before it (already inside)."""
+    if not has_start:
+        raise ValueError("a state true during a window needs the window's start")
+    said_inside = "m.t >= $start" + (" AND m.t < $end" if has_end else "")
+    began = " AND coalesce(m.valid_from, m.t) < $end" if has_end else ""
+    return (
+        f"m.user_id = $user_id AND m:Fact AND m.slot IS NOT NULL AND NOT ({said_inside}){began}"
+        " AND (m.valid_to IS NULL OR m.valid_to > $start)"
+    )
+
+
+def states_in_window(has_start: bool, has_end: bool) -> str:
+    """The vector signal's states true during the window (:func:`_state_predicate`), scored
+    by exact cosine; the (user_id, slot) index finds them, a few per slot."""
+    return f"""
+MATCH (m:Fact)
+WHERE {_state_predicate(has_start, has_end)} AND m.embedding IS NOT NULL
+WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
+ORDER BY score DESC
+LIMIT $depth
+RETURN {HIT}
+"""
+
+
+def fulltext_states(has_start: bool, has_end: bool) -> str:
+    """Full-text's states true during the window (:func:`_state_predicate`): ``$lucene``
+    without the window's month clause (they were said in other months)."""
+    return f"""
+CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene) YIELD node AS m, score
+WITH m, score
+WHERE {_state_predicate(has_start, has_end)}
+RETURN {HIT}
 LIMIT $depth
 """
 
