@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta, timezone
 from typing import Any
 
 from neo4j import ManagedTransaction
@@ -292,8 +293,19 @@ class Neo4jMemoryStore:
         return [to_turn(r["m"]) for r in rows]
 
     def sessions(self, user_id: str, *, unconsolidated_only: bool = False) -> list[Session]:
+        """The user's sessions in time order, their bounds in the local time (UTC offset) of
+        their first turn."""
         rows = self.conn.read(R.SESSIONS, user_id=user_id, unconsolidated_only=unconsolidated_only)
-        return [Session.model_validate(native(r["s"])) for r in rows]
+        out = []
+        for r in rows:
+            s = Session.model_validate(native(r["s"]))
+            if r["t_offset"] is not None:
+                tz = timezone(timedelta(seconds=int(r["t_offset"])))
+                s = s.model_copy(
+                    update={"start": s.start.astimezone(tz), "end": s.end.astimezone(tz)}
+                )
+            out.append(s)
+        return out
 
     def last_session(self, user_id: str) -> Session | None:
         rows = self.conn.read(R.LAST_SESSION, user_id=user_id)

@@ -91,6 +91,15 @@ def test_memories_lists_a_window_in_time_order(cli_settings: Settings, sam: str)
     assert "Denver" in facts and "superseded" in facts
 
 
+def test_sessions_are_listed_in_the_local_time_they_were_held(
+    cli_settings: Settings, sam: str
+) -> None:
+    # the sample's first session began at 19:05 in New York (-05:00), 00:05 UTC the next day
+    out = _flat(_invoke("analytics", "sessions", "--user", sam).output)
+    assert "2024-01-08 19:05" in out
+    assert "2024-01-09 00:05" not in out
+
+
 def test_search_keeps_a_state_said_before_the_window_unless_said_only(
     cli_settings: Settings, sam: str
 ) -> None:

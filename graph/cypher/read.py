@@ -375,10 +375,17 @@ RETURN m {.*, embedding: CASE WHEN $with_embeddings THEN m.embedding END,
 ORDER BY m.index
 """
 
+#: each session with the UTC offset its first turn was said in (sessions are stored in UTC;
+#: listings show them in the user's local time, like the memories)
 SESSIONS = """
 MATCH (s:Session) WHERE s.user_id = $user_id
   AND ($unconsolidated_only = false OR s.consolidated_at IS NULL)
-RETURN s {.*} AS s ORDER BY s.start, s.index
+CALL (s) {
+  OPTIONAL MATCH (m:Turn {user_id: $user_id, session_id: s.id})
+  WITH m ORDER BY m.index LIMIT 1
+  RETURN m.t_offset AS t_offset
+}
+RETURN s {.*} AS s, t_offset ORDER BY s.start, s.index
 """
 
 LAST_SESSION_TURNS = """
