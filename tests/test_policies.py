@@ -259,6 +259,18 @@ def _ask_offline(store: Any, settings: Settings, user_id: str, question: str) ->
 
 
 @pytest.mark.integration
+def test_offline_policy_answers_where_the_user_lived_from_a_move_said_before_the_window(
+    store: Any, settings: Settings, sample_sam: str
+) -> None:
+    # Sam said "I live in Boston" in January and moved to Denver in July: in May, Sam lived
+    # in Boston, though nothing was said about it in May
+    state = _ask_offline(store, settings, sample_sam, "Where did I live in May 2024?")
+    (step,) = retrieve_steps(state)
+    assert step["request"]["start"].startswith("2024-05-01")
+    assert "Boston" in state["answer"] and "Denver" not in state["answer"]
+
+
+@pytest.mark.integration
 def test_offline_policy_answers_the_dentist_question(
     store: Any, settings: Settings, sample_sam: str
 ) -> None:

@@ -90,6 +90,29 @@ def _question_terms(question: str) -> list[str]:
     ]
 
 
+#: words that answer each other on the profile's slots ("Where did I live?" is answered by
+#: "I moved to Lisbon"; "my job" by "I work at"): the extractor's slot patterns, as stems
+_KIN = tuple(
+    frozenset(stem(w) for w in family.split())
+    for family in ("live move relocate home house apartment", "work job employ hire career")
+)
+
+
+def _matched(terms: set[str], words: set[str]) -> int:
+    """How many question stems the memory's words answer, a stem or its slot kin.
+
+    >>> _matched({"live", "lisbon"}, {"move", "lisbon", "job"})
+    2
+    >>> _matched({"live"}, {"work"})
+    0
+    """
+    found = 0
+    for term in terms:
+        kin = next((f for f in _KIN if term in f), frozenset((term,)))
+        found += bool(kin & words)
+    return found
+
+
 def _words(m: RetrievedMemory) -> set[str]:
     """The memory's content words, with who said it: "When did Marcus meet his teammates?"
     is answered by what Marcus said, not by a greeting that names him."""
@@ -182,8 +205,8 @@ class OfflinePolicy(BaseChatModel):
     @staticmethod
     def _answer(question: str, memories: list[RetrievedMemory]) -> str:
         q = {stem(w) for w in _question_terms(question)}
-        if q:  # a memory sharing no word with the question does not answer it
-            memories = [m for m in memories if q & _words(m)]
+        if q:  # a memory sharing no word (or slot kin) with the question does not answer it
+            memories = [m for m in memories if _matched(q, _words(m))]
         statement = is_statement(question)
         if not memories:
             if statement:
@@ -201,7 +224,7 @@ class OfflinePolicy(BaseChatModel):
 
         def score(item: tuple[int, RetrievedMemory]) -> tuple[float, int]:
             order, m = item
-            overlap = len(q & _words(m)) / (len(q) or 1)
+            overlap = _matched(q, _words(m)) / (len(q) or 1)
             kind_bonus = {"turn": 0.1, "fact": 0.1, "event": 0.0, "procedure": 0.05}[m.kind.value]
             recency = 0.3 if wants_latest and m.t == newest else 0.0
             superseded = 0.5 if m.status == "superseded" else 0.0
