@@ -6,6 +6,7 @@ or :mod:`graph.evidence`."""
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from neo4j import ManagedTransaction
 from graph.connection import Capabilities
 from graph.connection import run as cypher
 from graph.cypher import read as R
+from graph.retrieval import terms
 from schema.nodes import MemoryKind
 from schema.retrieval import RetrievalRequest, VectorPath, VectorScope
 
@@ -24,6 +26,7 @@ __all__ = [
     "Candidates",
     "VectorHits",
     "VectorPlanner",
+    "by_words",
     "gather",
     "vector_hits",
     "vector_query",
@@ -97,6 +100,36 @@ def wants_states(request: RetrievalRequest) -> bool:
     )
 
 
+def by_words(hits: list[dict[str, Any]], query: str) -> list[dict[str, Any]]:
+    """The lexical side of the states true during a window, which full-text cannot give
+    cheaply (Lucene's month clause narrows to the window, and without it a large history's
+    every match would be read to find a few facts): the hits sharing a Snowball-stemmed word
+    with the query, most shared words first, then by their vector score; ``score`` becomes
+    the number of words shared.
+
+    >>> hits = [{"id": "a", "score": 0.9, "text": "Ana lives in Lisbon"},
+    ...         {"id": "b", "score": 0.8, "text": "Ana works at Acme"}]
+    >>> [(h["id"], h["score"]) for h in by_words(hits, "Where did Ana work?")]
+    [('b', 2), ('a', 1)]
+    """
+    stem = _stemmer().stemWord
+    wanted = {stem(w) for w in terms(query)}
+    scored = []
+    for h in hits:
+        shared = len(wanted & {stem(w) for w in terms(h["text"] or "")})
+        if shared:
+            scored.append(({**h, "score": shared}, h["score"]))
+    scored.sort(key=lambda x: (-x[0]["score"], -x[1]))
+    return [h for h, _ in scored]
+
+
+@functools.cache
+def _stemmer() -> Any:
+    import Stemmer  # PyStemmer: the Snowball stemmer Lucene's english analyzer is close to
+
+    return Stemmer.Stemmer("english")
+
+
 def _merged(
     rows: list[dict[str, Any]], more: list[dict[str, Any]], depth: int
 ) -> list[dict[str, Any]]:
@@ -145,6 +178,8 @@ class VectorHits:
     ms: float
     #: ids among ``rows`` that are in scope by validity, not by when they were said
     states: set[str] = field(default_factory=set)
+    #: the ``state`` signal: those facts that share a word with the query (:func:`by_words`)
+    state_words: list[dict[str, Any]] = field(default_factory=list)
 
 
 def vector_hits(
@@ -192,7 +227,10 @@ def vector_hits(
         true = _hits(tx, query, vector=vector, **params)
         rows = _merged(rows, true, params["depth"])
         states = {h["id"] for h in true} & {h["id"] for h in rows}
-    return VectorHits(rows, path, scope, (time.perf_counter() - t) * 1000, states)
+        words = by_words(true, " ".join([request.query, *request.keywords]))
+    else:
+        words = []
+    return VectorHits(rows, path, scope, (time.perf_counter() - t) * 1000, states, words)
 
 
 def gather(
@@ -205,7 +243,6 @@ def gather(
     image_vector: list[float] | None,
     image_min_score: float,
     timings: dict[str, float],
-    lucene_states: str | None = None,
 ) -> Candidates:
     """Every signal's candidates for ``request`` (excluded ids removed), timed per signal.
 
@@ -217,16 +254,10 @@ def gather(
     has_start, has_end = params["start"] is not None, params["end"] is not None
     exclude = set(request.exclude_ids)
     rows: dict[str, list[dict[str, Any]]] = {"vector": []}  # signal order: vector first
-    fulltext_states: set[str] = set()
     t = time.perf_counter()
     if lucene and "fulltext" in request.signals:
         query = R.fulltext_search(has_start, has_end)
         rows["fulltext"] = _hits(tx, R.one_record(query), lucene=lucene, **params)
-        if lucene_states and wants_states(request):
-            query = R.one_record(R.fulltext_states(has_start, has_end))
-            true = _hits(tx, query, lucene=lucene_states, **params)
-            rows["fulltext"] = _merged(rows["fulltext"], true, params["depth"])
-            fulltext_states = {h["id"] for h in true} & {h["id"] for h in rows["fulltext"]}
     else:
         rows["fulltext"] = []
     timings["fulltext"] = (time.perf_counter() - t) * 1000
@@ -237,7 +268,9 @@ def gather(
         query = R.one_record(R.entity_mentions(has_start, has_end))
         rows["entity"] = _hits(tx, query, padded=padded, **params)
         timings["entity"] = (time.perf_counter() - t) * 1000
-    resolved, scope, states = fallback_path, None, set()
+    resolved, scope = fallback_path, None
+    states: set[str] = set()
+    worded: list[dict[str, Any]] = []
     if vector is not None:
         waited = time.perf_counter()
         found = vector()
@@ -246,7 +279,9 @@ def gather(
         timings["embed_wait"] = min(wait, timings.get("embed", 0.0))
         timings["vector"] = found.ms
         rows["vector"], resolved, scope = found.rows, found.path, found.scope
-        states = found.states
+        states, worded = found.states, found.state_words
+        if worded:
+            rows["state"] = worded
     if image_vector is not None:
         t = time.perf_counter()
         query = R.image_search(has_start, has_end, search_clause=resolved == VectorPath.SEARCH)
@@ -257,7 +292,9 @@ def gather(
         if found_images:
             rows["image"] = found_images
     out = Candidates(
-        vector_path=resolved, vector_scope=scope, states=(states | fulltext_states) - exclude
+        vector_path=resolved,
+        vector_scope=scope,
+        states={*states, *(h["id"] for h in worded)} - exclude,
     )
     for signal, hits in rows.items():
         kept = [r for r in hits if r["id"] not in exclude]

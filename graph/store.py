@@ -25,7 +25,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from graph import results
-from graph.candidates import VectorHits, VectorPlanner, gather, vector_hits, wants_states
+from graph.candidates import VectorHits, VectorPlanner, gather, vector_hits
 from graph.connection import Neo4jConnection
 from graph.connection import run as cypher
 from graph.cypher import read as R
@@ -169,10 +169,6 @@ class Neo4jMemoryStore:
             request.keywords,
             months=window_months(window.start, window.end),
         )
-        # states true during the window were said in other months: no month clause
-        lucene_states = None
-        if lucene and wants_states(request):
-            lucene_states = lucene_query(request.user_id, request.query, request.keywords)
 
         def work(tx: ManagedTransaction) -> RetrievalResult:
             found = gather(
@@ -184,7 +180,6 @@ class Neo4jMemoryStore:
                 image_vector=image_vector,
                 image_min_score=self.image_min_score,
                 timings=timings,
-                lucene_states=lucene_states,
             )
             t3 = time.perf_counter()
             unit = results.evidence if request.unit == "turn" else results.memories

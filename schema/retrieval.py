@@ -177,7 +177,7 @@ class RetrievalRequest(BaseModel):
 
 
 class Signal(BaseModel):
-    name: Literal["vector", "fulltext", "image", "entity", "neighbour", "dated"]
+    name: Literal["vector", "fulltext", "image", "entity", "neighbour", "dated", "state"]
     rank: int = Field(ge=1)
     score: float
     via: str | None = Field(

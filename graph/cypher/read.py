@@ -38,7 +38,6 @@ __all__ = [
     "VERSIONED_LABELS",
     "epoch",
     "fulltext_search",
-    "fulltext_states",
     "image_search",
     "one_record",
     "states_in_window",
@@ -235,18 +234,6 @@ WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
 ORDER BY score DESC
 LIMIT $depth
 RETURN {HIT}
-"""
-
-
-def fulltext_states(has_start: bool, has_end: bool) -> str:
-    """Full-text's states true during the window (:func:`_state_predicate`): ``$lucene``
-    without the window's month clause (they were said in other months)."""
-    return f"""
-CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $lucene) YIELD node AS m, score
-WITH m, score
-WHERE {_state_predicate(has_start, has_end)}
-RETURN {HIT}
-LIMIT $depth
 """
 
 
