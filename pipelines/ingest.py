@@ -295,13 +295,18 @@ def ingest_conversation(
             batch = WriteBatch(user=user)
             for session, turns, part, written in parts:  # episodes need the turn vectors
                 events: list[Event] = []
-                if session.id not in consolidated:
+                # turns of a consolidated session are back (forgotten, and what was derived
+                # from them with them): the session's episodes are segmented again (the same
+                # turns give the same episodes, ids included; the ones that stayed MERGE), and
+                # habits, goals and profile come from the returning turns and their facts
+                restored = session.id in consolidated and bool(part.turns)
+                if session.id not in consolidated or restored:
                     events = episodic_update(ex.segmenter, conv.user_id, session, turns, part)
                     procedural_update(
                         ex.updater,
                         conv.user_id,
                         session,
-                        turns,
+                        part.turns if restored else turns,
                         procedural.procedures,
                         procedural.profile,
                         written,

@@ -423,3 +423,32 @@ def test_forgetting_keeps_threads_whose_session_stays_and_leaves_no_bytes(
     assert "1 conversation thread" in out.split("forgot ", 1)[1]
     assert _checkpoints(cli_settings, thread) == 0
     assert Q1.encode() not in _file_bytes(cli_settings)
+
+
+@pytest.mark.parametrize("order", ["ASC", "DESC"])
+def test_forgetting_one_turn_then_reingesting_the_file_restores_its_episode(
+    conn: Any, session_store: Any, embedder: Any, order: str
+) -> None:
+    """The episode that covered a forgotten turn goes with it; re-ingesting the file brings
+    the turn back AND its session's episodes, as they were (same ids, nothing doubled)."""
+    from conftest import SAMPLE, fresh_user, graph_shape
+
+    from pipelines.ingest import ingest_file
+
+    uid = fresh_user("fr")
+    ingest_file(SAMPLE, store=session_store, embedder=embedder, user=uid)
+    before = graph_shape(conn, uid)
+    events = {r["id"] for r in conn.read("MATCH (e:Event {user_id: $u}) RETURN e.id AS id", u=uid)}
+    turn = conn.read(
+        "MATCH (e:Event {user_id: $u})-[:DERIVED_FROM]->(t:Turn {role: 'user'}) "
+        f"RETURN t.id AS id ORDER BY t.t {order} LIMIT 1",
+        u=uid,
+    )[0]["id"]
+    plan = plan_forget(conn, ForgetScope(user_id=uid, memory_id=turn))
+    assert any(i.label == "Event" for i in plan.remove)
+    apply_forget(conn, plan)
+    report = ingest_file(SAMPLE, store=session_store, embedder=embedder, user=uid)
+    assert report.turns_written == 1 and report.events >= 1
+    after = {r["id"] for r in conn.read("MATCH (e:Event {user_id: $u}) RETURN e.id AS id", u=uid)}
+    assert after == events
+    assert graph_shape(conn, uid) == before  # profile, habits and goals as they were
