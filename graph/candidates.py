@@ -176,10 +176,6 @@ class VectorHits:
     path: VectorPath
     scope: VectorScope | None
     ms: float
-    #: ids among ``rows`` that are in scope by validity, not by when they were said
-    states: set[str] = field(default_factory=set)
-    #: the ``state`` signal: those facts that share a word with the query (:func:`by_words`)
-    state_words: list[dict[str, Any]] = field(default_factory=list)
 
 
 def vector_hits(
@@ -219,18 +215,7 @@ def vector_hits(
         first = rows[0] if rows else None
         path = VectorPath(first["path"]) if first else VectorPath.PREFILTER
         scope = VectorScope(counted=first["scope"] if first else 0, cutoff=planner.exact_max)
-    states: set[str] = set()
-    if wants_states(request):
-        # a state said before the window but true during it is in scope too: where the user
-        # lived in March is the move they mentioned in January
-        query = R.one_record(R.states_in_window(has_start, has_end))
-        true = _hits(tx, query, vector=vector, **params)
-        rows = _merged(rows, true, params["depth"])
-        states = {h["id"] for h in true} & {h["id"] for h in rows}
-        words = by_words(true, " ".join([request.query, *request.keywords]))
-    else:
-        words = []
-    return VectorHits(rows, path, scope, (time.perf_counter() - t) * 1000, states, words)
+    return VectorHits(rows, path, scope, (time.perf_counter() - t) * 1000)
 
 
 def gather(
@@ -243,13 +228,16 @@ def gather(
     image_vector: list[float] | None,
     image_min_score: float,
     timings: dict[str, float],
+    query_vector: Callable[[], list[float]] | None = None,
 ) -> Candidates:
     """Every signal's candidates for ``request`` (excluded ids removed), timed per signal.
 
     Full-text (and the entity signal) run here, in ``tx``; ``vector`` gives the vector
     signal, computed beside them (the query embedding, then :func:`vector_hits` on a worker).
-    ``fallback_path`` is the path reported when no vector signal ran. ``embed_wait`` is the
-    part of the wait for the vector signal that its embedding caused."""
+    ``query_vector`` gives the query embedding once the worker has it: the states true during
+    a window (:func:`wants_states`) are read with it here. ``fallback_path`` is the path
+    reported when no vector signal ran. ``embed_wait`` is the part of the wait for the vector
+    signal that its embedding caused."""
     params = _scope_params(request)
     has_start, has_end = params["start"] is not None, params["end"] is not None
     exclude = set(request.exclude_ids)
@@ -269,19 +257,34 @@ def gather(
         rows["entity"] = _hits(tx, query, padded=padded, **params)
         timings["entity"] = (time.perf_counter() - t) * 1000
     resolved, scope = fallback_path, None
-    states: set[str] = set()
-    worded: list[dict[str, Any]] = []
+    true: list[dict[str, Any]] = []
+    embed_wait: float | None = None
+    if query_vector is not None and wants_states(request):
+        # facts true during the window, said before it: in this transaction as soon as the
+        # query embedding is ready, while the worker runs the vector query
+        waited = time.perf_counter()
+        vec = query_vector()
+        embed_wait = (time.perf_counter() - waited) * 1000
+        t = time.perf_counter()
+        query = R.one_record(R.states_in_window(has_start, has_end))
+        true = _hits(tx, query, vector=vec, **params)
+        timings["states"] = (time.perf_counter() - t) * 1000
     if vector is not None:
         waited = time.perf_counter()
         found = vector()
         wait = (time.perf_counter() - waited) * 1000
+        wait += embed_wait or 0.0  # what the states waited for was the embedding too
         timings["vector_wait"] = wait
         timings["embed_wait"] = min(wait, timings.get("embed", 0.0))
         timings["vector"] = found.ms
         rows["vector"], resolved, scope = found.rows, found.path, found.scope
-        states, worded = found.states, found.state_words
-        if worded:
-            rows["state"] = worded
+    # the states join the vector signal by their cosine, and make a ``state`` signal of their
+    # own from the words they share with the query (full-text reads only the window's months)
+    rows["vector"] = _merged(rows["vector"], true, params["depth"])
+    worded = by_words(true, " ".join([request.query, *request.keywords]))
+    if worded:
+        rows["state"] = worded
+    states = {h["id"] for h in true} & {h["id"] for h in [*rows["vector"], *worded]}
     if image_vector is not None:
         t = time.perf_counter()
         query = R.image_search(has_start, has_end, search_clause=resolved == VectorPath.SEARCH)
@@ -294,7 +297,7 @@ def gather(
     out = Candidates(
         vector_path=resolved,
         vector_scope=scope,
-        states={*states, *(h["id"] for h in worded)} - exclude,
+        states=states - exclude,
     )
     for signal, hits in rows.items():
         kept = [r for r in hits if r["id"] not in exclude]
