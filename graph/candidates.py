@@ -137,12 +137,18 @@ def _merged(
     return sorted([*rows, *more], key=lambda h: -h["score"])[:depth]
 
 
+#: the columns of :data:`graph.cypher.read.HIT`
+HIT_COLUMNS = ("id", "score", "kind", "turn_ids", "text")
+
+
+def _best_first(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Best score first (a stable sort: ties keep the server's order)."""
+    return sorted(hits, key=lambda h: -h["score"])
+
+
 def _hits(tx: ManagedTransaction, query: str, **params: Any) -> list[dict[str, Any]]:
-    """The one record of a :func:`graph.cypher.read.one_record` query, best score first
-    (a stable sort: ties keep the server's order)."""
-    hits = list(cypher(tx, query, **params).single(strict=True)["hits"])
-    hits.sort(key=lambda h: -h["score"])
-    return hits
+    """The one record of a :func:`graph.cypher.read.one_record` query, best score first."""
+    return _best_first(list(cypher(tx, query, **params).single(strict=True)["hits"]))
 
 
 def vector_query(caps: Capabilities, path: VectorPath, has_start: bool, has_end: bool) -> str:
@@ -176,6 +182,8 @@ class VectorHits:
     path: VectorPath
     scope: VectorScope | None
     ms: float
+    #: facts said before the window but true during it (:func:`wants_states`), best first
+    states: list[dict[str, Any]] = field(default_factory=list)
 
 
 def vector_hits(
@@ -199,23 +207,31 @@ def vector_hits(
     scope = None
     if path == VectorPath.AUTO:
         path, scope = planner.plan(tx, request)
-    columns: tuple[str, ...] = ("id", "score", "kind", "turn_ids", "text")
+    columns: tuple[str, ...] = HIT_COLUMNS
     if path == VectorPath.AUTO:
         columns += ("path", "scope")
-    rows = _hits(
+    query = vector_query(caps, path, has_start, has_end)
+    if wants_states(request):
+        # the states true during the window, by the same vector, in the same statement
+        query = R.with_states(query, columns, R.states_in_window(has_start, has_end), HIT_COLUMNS)
+    else:
+        query = R.one_record(query, columns)
+    record = cypher(
         tx,
-        R.one_record(vector_query(caps, path, has_start, has_end), columns),
+        query,
         vector=vector,
         fetch=max(params["depth"] * 20, 200),
         cutoff=planner.exact_max,
         **params,
-    )
+    ).single(strict=True)
+    rows = _best_first(record["hits"])
+    true = _best_first(record.get("states") or [])  # a Record's ``in`` looks at its values
     if path == VectorPath.AUTO:
         # no rows means an empty scope (a non-empty one always yields rows on either path)
         first = rows[0] if rows else None
         path = VectorPath(first["path"]) if first else VectorPath.PREFILTER
         scope = VectorScope(counted=first["scope"] if first else 0, cutoff=planner.exact_max)
-    return VectorHits(rows, path, scope, (time.perf_counter() - t) * 1000)
+    return VectorHits(rows, path, scope, (time.perf_counter() - t) * 1000, true)
 
 
 def gather(
@@ -228,16 +244,14 @@ def gather(
     image_vector: list[float] | None,
     image_min_score: float,
     timings: dict[str, float],
-    query_vector: Callable[[], list[float]] | None = None,
 ) -> Candidates:
     """Every signal's candidates for ``request`` (excluded ids removed), timed per signal.
 
     Full-text (and the entity signal) run here, in ``tx``; ``vector`` gives the vector
     signal, computed beside them (the query embedding, then :func:`vector_hits` on a worker).
-    ``query_vector`` gives the query embedding once the worker has it: the states true during
-    a window (:func:`wants_states`) are read with it here. ``fallback_path`` is the path
-    reported when no vector signal ran. ``embed_wait`` is the part of the wait for the vector
-    signal that its embedding caused."""
+    The vector query brings the states true during a window (:func:`wants_states`) with it.
+    ``fallback_path`` is the path reported when no vector signal ran. ``embed_wait`` is the
+    part of the wait for the vector signal that its embedding caused."""
     params = _scope_params(request)
     has_start, has_end = params["start"] is not None, params["end"] is not None
     exclude = set(request.exclude_ids)
@@ -258,26 +272,15 @@ def gather(
         timings["entity"] = (time.perf_counter() - t) * 1000
     resolved, scope = fallback_path, None
     true: list[dict[str, Any]] = []
-    embed_wait: float | None = None
-    if query_vector is not None and wants_states(request):
-        # facts true during the window, said before it: in this transaction as soon as the
-        # query embedding is ready, while the worker runs the vector query
-        waited = time.perf_counter()
-        vec = query_vector()
-        embed_wait = (time.perf_counter() - waited) * 1000
-        t = time.perf_counter()
-        query = R.one_record(R.states_in_window(has_start, has_end))
-        true = _hits(tx, query, vector=vec, **params)
-        timings["states"] = (time.perf_counter() - t) * 1000
     if vector is not None:
         waited = time.perf_counter()
         found = vector()
         wait = (time.perf_counter() - waited) * 1000
-        wait += embed_wait or 0.0  # what the states waited for was the embedding too
         timings["vector_wait"] = wait
         timings["embed_wait"] = min(wait, timings.get("embed", 0.0))
         timings["vector"] = found.ms
         rows["vector"], resolved, scope = found.rows, found.path, found.scope
+        true = found.states
     # the states join the vector signal by their cosine, and make a ``state`` signal of their
     # own from the words they share with the query (full-text reads only the window's months)
     rows["vector"] = _merged(rows["vector"], true, params["depth"])

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta, timezone
 from typing import Any
 
@@ -143,15 +143,8 @@ class Neo4jMemoryStore:
             timings["embed"] = (time.perf_counter() - t) * 1000
             return vec
 
-        embedded: Future[list[float]] = Future()
-
         def vector_signal() -> VectorHits:
-            try:
-                vec = embed()  # before the transaction opens
-            except BaseException as e:
-                embedded.set_exception(e)
-                raise
-            embedded.set_result(vec)
+            vec = embed()  # before the transaction opens
             return self.conn.read_tx(
                 lambda tx: vector_hits(
                     tx, request, caps=self.conn.caps, path=path, vector=vec, planner=self.planner
@@ -187,7 +180,6 @@ class Neo4jMemoryStore:
                 image_vector=image_vector,
                 image_min_score=self.image_min_score,
                 timings=timings,
-                query_vector=embedded.result if pending else None,
             )
             t3 = time.perf_counter()
             unit = results.evidence if request.unit == "turn" else results.memories

@@ -47,6 +47,7 @@ __all__ = [
     "vector_prefilter",
     "vector_search",
     "window_predicate",
+    "with_states",
 ]
 
 
@@ -94,6 +95,24 @@ def one_record(
     body = query.removeprefix("CYPHER 25").strip()
     fields = ", ".join(f"{c}: {c}" for c in columns)
     return f"{prefix}CALL () {{\n{body}\n}}\nRETURN collect({{{fields}}}) AS hits"
+
+
+def with_states(
+    query: str, columns: tuple[str, ...], states: str, state_columns: tuple[str, ...]
+) -> str:
+    """A :func:`one_record` query and the states true during the window
+    (:func:`states_in_window`) in ONE statement: ``hits`` and ``states``, each a list of maps
+    (one round trip; both read the same ``$vector``)."""
+    head = one_record(query, columns).removesuffix("AS hits")
+    head = head[: head.rindex("RETURN collect(")]
+    fields = ", ".join(f"{c}: {c}" for c in columns)
+    state_fields = ", ".join(f"{c}: {c}" for c in state_columns)
+    return (
+        f"{head}WITH collect({{{fields}}}) AS hits\n"
+        f"CALL () {{\n  CALL () {{\n{states.strip()}\n  }}\n"
+        f"  RETURN collect({{{state_fields}}}) AS states\n}}\n"
+        "RETURN hits, states"
+    )
 
 
 def _search_clause(has_start: bool, has_end: bool, *, kinds_in_index: bool) -> str:
