@@ -130,13 +130,6 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
-def _merged(
-    rows: list[dict[str, Any]], more: list[dict[str, Any]], depth: int
-) -> list[dict[str, Any]]:
-    """Two hit lists of one signal (same score scale) as one, best first, cut to ``depth``."""
-    return sorted([*rows, *more], key=lambda h: -h["score"])[:depth]
-
-
 #: the columns of :data:`graph.cypher.read.HIT`
 HIT_COLUMNS = ("id", "score", "kind", "turn_ids", "text")
 
@@ -283,7 +276,7 @@ def gather(
         true = found.states
     # the states join the vector signal by their cosine, and make a ``state`` signal of their
     # own from the words they share with the query (full-text reads only the window's months)
-    rows["vector"] = _merged(rows["vector"], true, params["depth"])
+    rows["vector"] = _best_first([*rows["vector"], *true])[: params["depth"]]
     worded = by_words(true, " ".join([request.query, *request.keywords]))
     if worded:
         rows["state"] = worded
