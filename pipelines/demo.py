@@ -24,6 +24,7 @@ DEMO_QUESTIONS = (
     "Which dentist did I see in July 2024?",
     "When did I finish the Boston Marathon?",
     "Where do I live now?",
+    "Where did I live in May 2024?",
     "What did I do last weekend?",
 )
 
@@ -85,6 +86,24 @@ def run_demo(app: App, console: Console) -> None:
                 query="where does Sam live",
                 keywords=["live", "moved"],
                 kinds=[MemoryKind.FACT],
+                k=3,
+            )
+        ),
+    )
+    console.print(
+        "\n[bold]Where did Sam live in May 2024?[/bold] (window = May: nothing was said about "
+        "it in May; the Boston fact, said in January, held until the July move)"
+    )
+    may = TimeWindow(start=datetime(2024, 5, 1, tzinfo=tz), end=datetime(2024, 6, 1, tzinfo=tz))
+    retrieval(
+        console,
+        app.store.retrieve(
+            RetrievalRequest(
+                user_id=SAMPLE_USER,
+                query="where does Sam live",
+                keywords=["live", "moved"],
+                kinds=[MemoryKind.FACT],
+                window=may,
                 k=3,
             )
         ),
