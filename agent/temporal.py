@@ -250,9 +250,87 @@ _FALSE_POSITIVES = {
 _BARE_WEEKDAY = re.compile(rf"(?:on\s+|every\s+)?(?:{'|'.join(WEEKDAYS)})s?", re.I)
 
 
+#: where a side of a range ends: sentence punctuation, or a comma not followed by a year
+_SIDE_END = r"(?=[?.!;]|,(?!\s*\d)|$)"
+#: "between X and Y", "from X to Y": a window from X's start to Y's end
+_BETWEEN = re.compile(
+    r"\b(?:between|from)\s+(?P<a>.+?)\s+(?:and|to|until|till|through)\s+(?P<b>.+?)" + _SIDE_END,
+    re.I,
+)
+#: "since X", "after X", "before X", "until X": a window open on one side
+_OPEN_SIDE = re.compile(
+    r"\b(?P<side>since|after|before|until|till|prior to)\s+(?P<a>.+?)" + _SIDE_END, re.I
+)
+#: "the week before X", "two days after X", "the Sunday before X": a period next to X, not
+#: everything on one side of it (left to the single-date reading)
+_NEXT_TO = re.compile(
+    rf"\b(?:days?|nights?|weeks?|weekends?|months?|years?|{'|'.join(WEEKDAYS)})\s*$", re.I
+)
+
+
+def _leading(phrase: str, *, base: datetime, tz: tzinfo) -> TemporalExpression | None:
+    """The time ``phrase`` opens with ("March 2024", "last week"), not one named later in it
+    ("his trip in August 2023" is an event, not a time)."""
+    expr = find_window(phrase, base=base, tz=tz)
+    if expr is None or phrase.lower().find(expr.text.strip().lower()) > 4:
+        return None
+    return expr
+
+
+def _span(question: str, *, base: datetime, tz: tzinfo) -> TemporalExpression | None:
+    """A range or an open window named around periods: "between December 2023 and February
+    2024", "since March 2024" (from its start, no end), "after March" (from its end), "before
+    June 2023" (until its start), "until June" (until its end). None when a side names no
+    time ("before work", "after the concert") or the range runs backwards.
+
+    >>> b = datetime(2024, 9, 13, 15, 0, tzinfo=UTC)
+    >>> q = "Where did I live between December 2023 and February 2024?"
+    >>> find_window(q, base=b).window.describe()
+    '[2023-12-01 00:00 (Friday), 2024-03-01 00:00 (Friday))'
+    >>> find_window("Where have I lived since March 2024?", base=b).window.describe()
+    '[2024-03-01 00:00 (Friday), no end)'
+    >>> find_window("Where did I live before June 2023?", base=b).window.describe()
+    '[the beginning, 2023-06-01 00:00 (Thursday))'
+    >>> find_window("What did I eat after last March?", base=b).window.describe()
+    '[2024-04-01 00:00 (Monday), no end)'
+    >>> find_window("What do I do before work?", base=b) is None
+    True
+    >>> _span("What did I do the week before August 3, 2023?", base=b, tz=UTC) is None
+    True
+    >>> find_window("Who did I meet after my trip in August 2023?", base=b).window.describe()
+    '[2023-08-01 00:00 (Tuesday), 2023-09-01 00:00 (Friday))'
+    """
+    m = _BETWEEN.search(question)
+    if m:
+        a = _leading(m.group("a"), base=base, tz=tz)
+        b = _leading(m.group("b"), base=base, tz=tz)
+        if a and b and a.window.start and b.window.end and a.window.start < b.window.end:
+            return TemporalExpression(
+                m.group(0), TimeWindow(start=a.window.start, end=b.window.end)
+            )
+    m = _OPEN_SIDE.search(question)
+    if m and not _NEXT_TO.search(question[: m.start()]):
+        a = _leading(m.group("a"), base=base, tz=tz)
+        if a is not None:
+            side = m.group("side").lower()
+            w = a.window
+            if side == "since":
+                window = TimeWindow(start=w.start)
+            elif side == "after":
+                window = TimeWindow(start=w.end)
+            elif side in ("before", "prior to"):
+                window = TimeWindow(end=w.start)
+            else:
+                window = TimeWindow(end=w.end)
+            if not window.is_open:
+                return TemporalExpression(m.group(0), window)
+    return None
+
+
 def find_window(question: str, *, base: datetime, tz: tzinfo = UTC) -> TemporalExpression | None:
-    """The first temporal expression in a question, as a window ("what did I do last week?").
-    A bare weekday names a routine or is ambiguous, not a window.
+    """The first temporal expression in a question, as a window ("what did I do last week?"),
+    a range or an open window around one (:func:`_span`). A bare weekday names a routine or
+    is ambiguous, not a window.
 
     >>> b = datetime(2024, 3, 13, 15, 0, tzinfo=UTC)
     >>> find_window("What do I do on Sunday mornings now?", base=b) is None
@@ -260,6 +338,9 @@ def find_window(question: str, *, base: datetime, tz: tzinfo = UTC) -> TemporalE
     >>> find_window("Where did I travel in July 2023?", base=b).window.start.date()
     datetime.date(2023, 7, 1)
     """
+    span = _span(question, base=base, tz=tz)
+    if span is not None:
+        return span
     for pattern in (_RELATIVE_UNIT, _RELATIVE_MONTH, _AGO):
         if pattern.search(question):
             return window_from_text(question, base=base, tz=tz)

@@ -127,6 +127,44 @@ def test_find_window_in_questions(question: str, start: date) -> None:
 
 
 @pytest.mark.parametrize(
+    ("question", "start", "end"),
+    [
+        ("Where have I lived since March 2023?", date(2023, 3, 1), None),
+        ("Where did I live before June 2023?", None, date(2023, 6, 1)),
+        ("Where did I work until June 2023?", None, date(2023, 7, 1)),
+        ("What did I cook after 24 December 2023?", date(2023, 12, 25), None),
+        (
+            "Where did I live between December 2023 and February 2024?",
+            date(2023, 12, 1),
+            date(2024, 3, 1),
+        ),
+        ("Where was I from 3 January 2024 to 5 January 2024?", date(2024, 1, 3), date(2024, 1, 6)),
+    ],
+)
+def test_ranges_and_open_windows_keep_both_sides_and_their_years(
+    question: str, start: date | None, end: date | None
+) -> None:
+    # each of these read as one month or one day, or lost its year ("before June 2023" was
+    # June 2026), so the answer came from the wrong period
+    expr = find_window(question, base=BASE)
+    assert expr is not None
+    assert expr.window.start == (_day(start) if start else None)
+    assert expr.window.end == (_day(end) if end else None)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did I do before work?",
+        "Who came after the concert?",
+        "What did I learn from my sister and my mom?",
+    ],
+)
+def test_before_and_after_an_event_are_no_window(question: str) -> None:
+    assert find_window(question, base=BASE) is None
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "What is my dog's name?",
