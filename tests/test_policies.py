@@ -271,6 +271,20 @@ def test_offline_policy_answers_where_the_user_lived_from_a_move_said_before_the
 
 
 @pytest.mark.integration
+def test_offline_policy_says_when_its_answer_comes_from_outside_the_window(
+    store: Any, settings: Settings, sample_sam: str
+) -> None:
+    # nothing was said before January 2024: the widened search's memories are from later,
+    # and the answer must not pass them off as January 2023's
+    state = _ask_offline(store, settings, sample_sam, "Where did I live in January 2023?")
+    first, second = retrieve_steps(state)
+    assert first["request"]["start"] and not second["request"]["start"]
+    assert state["answer"].startswith(f"{OFFLINE_LABEL} Nothing from that time. From other times:")
+    dated = _ask_offline(store, settings, sample_sam, "Where did I live in May 2024?")
+    assert "Nothing from that time" not in dated["answer"]
+
+
+@pytest.mark.integration
 def test_offline_policy_answers_the_dentist_question(
     store: Any, settings: Settings, sample_sam: str
 ) -> None:

@@ -10,7 +10,8 @@ reads and the data this policy reads are rendered from the same values):
 - with memories in hand it answers by quoting the best-matching ones with their dates; a
   "when" question is answered with the date first, resolving a relative time inside the
   memory ("yesterday" said on 8 May 2023 -> 7 May 2023);
-- if a window found nothing it widens to all time once;
+- if a window found nothing it widens to all time once, and the answer says so ("Nothing
+  from that time. From other times: ...");
 - a statement ("I start at Globex on Monday.") is searched for too, and acknowledged rather
   than answered: "Noted", with the related memories, never "I don't remember anything".
 Every answer starts with ``[offline policy]`` so no one mistakes it for a language model.
@@ -164,7 +165,9 @@ class OfflinePolicy(BaseChatModel):
                 return render_retrieve(
                     "Nothing in that window. I will widen the search to all time.", call
                 )
-            return self._answer(question, memories)
+            last = retrieved[-1] if retrieved else None
+            widened = windowed and last is not None and not (last.start or last.end)
+            return self._answer(question, memories, widened=widened)
         if self._needs_memory(question, asked_at):
             return self._retrieve(question, asked_at)
         return (
@@ -203,7 +206,9 @@ class OfflinePolicy(BaseChatModel):
         return render_retrieve(f"{reason}, so I will search the memory for {terms}.", call)
 
     @staticmethod
-    def _answer(question: str, memories: list[RetrievedMemory]) -> str:
+    def _answer(question: str, memories: list[RetrievedMemory], *, widened: bool = False) -> str:
+        """Quote the best memories; ``widened``: the question's window held nothing and these
+        come from other times, which the answer says first."""
         q = {stem(w) for w in _question_terms(question)}
         if q:  # a memory sharing no word (or slot kin) with the question does not answer it
             memories = [m for m in memories if _matched(q, _words(m))]
@@ -256,7 +261,9 @@ class OfflinePolicy(BaseChatModel):
             note = relative_note(best[0].text, said_at=best[0].t)
             lead = f"{note[1] if note else spoken_date(best[0].t)}. "
         if not statement:
-            lead += "From your memories: "
+            lead += "From other times: " if widened else "From your memories: "
+            if widened:
+                lead = "Nothing from that time. " + lead
         answer = f"{LABEL} {lead}" + "; and ".join(lines)
         think = f"Best matches for {sorted(q)}: {len(memories)} memories considered."
         return f"<think>{think}</think><answer>{answer}</answer>"
