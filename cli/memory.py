@@ -291,6 +291,10 @@ def _show_forget(seen: ForgetPreview, limit: int | None) -> None:
             console.print(f"  checkpoint {shown(cid)} of thread {shown(tid)}{shown(ns)}")
     for item in plan.reactivate:
         console.print(f"current again: {shown(item.text)}")
+    for b in plan.bridges:
+        console.print(
+            f"now replaced directly by the later {shown(b.new_text)}: {shown(b.old.text)}"
+        )
     if seen.personality:
         console.print(
             f"would recompute {len(seen.personality)} personality snapshots from the "

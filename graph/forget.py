@@ -3,8 +3,9 @@ then apply the plan in one write transaction.
 
 A scope's turns take with them everything derived from them (facts, episodes, habits and
 goals, profile entries, personality snapshots whose evidence they were); a version that a
-removed memory had superseded becomes current again; sessions, calendar days, months and
-years, topics and entities left with nothing are removed; images no other turn uses are
+removed memory had superseded becomes current again, or, where a kept later version had
+superseded the removed one, is superseded by that one directly; sessions, calendar days,
+months and years, topics and entities left with nothing are removed; images no other turn uses are
 deleted from disk after the commit. Forgetting one derived memory removes that memory only
 (the turns it came from stay, and the plan says so). Re-applying a plan removes nothing new.
 
@@ -31,7 +32,7 @@ from graph.cypher import read as R
 from graph.cypher import write as W
 from graph.rows import native, snapshot_props, to_snapshot
 from schema.errors import ConfigError
-from schema.forget import ForgetItem, ForgetPlan, ForgetScope
+from schema.forget import ForgetBridge, ForgetItem, ForgetPlan, ForgetScope
 from schema.nodes import NODE_MODELS, TRAITS, PersonalitySnapshot, make_id
 
 __all__ = [
@@ -153,13 +154,27 @@ def plan_forget(conn: Neo4jConnection, scope: ForgetScope) -> ForgetPlan:
             "a year left empty",
         )
         reactivate: list[ForgetItem] = []
+        bridges: list[ForgetBridge] = []
         for lbl in _VERSIONED:
+            for row in cypher(tx, F.bridged(lbl), user_id=uid, ids=list(remove)).data():
+                r = native(row)
+                bridges.append(
+                    ForgetBridge(
+                        old=_item(row, "its successor is forgotten; a later version stays"),
+                        new_id=r["new_id"],
+                        new_text=r["new_text"] or "",
+                        at=r["at"],
+                    )
+                )
+            bridged = {b.old.id for b in bridges}
             for row in cypher(tx, F.superseded_by(lbl), user_id=uid, ids=list(remove)).data():
-                reactivate.append(_item(row, "its successor is forgotten"))
+                if row["id"] not in bridged:
+                    reactivate.append(_item(row, "its successor is forgotten"))
         return ForgetPlan(
             scope=scope,
             remove=list(remove.values()),
             reactivate=reactivate,
+            bridges=bridges,
             images=_unshared(tx, uid, images, list(remove)),
             # threads go whole only with their session; others are pruned (pipelines.forget)
             sessions=sorted(i.id for i in remove.values() if i.label == "Session"),
@@ -266,6 +281,11 @@ def apply_forget(
             again[item.label].append(item.id)
         for lbl, ids in again.items():
             cypher(tx, F.reactivate(lbl), user_id=uid, ids=ids).consume()
+        bridged: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for b in plan.bridges:
+            bridged[b.old.label].append({"old_id": b.old.id, "new_id": b.new_id, "at": b.at})
+        for lbl, rows in bridged.items():
+            cypher(tx, F.bridge(lbl), user_id=uid, rows=rows).consume()
         if "PersonalitySnapshot" in by_label:
             gone = set(by_label["PersonalitySnapshot"])
             kept, after = _series_after(tx, uid, gone, recompute)

@@ -56,6 +56,17 @@ class ForgetItem(BaseModel):
     why: str = Field(default="", description="in scope, or derived from what is")
 
 
+class ForgetBridge(BaseModel):
+    """A version whose successor is forgotten while a later version stays: the later one
+    replaces it directly, at the time it replaced the forgotten one (the chain Hamburg ->
+    Munich -> Vienna, Munich forgotten, becomes Hamburg -> Vienna)."""
+
+    old: ForgetItem
+    new_id: str
+    new_text: str = ""
+    at: datetime
+
+
 class ForgetPlan(BaseModel):
     """Everything a forget would remove, and the memories it would make current again."""
 
@@ -63,6 +74,11 @@ class ForgetPlan(BaseModel):
     remove: list[ForgetItem] = Field(default_factory=list)
     reactivate: list[ForgetItem] = Field(
         default_factory=list, description="superseded by a removed memory: current again"
+    )
+    bridges: list[ForgetBridge] = Field(
+        default_factory=list,
+        description="superseded by a removed memory that a kept one superseded in turn: the "
+        "kept one replaces it now",
     )
     images: list[str] = Field(default_factory=list, description="image files no one else uses")
     sessions: list[str] | None = Field(

@@ -108,3 +108,51 @@ def test_a_window_with_an_end_alone_adds_nothing_said_after_it(store: Any, ana: 
     items = _ask(store, ana, before_july).items
     assert all(before_july.contains(i.t) for i in items)
     assert any("Boston" in i.text for i in items)
+
+
+def test_forgetting_the_middle_of_a_chain_hands_the_old_state_to_the_later_one(
+    store: Any, conn: Any, embedder: Any, user_id: str
+) -> None:
+    """Hamburg -> Munich -> Vienna, Munich forgotten: Hamburg is replaced by Vienna (when
+    Vienna replaced Munich), not current again beside it."""
+    from graph.forget import apply_forget, plan_forget
+    from schema.forget import ForgetScope
+
+    record = ConversationRecord(
+        sessions=[
+            _session("a", datetime(2023, 1, 10, 9, tzinfo=UTC), "I live in Hamburg now."),
+            _session("b", datetime(2023, 6, 10, 9, tzinfo=UTC), "I just moved to Munich."),
+            _session("c", datetime(2024, 1, 10, 9, tzinfo=UTC), "I just moved to Vienna."),
+        ]
+    )
+    conv = LoadedConversation(user_id, "Ana", record, "test", Path("."))
+    ingest_conversation(conv, store=store, embedder=embedder)
+    (munich,) = store.session_turns(user_id, _sid(store, user_id, "b"))
+    plan = plan_forget(conn, ForgetScope(user_id=user_id, memory_id=munich.id))
+    assert not plan.reactivate
+    (bridge,) = [b for b in plan.bridges if b.old.label == "Fact"]
+    assert "Hamburg" in bridge.old.text and "Vienna" in bridge.new_text
+    # the profile's location entry follows the same chain
+    assert {b.old.label for b in plan.bridges} <= {"Fact", "ProfileEntry"}
+    apply_forget(conn, plan)
+    rows = conn.read(
+        "MATCH (f:Fact {user_id: $u}) WHERE f.slot IS NOT NULL "
+        "OPTIONAL MATCH (n:Fact)-[s:SUPERSEDES]->(f) "
+        "RETURN f.text AS text, f.status AS status, f.valid_to AS valid_to, n.text AS by",
+        u=user_id,
+    )
+    by_text = {r["text"]: r for r in rows}
+    hamburg = next(r for t, r in by_text.items() if "Hamburg" in t)
+    assert hamburg["status"] == "superseded" and "Vienna" in hamburg["by"]
+    assert hamburg["valid_to"].to_native() == datetime(2024, 1, 10, 9, tzinfo=UTC)
+    assert not any("Munich" in t for t in by_text)
+    # the windowed question follows the repaired chain
+    in_march_2024 = TimeWindow(
+        start=datetime(2024, 3, 1, tzinfo=UTC), end=datetime(2024, 4, 1, tzinfo=UTC)
+    )
+    texts = [i.text for i in _ask(store, user_id, in_march_2024).items]
+    assert any("Vienna" in t for t in texts) and not any("Hamburg" in t for t in texts)
+
+
+def _sid(store: Any, uid: str, source: str) -> str:
+    return next(s.id for s in store.sessions(uid) if s.source_id == source)

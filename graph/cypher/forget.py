@@ -17,6 +17,8 @@ __all__ = [
     "SESSION_TURNS",
     "TEXTS_STILL_HELD",
     "YEARS_LEFT_EMPTY",
+    "bridge",
+    "bridged",
     "delete_ids",
     "reactivate",
     "superseded_by",
@@ -67,6 +69,38 @@ MATCH (new:{lbl})-[:SUPERSEDES]->(n:{lbl})
 WHERE new.user_id = $user_id AND n.user_id = $user_id AND new.id IN $ids AND NOT n.id IN $ids
   AND NOT EXISTS {{ MATCH (other:{lbl})-[:SUPERSEDES]->(n) WHERE NOT other.id IN $ids }}
 RETURN DISTINCT {_BRIEF}
+"""
+
+
+def bridged(node_label: str) -> str:
+    """Versions superseded by a removed one that a KEPT later version superseded in turn
+    (through removed versions only): that nearest kept successor, and when it replaced the
+    removed version it follows."""
+    lbl = label(node_label)
+    return f"""
+MATCH (x:{lbl})-[:SUPERSEDES]->(n:{lbl})
+WHERE x.user_id = $user_id AND n.user_id = $user_id AND x.id IN $ids AND NOT n.id IN $ids
+  AND NOT EXISTS {{ MATCH (other:{lbl})-[:SUPERSEDES]->(n) WHERE NOT other.id IN $ids }}
+MATCH p = (kept:{lbl})-[:SUPERSEDES*1..8]->(x)
+WHERE kept.user_id = $user_id AND NOT kept.id IN $ids
+  AND all(v IN nodes(p)[1..] WHERE v.id IN $ids)
+WITH n, kept, relationships(p)[0].at AS at, length(p) AS hops
+ORDER BY hops
+WITH n, collect({{id: kept.id, text: kept.text, at: at}})[0] AS succ
+RETURN DISTINCT {_BRIEF}, succ.id AS new_id, succ.text AS new_text, succ.at AS at
+"""
+
+
+def bridge(node_label: str) -> str:
+    """``new`` replaces ``old`` at ``at``: the chain skips a forgotten version."""
+    lbl = label(node_label)
+    return f"""
+UNWIND $rows AS r
+MATCH (new:{lbl} {{id: r.new_id, user_id: $user_id}})
+MATCH (old:{lbl} {{id: r.old_id, user_id: $user_id}})
+MERGE (new)-[s:SUPERSEDES]->(old)
+ON CREATE SET s.at = r.at, s.reason = 'its successor was forgotten'
+SET old.valid_to = r.at
 """
 
 
