@@ -108,6 +108,11 @@ if plan is not None and plan.scope == scope:
                 "current again (what they had replaced is forgotten): "
                 + "; ".join(md(i.text) for i in plan.reactivate)
             )
+        if plan.bridges:
+            st.caption(
+                "replaced directly by a later version (the one between is forgotten): "
+                + "; ".join(f"{md(b.old.text)} -> {md(b.new_text)}" for b in plan.bridges)
+            )
         sure = st.checkbox("I understand this cannot be undone")
         if st.button("Forget", type="primary", disabled=not sure):
             removed = forget(c.app, plan, saver=c.checkpointer)
