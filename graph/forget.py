@@ -97,6 +97,11 @@ def plan_forget(conn: Neo4jConnection, scope: ForgetScope) -> ForgetPlan:
                     hint=f"list them with their ids: persona memories --user {uid} --ids",
                 )
             add(rows, "asked for")
+            if rows[0]["label"] == "Fact":  # the profile's copy of it goes too
+                mirrors = cypher(
+                    tx, F.PROFILE_MIRRORS, user_id=uid, prefix=f"fact {scope.memory_id}:"
+                ).data()
+                add(mirrors, "the profile's copy of the fact")
             if rows[0]["label"] == "Turn":  # its session goes too if this was its last turn
                 turn_ids = [rows[0]["id"]]
                 sessions.add(rows[0]["session_id"])

@@ -452,3 +452,34 @@ def test_forgetting_one_turn_then_reingesting_the_file_restores_its_episode(
     after = {r["id"] for r in conn.read("MATCH (e:Event {user_id: $u}) RETURN e.id AS id", u=uid)}
     assert after == events
     assert graph_shape(conn, uid) == before  # profile, habits and goals as they were
+
+
+def test_forgetting_a_fact_takes_the_profile_copy_of_it(
+    conn: Any, session_store: Any, embedder: Any
+) -> None:
+    """The profile mirrors facts on its slots ("location: Sam lives in Boston ..."); asked to
+    forget the fact, the copy goes too (it stayed in `analytics as-of`)."""
+    from conftest import SAMPLE, fresh_user
+
+    from pipelines.ingest import ingest_file
+
+    uid = fresh_user("fp")
+    ingest_file(SAMPLE, store=session_store, embedder=embedder, user=uid)
+
+    def boston_entries() -> int:
+        return conn.read(
+            "MATCH (e:ProfileEntry {user_id: $u}) WHERE e.value CONTAINS 'Boston' "
+            "RETURN count(e) AS n",
+            u=uid,
+        )[0]["n"]
+
+    assert boston_entries() >= 1
+    fact = conn.read(
+        "MATCH (f:Fact {user_id: $u}) WHERE f.text CONTAINS 'lives in Boston' RETURN f.id AS id",
+        u=uid,
+    )[0]["id"]
+    plan = plan_forget(conn, ForgetScope(user_id=uid, memory_id=fact))
+    assert "ProfileEntry" in plan.counts()
+    apply_forget(conn, plan)
+    assert boston_entries() == 0
+    assert [e.value for e in session_store.profile(uid) if e.key == "location"]  # Denver stays

@@ -12,6 +12,7 @@ __all__ = [
     "IMAGES_STILL_USED",
     "MEMORY",
     "MONTHS_LEFT_EMPTY",
+    "PROFILE_MIRRORS",
     "RENUMBER_SNAPSHOTS",
     "SESSIONS_LEFT_EMPTY",
     "SESSION_TURNS",
@@ -37,6 +38,13 @@ _BRIEF = (
 MEMORY = f"""
 MATCH (n:Memory {{id: $id}}) WHERE n.user_id = $user_id
 RETURN {_BRIEF}, n.session_id AS session_id, n.image_path AS image_path
+"""
+
+#: profile entries that mirror a fact (the profile update names the fact it copies in its
+#: ``reason``: "fact <id>: <text>")
+PROFILE_MIRRORS = f"""
+MATCH (n:ProfileEntry) WHERE n.user_id = $user_id AND n.reason STARTS WITH $prefix
+RETURN {_BRIEF}
 """
 
 SESSION_TURNS = f"""
