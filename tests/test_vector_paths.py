@@ -66,7 +66,12 @@ def _vector_top(
         if sig.name == "vector"
     )
     for item in result.items:
-        assert window.contains(item.t)
+        # said in the window, or a fact said before it and true during it (its own interval)
+        if item.why.true_in_window:
+            assert item.kind == MemoryKind.FACT and window.start is not None
+            assert item.valid_to is None or item.valid_to > window.start
+        else:
+            assert window.contains(item.t)
         assert item.kind in kinds
     scores = [s for _, _, s in ranked]
     assert scores == sorted(scores, reverse=True), "ranks follow scores"
