@@ -276,11 +276,13 @@ def gather(
         true = found.states
     # the states join the vector signal by their cosine, and make a ``state`` signal of their
     # own from the words they share with the query (full-text reads only the window's months)
-    rows["vector"] = _best_first([*rows["vector"], *true])[: params["depth"]]
-    worded = by_words(true, " ".join([request.query, *request.keywords]))
-    if worded:
-        rows["state"] = worded
-    states = {h["id"] for h in true} & {h["id"] for h in [*rows["vector"], *worded]}
+    states: set[str] = set()
+    if true:
+        rows["vector"] = _best_first([*rows["vector"], *true])[: params["depth"]]
+        worded = by_words(true, " ".join([request.query, *request.keywords]))
+        if worded:
+            rows["state"] = worded
+        states = {h["id"] for h in true} & {h["id"] for h in [*rows["vector"], *worded]}
     if image_vector is not None:
         t = time.perf_counter()
         query = R.image_search(has_start, has_end, search_clause=resolved == VectorPath.SEARCH)

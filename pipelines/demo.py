@@ -78,36 +78,20 @@ def run_demo(app: App, console: Console) -> None:
         app.store.retrieve(RetrievalRequest(user_id=SAMPLE_USER, query="dentist appointment", k=3)),
     )
     console.print("\n[bold]Where does Sam live?[/bold] (facts only: the Boston fact is superseded)")
-    retrieval(
-        console,
-        app.store.retrieve(
-            RetrievalRequest(
-                user_id=SAMPLE_USER,
-                query="where does Sam live",
-                keywords=["live", "moved"],
-                kinds=[MemoryKind.FACT],
-                k=3,
-            )
-        ),
+    lives = RetrievalRequest(
+        user_id=SAMPLE_USER,
+        query="where does Sam live",
+        keywords=["live", "moved"],
+        kinds=[MemoryKind.FACT],
+        k=3,
     )
+    retrieval(console, app.store.retrieve(lives))
     console.print(
         "\n[bold]Where did Sam live in May 2024?[/bold] (window = May: nothing was said about "
         "it in May; the Boston fact, said in January, held until the July move)"
     )
     may = TimeWindow(start=datetime(2024, 5, 1, tzinfo=tz), end=datetime(2024, 6, 1, tzinfo=tz))
-    retrieval(
-        console,
-        app.store.retrieve(
-            RetrievalRequest(
-                user_id=SAMPLE_USER,
-                query="where does Sam live",
-                keywords=["live", "moved"],
-                kinds=[MemoryKind.FACT],
-                window=may,
-                k=3,
-            )
-        ),
-    )
+    retrieval(console, app.store.retrieve(lives.model_copy(update={"window": may})))
     console.print(Rule("5. the agent answers questions about the conversation"))
     from agent.policies import describe_policy
     from pipelines.conversation import ask

@@ -85,16 +85,23 @@ def window_predicate(var: str, has_start: bool, has_end: bool) -> str:
 HIT = "m.id AS id, score, m.kind AS kind, coalesce(m.turn_ids, []) AS turn_ids, m.text AS text"
 
 
+def _collected(query: str, columns: tuple[str, ...], name: str) -> tuple[str, str]:
+    """The query's ``CYPHER 25`` prefix (or "") and its rows collected into a list of maps
+    ``name``: ``CALL () { body } WITH collect({...}) AS name``."""
+    prefix = "CYPHER 25\n" if query.startswith("CYPHER 25") else ""
+    body = query.removeprefix("CYPHER 25").strip()
+    fields = ", ".join(f"{c}: {c}" for c in columns)
+    return prefix, f"CALL () {{\n{body}\n}}\nWITH collect({{{fields}}}) AS {name}"
+
+
 def one_record(
     query: str, columns: tuple[str, ...] = ("id", "score", "kind", "turn_ids", "text")
 ) -> str:
     """The rows of a candidate query as ONE record, a list of maps: the Python driver's cost
     is per record (about 60 us each here), the list is decoded in one go. The query's
     ``CYPHER 25`` prefix, if any, stays in front."""
-    prefix = "CYPHER 25\n" if query.startswith("CYPHER 25") else ""
-    body = query.removeprefix("CYPHER 25").strip()
-    fields = ", ".join(f"{c}: {c}" for c in columns)
-    return f"{prefix}CALL () {{\n{body}\n}}\nRETURN collect({{{fields}}}) AS hits"
+    prefix, hits = _collected(query, columns, "hits")
+    return f"{prefix}{hits}\nRETURN hits"
 
 
 def with_states(
@@ -102,17 +109,11 @@ def with_states(
 ) -> str:
     """A :func:`one_record` query and the states true during the window
     (:func:`states_in_window`) in ONE statement: ``hits`` and ``states``, each a list of maps
-    (one round trip; both read the same ``$vector``)."""
-    head = one_record(query, columns).removesuffix("AS hits")
-    head = head[: head.rindex("RETURN collect(")]
-    fields = ", ".join(f"{c}: {c}" for c in columns)
-    state_fields = ", ".join(f"{c}: {c}" for c in state_columns)
-    return (
-        f"{head}WITH collect({{{fields}}}) AS hits\n"
-        f"CALL () {{\n  CALL () {{\n{states.strip()}\n  }}\n"
-        f"  RETURN collect({{{state_fields}}}) AS states\n}}\n"
-        "RETURN hits, states"
-    )
+    (one round trip; both read the same ``$vector``). The states are collected inside a
+    subquery of their own, so none still gives the one row."""
+    prefix, hits = _collected(query, columns, "hits")
+    _, true = _collected(states, state_columns, "states")
+    return f"{prefix}{hits}\nCALL () {{\n{true}\nRETURN states\n}}\nRETURN hits, states"
 
 
 def _search_clause(has_start: bool, has_end: bool, *, kinds_in_index: bool) -> str:
@@ -228,27 +229,21 @@ LIMIT $depth
 """
 
 
-def _state_predicate(has_start: bool, has_end: bool) -> str:
-    """A fact on a slot (where the user lives, works, what they love: states that a newer
-    fact on the slot closes) said OUTSIDE the window but true during it: valid from when it
-    was said until ``valid_to`` (open while nothing replaced it). Only for a window with a
-    start: with an end alone, a fact true before it was said before it (already inside)."""
+def states_in_window(has_start: bool, has_end: bool) -> str:
+    """Facts on a slot (where the user lives, works, what they love: states that a newer
+    fact on the slot closes) said OUTSIDE the window but true during it: valid from when
+    said until ``valid_to`` (open while nothing replaced them); exact cosine against
+    ``$vector``, the (user_id, slot) index finds them, a few per slot. Only for a window
+    with a start: with an end alone, a fact true before it was said before it (inside)."""
     if not has_start:
         raise ValueError("a state true during a window needs the window's start")
     said_inside = "m.t >= $start" + (" AND m.t < $end" if has_end else "")
-    began = " AND coalesce(m.valid_from, m.t) < $end" if has_end else ""
-    return (
-        f"m.user_id = $user_id AND m:Fact AND m.slot IS NOT NULL AND NOT ({said_inside}){began}"
-        " AND (m.valid_to IS NULL OR m.valid_to > $start)"
-    )
-
-
-def states_in_window(has_start: bool, has_end: bool) -> str:
-    """The vector signal's states true during the window (:func:`_state_predicate`), scored
-    by exact cosine; the (user_id, slot) index finds them, a few per slot."""
+    began = "\n  AND coalesce(m.valid_from, m.t) < $end" if has_end else ""
     return f"""
 MATCH (m:Fact)
-WHERE {_state_predicate(has_start, has_end)} AND m.embedding IS NOT NULL
+WHERE m.user_id = $user_id AND m.slot IS NOT NULL AND m.embedding IS NOT NULL
+  AND NOT ({said_inside}){began}
+  AND (m.valid_to IS NULL OR m.valid_to > $start)
 WITH m, vector.similarity.cosine(m.embedding, $vector) AS score
 ORDER BY score DESC
 LIMIT $depth
