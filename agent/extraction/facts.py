@@ -17,7 +17,7 @@ from agent.prompts import extract_facts
 from agent.prompts._common import JsonResponseError
 from schema.nodes import Fact, Turn
 
-__all__ = ["HeuristicFactExtractor", "LLMFactExtractor", "slot_of"]
+__all__ = ["HeuristicFactExtractor", "LLMFactExtractor", "other_slot", "slot_of"]
 
 _TRIVIAL = re.compile(
     r"^(i'm|i am) (good|fine|great|ok|okay|doing (well|good|great))\b|^(i )?(thank|thanks)|"
@@ -25,6 +25,9 @@ _TRIVIAL = re.compile(
     r"(to hear|for you|that)",
     re.I,
 )
+
+#: "my job interview", "a job offer": about a job, not the one the speaker holds
+_NOT_THE_JOB = r"(?! (?:offer|interview|application|hunt|search|fair|posting|ad)s?\b)"
 
 # (pattern, slot template). The slot names what a fact is about; a newer fact with the same
 # slot (for the same speaker) supersedes the older one.
@@ -40,8 +43,9 @@ _SLOTS: Sequence[tuple[re.Pattern[str], str]] = [
     ),
     (
         re.compile(
-            r"\bI work (?:as|at|for)\b|\bmy (?:new )?job\b|\bI(?:'m| am) (?:now )?employed\b|"
-            r"\bI (?:got|started) a (?:new )?job\b",
+            rf"\bI work (?:as|at|for)\b|\bmy (?:new )?job\b{_NOT_THE_JOB}|"
+            rf"\bI(?:'m| am) (?:now )?employed\b|"
+            rf"\bI (?:got|started) a (?:new )?job\b{_NOT_THE_JOB}",
             re.I,
         ),
         "job",
@@ -49,7 +53,11 @@ _SLOTS: Sequence[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bmy fav(?:ou?rite|e) ([a-z]+(?: [a-z]+)?) (?:is|are)\b", re.I), "favorite:{0}"),
     (
         re.compile(
-            r"\bI(?:'m| am) (?:now )?(married|single|engaged|divorced|dating|in a relationship)\b",
+            r"\bI(?:'m| am) (?:now )?(?:married|single|engaged|divorced|dating|"
+            r"in a relationship)\b|"
+            r"\b(?:I|we) (?:just |finally )?(?:got )?(?:married|engaged|divorced)\b|"
+            r"\b(?:I|we|[A-Z][a-z]+ and I) (?:just |finally )?(?:broke up|split up|separated)\b"
+            r"(?! (?:the|our|into|it|them)\b)",
             re.I,
         ),
         "relationship",
@@ -73,6 +81,48 @@ _SLOTS: Sequence[tuple[re.Pattern[str], str]] = [
 ]
 
 
+#: the same slots for someone the speaker talks about, named as the subject ("My friend Jonas
+#: moved to Paris", later "Jonas moved to Rome": Jonas's home changed, not the speaker's)
+_NAME = r"\b([A-Z][a-z]+) (?:just |recently |finally |also |now )?"
+_OTHERS: Sequence[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(_NAME + r"(?:moved|relocated) to\b|" + _NAME + r"(?:lives|is living) in\b"),
+        "lives_in",
+    ),
+    (
+        re.compile(
+            _NAME
+            + r"(?:works|is working) (?:as|at|for)\b|"
+            + _NAME
+            + rf"(?:got|started|has) a (?:new )?job\b{_NOT_THE_JOB}"
+        ),
+        "job",
+    ),
+    (re.compile(_NAME + r"(?:got |is )?(?:married|engaged|divorced)\b"), "relationship"),
+]
+
+
+def other_slot(sentence: str, speaker: str) -> str | None:
+    """The slot a sentence fills for someone else the speaker names as its subject:
+    ``speaker:name:slot``, so a newer statement about the same person supersedes it.
+
+    >>> other_slot("My friend Jonas moved to Paris for a job.", "Ana")
+    'ana:jonas:lives_in'
+    >>> other_slot("Then Jonas moved to Rome.", "Ana")
+    'ana:jonas:lives_in'
+    >>> [other_slot(s, "Ana") for s in ("He moved to Rome.", "Ana moved to Rome.", "I moved.")]
+    [None, None, None]
+    """
+    for pattern, slot in _OTHERS:
+        for match in pattern.finditer(sentence):
+            name = next(g for g in match.groups() if g)
+            low = name.lower()
+            if low in STOPWORDS or low == speaker.lower():
+                continue
+            return f"{speaker.lower()}:{low}:{slot}"
+    return None
+
+
 def slot_of(sentence: str, speaker: str) -> str | None:
     """The slot a first-person sentence fills, prefixed by the speaker.
 
@@ -80,6 +130,8 @@ def slot_of(sentence: str, speaker: str) -> str | None:
     'ana:lives_in'
     >>> slot_of("I hate sushi now", "Ana") == slot_of("I love sushi!", "Ana")
     True
+    >>> [slot_of(s, "Ana") for s in ("I got a job offer from BMW.", "Tom and I broke up.")]
+    [None, 'ana:relationship']
     """
     for pattern, template in _SLOTS:
         match = pattern.search(sentence)
@@ -95,7 +147,8 @@ def slot_of(sentence: str, speaker: str) -> str | None:
 class HeuristicFactExtractor:
     """Facts from first-person, declarative user sentences (no language model).
 
-    A sentence qualifies when it is in the first person, is not a question, has at least
+    A sentence qualifies when it is in the first person (or fills a slot for someone the
+    speaker names: "Jonas moved to Rome"), is not a question, has at least
     four words and two content words, and is not small talk. The fact's statement is the
     sentence rewritten in the third person; keywords are its content words.
     """
@@ -112,7 +165,7 @@ class HeuristicFactExtractor:
                     continue
                 statement = third_person(sent, turn.speaker)
                 kws = keywords(sent, 5, exclude=[turn.speaker])
-                slot = slot_of(sent, turn.speaker)
+                slot = slot_of(sent, turn.speaker) or other_slot(sent, turn.speaker)
                 facts.append(
                     new_fact(
                         user_id,
@@ -131,7 +184,7 @@ class HeuristicFactExtractor:
     def _qualifies(sent: str) -> bool:
         # a question anywhere: "Where did I move? what was it called" is one sentence to
         # the splitter (no capital after the '?'), and no statement about the user
-        if "?" in sent or not FIRST_PERSON.search(sent):
+        if "?" in sent or not (FIRST_PERSON.search(sent) or other_slot(sent, "")):
             return False
         if len(sent.split()) < 4 or _TRIVIAL.search(sent.strip()):
             return False

@@ -42,6 +42,10 @@ __all__ = ["LABEL", "OfflinePolicy", "is_statement"]
 LABEL = "[offline policy]"
 
 _LATEST = re.compile(r"\b(now|currently|these days|still|latest|most recent|anymore)\b", re.I)
+#: a question in the present tense asks what holds now ("Where do I work?"), unless it also
+#: speaks of the past ("What did I say I do?")
+_PRESENT = re.compile(r"\b(do|does|am|is|are)\b|\b(?:I'm|you're|he's|she's)\b", re.I)
+_PAST = re.compile(r"\b(did|was|were|had|used to|ever|before|ago|last)\b", re.I)
 _QUESTION_WORDS = {
     "what",
     "when",
@@ -167,7 +171,8 @@ class OfflinePolicy(BaseChatModel):
                 )
             last = retrieved[-1] if retrieved else None
             widened = windowed and last is not None and not (last.start or last.end)
-            return self._answer(question, memories, widened=widened)
+            end = last.end if last is not None else None
+            return self._answer(question, memories, widened=widened, until=end)
         if self._needs_memory(question, asked_at):
             return self._retrieve(question, asked_at)
         return (
@@ -206,9 +211,17 @@ class OfflinePolicy(BaseChatModel):
         return render_retrieve(f"{reason}, so I will search the memory for {terms}.", call)
 
     @staticmethod
-    def _answer(question: str, memories: list[RetrievedMemory], *, widened: bool = False) -> str:
+    def _answer(
+        question: str,
+        memories: list[RetrievedMemory],
+        *,
+        widened: bool = False,
+        until: datetime | None = None,
+    ) -> str:
         """Quote the best memories; ``widened``: the question's window held nothing and these
-        come from other times, which the answer says first."""
+        come from other times, which the answer says first. A memory replaced before the
+        window's end (``until``; None: now) ranks below what holds then, strongly so when the
+        question asks what holds now ("Do I still ...?"), and its quote says since when."""
         q = {stem(w) for w in _question_terms(question)}
         if q:  # a memory sharing no word (or slot kin) with the question does not answer it
             memories = [m for m in memories if _matched(q, _words(m))]
@@ -224,7 +237,7 @@ class OfflinePolicy(BaseChatModel):
                 "<think>No memory matched.</think>"
                 f"<answer>{LABEL} I don't remember anything about that.</answer>"
             )
-        wants_latest = bool(_LATEST.search(question))
+        wants_latest = bool(_LATEST.search(question)) or (until is None and asks_now(question))
         newest = max(m.t for m in memories)
 
         def score(item: tuple[int, RetrievedMemory]) -> tuple[float, int]:
@@ -232,7 +245,8 @@ class OfflinePolicy(BaseChatModel):
             overlap = _matched(q, _words(m)) / (len(q) or 1)
             kind_bonus = {"turn": 0.1, "fact": 0.1, "event": 0.0, "procedure": 0.05}[m.kind.value]
             recency = 0.3 if wants_latest and m.t == newest else 0.0
-            superseded = 0.5 if m.status == "superseded" else 0.0
+            replaced = _replaced(m, until)
+            superseded = (1.0 if wants_latest else 0.5) if replaced else 0.0
             return (overlap + kind_bonus + recency - superseded, -order)
 
         def near(a: RetrievedMemory, b: RetrievedMemory) -> bool:
@@ -250,6 +264,8 @@ class OfflinePolicy(BaseChatModel):
             note = relative_note(m.text, said_at=m.t)
             meaning = f" ('{note[0]}' then means {note[1]})" if note else ""
             day = f"{m.t.strftime('%A')} {spoken_date(m.t)}"
+            if m.valid_to is not None and m.status == "superseded":
+                meaning += f" (no longer true from {spoken_date(m.valid_to)})"
             if m.kind.value == "turn" and m.speaker:
                 lines.append(f'on {day} {m.speaker} said: "{m.text}"{meaning}')
             else:
@@ -267,6 +283,30 @@ class OfflinePolicy(BaseChatModel):
         answer = f"{LABEL} {lead}" + "; and ".join(lines)
         think = f"Best matches for {sorted(q)}: {len(memories)} memories considered."
         return f"<think>{think}</think><answer>{answer}</answer>"
+
+
+def asks_now(question: str) -> bool:
+    """A question about what holds now: present tense, and no past in it.
+
+    >>> [asks_now(q) for q in ("Where do I work?", "Is Jonas in Rome?", "Where did I work?")]
+    [True, True, False]
+    """
+    return bool(_PRESENT.search(question)) and not _PAST.search(question)
+
+
+def _replaced(m: RetrievedMemory, until: datetime | None) -> bool:
+    """Replaced by a newer statement before ``until`` (None: by now).
+
+    >>> from schema.nodes import MemoryKind
+    >>> m = RetrievedMemory(id="t", kind=MemoryKind.TURN, text="I love sushi",
+    ...     t=datetime(2024, 1, 10, tzinfo=UTC), status="superseded",
+    ...     valid_to=datetime(2024, 6, 12, tzinfo=UTC))
+    >>> _replaced(m, None), _replaced(m, datetime(2024, 4, 1, tzinfo=UTC))
+    (True, False)
+    """
+    if m.status != "superseded":
+        return False
+    return until is None or m.valid_to is None or m.valid_to < until
 
 
 def _memories(inputs: list[dict[str, Any]]) -> list[RetrievedMemory]:

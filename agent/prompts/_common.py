@@ -17,7 +17,7 @@ from agent.personality import NEUTRAL, current, describe
 from agent.temporal import relative_note
 from schema.nodes import TRAITS, MemoryKind, PersonalitySnapshot
 from schema.retrieval import RetrievedMemory
-from schema.timeutil import format_spoken
+from schema.timeutil import format_spoken, spoken_date
 
 __all__ = [
     "STRUCTURED",
@@ -100,10 +100,16 @@ def render_memory(m: RetrievedMemory) -> str:
     >>> print(render_memory(m))  # doctest: +NORMALIZE_WHITESPACE
     [8 May 2023, Monday 13:56] Caroline: I went to a support group yesterday.
     ("yesterday" = 7 May 2023)
+    >>> m.status, m.valid_to = "superseded", datetime(2023, 6, 1, tzinfo=UTC)
+    >>> print(render_memory(m))  # doctest: +NORMALIZE_WHITESPACE
+    [8 May 2023, Monday 13:56] (no longer true from 1 June 2023) Caroline: I went to a
+    support group yesterday. ("yesterday" = 7 May 2023)
     """
     kind = "" if m.kind == MemoryKind.TURN else f"{m.kind.value}: "
     if m.status == "superseded":
-        kind = f"{m.kind.value} (no longer true): "
+        since = f" from {spoken_date(m.valid_to)}" if m.valid_to else ""
+        label = "" if m.kind == MemoryKind.TURN else f"{m.kind.value} "
+        kind = f"{label}(no longer true{since}): " if label else f"(no longer true{since}) "
     who = f"{m.speaker}: " if m.speaker else ""
     image = f" [image: {m.caption}]" if m.caption else ""
     return f"[{format_spoken(m.t)}] {kind}{who}{m.text}{image}{time_note(m)}"

@@ -21,7 +21,8 @@ from schema.retrieval import RetrievedMemory
 
 __all__ = ["FORCED", "SYSTEM", "VERSION", "Response", "render", "render_forced"]
 
-VERSION = "direct_answer/2"
+#: v3: replaced memories (turns included) say since when they are no longer true
+VERSION = "direct_answer/3"
 Response = ParsedOutput
 FORCED = "No more retrievals are possible."
 

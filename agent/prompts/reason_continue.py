@@ -15,8 +15,9 @@ from schema.retrieval import RetrievedMemory
 __all__ = ["VERSION", "Response", "render"]
 
 #: v4: the question is restated after the memories, next to where the reply starts (a small
-#: policy otherwise reads it ~1000 tokens back, behind every memory it was shown)
-VERSION = "reason_continue/4"
+#: policy otherwise reads it ~1000 tokens back, behind every memory it was shown); v5: a turn
+#: whose every fact was replaced says so and since when, as replaced facts did
+VERSION = "reason_continue/5"
 Response = ParsedOutput
 
 

@@ -60,10 +60,11 @@ def epoch(expr: str) -> str:
     return f"CASE WHEN {expr} IS NULL THEN null ELSE [{expr}.epochSeconds, {expr}.nanosecond] END"
 
 
-#: the fields of a retrieval item; times as epoch pairs (see :func:`epoch`)
+#: the fields of a retrieval item; times as epoch pairs (see :func:`epoch`). ``status`` and
+#: ``until`` come from FETCH_MEMORIES: a turn whose facts were all replaced is no longer true
 MEMORY_FIELDS = (
     "m {.id, .kind, .text, t: " + epoch("m.t") + ", .t_offset, .session_id, .speaker, "
-    ".source_id, .keywords, .status, valid_to: " + epoch("m.valid_to") + ", .turn_ids, .index, "
+    ".source_id, .keywords, status: status, valid_to: " + epoch("until") + ", .turn_ids, .index, "
     ".image_caption}"
 )
 
@@ -279,9 +280,20 @@ LIMIT $depth
 """
 
 
+#: a turn is "superseded" from the last of its facts' replacements, when every fact said in
+#: it was replaced ("I love sushi" after "I hate sushi now"); others keep their own status
 FETCH_MEMORIES = f"""
 UNWIND $ids AS mid
 MATCH (m:Memory {{id: mid, user_id: $user_id}})
+CALL (m) {{
+  OPTIONAL MATCH (f:Fact {{user_id: $user_id}})-[:DERIVED_FROM]->(m)
+  WHERE m:Turn
+  WITH count(f) AS facts, count(CASE WHEN f.status = 'superseded' THEN 1 END) AS replaced,
+       max(f.valid_to) AS last
+  RETURN CASE WHEN facts > 0 AND replaced = facts THEN last END AS outdated
+}}
+WITH m, coalesce(m.valid_to, outdated) AS until,
+     coalesce(m.status, CASE WHEN outdated IS NOT NULL THEN 'superseded' END) AS status
 RETURN collect({MEMORY_FIELDS}) AS ms
 """
 

@@ -1,0 +1,190 @@
+"""What a person said and later took back: the slot a statement fills decides what replaces
+it (a break-up or a wedding ends "I'm dating Tom"; a job offer is not the job; "Jonas moved
+to Rome" replaces where Jonas lived, not where the user lives), a turn whose every fact was
+replaced is retrieved as no longer true (and since when), and the offline policy answers a
+question about now with what holds now. Ingested through the normal path into real Neo4j."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agent_helpers import run_agent
+
+from agent.extraction.facts import other_slot, slot_of
+from agent.policies import OFFLINE_LABEL, OfflinePolicy
+from pipelines.formats import LoadedConversation
+from pipelines.ingest import ingest_conversation
+from schema.nodes import MemoryKind
+from schema.records import ConversationRecord, SessionRecord, TurnRecord
+from schema.retrieval import RetrievalRequest, TimeWindow
+from schema.settings import Settings
+
+ASKED = datetime(2024, 10, 1, 12, tzinfo=UTC)
+JUNE_12 = datetime(2024, 6, 12, 9, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "slot"),
+    [
+        ("I'm dating Tom, we met at a climbing gym.", "ana:relationship"),
+        ("Tom and I broke up last week.", "ana:relationship"),
+        ("We split up in May.", "ana:relationship"),
+        ("I married Karl in a small ceremony.", "ana:relationship"),
+        ("We finally got engaged!", "ana:relationship"),
+        ("We split up the bill.", None),
+        ("I got a job offer from BMW but I'm not sure.", None),
+        ("My job interview went well.", None),
+        ("I started a new job at Bosch this week.", "ana:job"),
+    ],
+)
+def test_the_slot_a_statement_fills(sentence: str, slot: str | None) -> None:
+    assert slot_of(sentence, "Ana") == slot
+
+
+@pytest.mark.parametrize(
+    ("sentence", "slot"),
+    [
+        ("My friend Jonas moved to Paris for a design job.", "ana:jonas:lives_in"),
+        ("Jonas moved to Rome, he says the food is better.", "ana:jonas:lives_in"),
+        ("Then Mia started a new job at a bakery.", "ana:mia:job"),
+        ("Mia got married last spring.", "ana:mia:relationship"),
+        ("He moved to Rome.", None),
+        ("Ana moved to Rome.", None),  # the speaker: first-person slots cover them
+        ("Mia got a job offer in Oslo.", None),
+    ],
+)
+def test_the_slot_a_statement_fills_for_someone_the_speaker_names(
+    sentence: str, slot: str | None
+) -> None:
+    assert other_slot(sentence, "Ana") == slot
+
+
+def _session(sid: str, day: datetime, *texts: str) -> SessionRecord:
+    return SessionRecord(
+        id=sid,
+        turns=[
+            TurnRecord(
+                role="user",
+                speaker="Ana",
+                text=text,
+                timestamp=day + timedelta(minutes=2 * i),
+                id=f"{sid}-{i}",
+            )
+            for i, text in enumerate(texts)
+        ],
+    )
+
+
+@pytest.fixture
+def ana(store: Any, embedder: Any, user_id: str) -> str:
+    record = ConversationRecord(
+        sessions=[
+            _session(
+                "jan",
+                datetime(2024, 1, 10, 9, tzinfo=UTC),
+                "I'm dating Tom, we met at a climbing gym.",
+                "I love sushi, it's my comfort food.",
+                "I work at Siemens as an engineer.",
+                "I live in Munich with two cats.",
+            ),
+            _session(
+                "mar",
+                datetime(2024, 3, 5, 9, tzinfo=UTC),
+                "Tom and I broke up last week.",
+                "My friend Jonas moved to Paris for a design job.",
+                "I got a job offer from BMW but I'm not sure.",
+            ),
+            _session(
+                "jun",
+                JUNE_12,
+                "I hate sushi now after that food poisoning.",
+                "I married Karl in a small ceremony yesterday.",
+            ),
+            _session(
+                "sep",
+                datetime(2024, 9, 1, 9, tzinfo=UTC),
+                "Jonas moved to Rome, he says the food is better.",
+                "I started a new job at Bosch this week.",
+            ),
+        ]
+    )
+    ingest_conversation(
+        LoadedConversation(user_id, "Ana", record, "test", Path(".")),
+        store=store,
+        embedder=embedder,
+    )
+    return user_id
+
+
+def _facts(store: Any, uid: str) -> dict[str, Any]:
+    return {f.text: f for f in store.list_memories(uid, [MemoryKind.FACT], TimeWindow())}
+
+
+def _one(facts: dict[str, Any], word: str) -> Any:
+    (fact,) = [f for text, f in facts.items() if word in text]
+    return fact
+
+
+@pytest.mark.integration
+def test_each_statement_is_replaced_by_the_next_on_its_own_slot(store: Any, ana: str) -> None:
+    facts = _facts(store, ana)
+    assert _one(facts, "dating Tom").status == "superseded"
+    assert _one(facts, "broke up").status == "superseded"  # then she married Karl
+    assert _one(facts, "married Karl").status == "active"
+    # the offer did not replace the job she had; the new job did
+    assert _one(facts, "BMW").status == "active" and not _one(facts, "BMW").slot
+    siemens = _one(facts, "Siemens")
+    assert siemens.status == "superseded"
+    assert siemens.valid_to == datetime(2024, 9, 1, 9, 2, tzinfo=UTC)
+    # Jonas moved, Ana did not: his home is his slot, and her profile keeps Munich
+    assert _one(facts, "Paris").status == "superseded"
+    assert _one(facts, "Rome").status == "active"
+    assert _one(facts, "Munich").status == "active"
+    location = [e for e in store.profile(ana) if e.key == "location" and e.valid_to is None]
+    assert [e.value for e in location] == ["Ana lives in Munich with two cats."]
+
+
+@pytest.mark.integration
+def test_a_turn_whose_facts_were_replaced_is_retrieved_as_no_longer_true(
+    store: Any, ana: str
+) -> None:
+    result = store.retrieve(
+        RetrievalRequest(
+            user_id=ana, query="Do I love sushi?", keywords=["sushi"], k=5, unit="turn"
+        )
+    )
+    turns = {i.text: i for i in result.items if i.kind == MemoryKind.TURN}
+    love = turns["I love sushi, it's my comfort food."]
+    hate = turns["I hate sushi now after that food poisoning."]
+    assert love.status == "superseded" and love.valid_to == JUNE_12
+    assert hate.status is None and hate.valid_to is None
+
+
+@pytest.mark.integration
+def test_the_offline_policy_answers_a_question_about_now_with_what_holds_now(
+    store: Any, settings: Settings, ana: str
+) -> None:
+    def ask(question: str) -> str:
+        state = run_agent(
+            store=store,
+            policy=OfflinePolicy(),
+            settings=settings,
+            user_id=ana,
+            question=question,
+            now=ASKED,
+        )
+        answer = str(state["answer"])
+        assert answer.startswith(OFFLINE_LABEL)
+        return answer
+
+    sushi = ask("Do I love sushi now?")
+    assert sushi.index("I hate sushi") < sushi.index("I love sushi")
+    assert "(no longer true from 12 June 2024)" in sushi
+    first, *_ = ask("Where do I work?").split("; and ")
+    assert "Bosch" in first  # not the offer, not the job she left
+    # in March 2024 the sushi was still loved: nothing replaced it before the window's end
+    march = ask("Did I love sushi in March 2024?")
+    assert "I love sushi" in march and "Nothing from that time" not in march
