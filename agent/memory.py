@@ -12,7 +12,7 @@ Each fills a :class:`WriteBatch`; the caller writes it in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -112,10 +112,16 @@ class FactState:
     """The user's active facts, kept current across several batches of one run."""
 
     active: list[Fact] = field(default_factory=list)
+    #: every stored version of a slot, read only when a statement arrives late (older than
+    #: the slot's active fact) and must take its place in the history
+    history: Callable[[str], list[Fact]] | None = None
 
     @classmethod
     def load(cls, store: MemoryStore, user_id: str) -> FactState:
-        return cls(active=store.active_facts(user_id))
+        return cls(
+            active=store.active_facts(user_id),
+            history=lambda slot: store.fact_history(user_id, slot),
+        )
 
     def apply(self, written: Sequence[Fact], superseded_ids: set[str]) -> None:
         self.active = [f for f in self.active if f.id not in superseded_ids] + list(written)
@@ -179,7 +185,7 @@ def semantic_update(
 ) -> list[Fact]:
     """Extract facts from ``turns`` into ``batch``; returns the facts written."""
     proposed = extractor.extract(user_id, turns, state.active)
-    plan = plan_fact_updates(proposed, state.active, known_ids)
+    plan = plan_fact_updates(proposed, state.active, known_ids, state.history)
     batch.facts += plan.write
     batch.supersessions += plan.supersessions
     state.apply(plan.write, {s.old_id for s in plan.supersessions})
@@ -222,9 +228,15 @@ def procedural_update(
     ordered = sorted(turns, key=lambda t: t.index)
     by_id = {p.id: p for p in procedures}
     latest: dict[str, ProfileEntry] = {}
+    top: dict[str, int] = {}  # the highest version number of each key, for the next id
     for e in profile:
-        if e.key not in latest or e.version > latest[e.key].version:
+        # the value in force: the latest said (a late statement has a higher version number)
+        if e.key not in latest or (e.valid_from, e.version) > (
+            latest[e.key].valid_from,
+            latest[e.key].version,
+        ):
             latest[e.key] = e
+        top[e.key] = max(top.get(e.key, 0), e.version)
     applied: list[MemoryOp] = []
     active = [p for p in procedures if p.status == "active"]
     for n, op in enumerate(ops):
@@ -283,7 +295,17 @@ def procedural_update(
                 continue  # the name never changes
             if op.op in ("update", "delete") and prev is None and op.op == "delete":
                 continue
-            version = (prev.version + 1) if prev else 1
+            if prev is not None and prev.valid_from > at:
+                # said before the current value (a late file, a forgotten turn ingested
+                # again): a past version, between those said before and after it
+                version = top[op.key] + 1
+                late = _late_profile_entry(user_id, op, at, version, turn_ids, profile, batch)
+                if late is not None:
+                    top[op.key] = version
+                    applied.append(op)
+                continue
+            version = top.get(op.key, 0) + 1
+            top[op.key] = version
             entry = ProfileEntry(
                 id=make_id("profile-entry", user_id, op.key, version),
                 user_id=user_id,
@@ -316,3 +338,55 @@ def procedural_update(
                 )
             )
     return applied
+
+
+def _late_profile_entry(
+    user_id: str,
+    op: MemoryOp,
+    at: datetime,
+    version: int,
+    turn_ids: list[str],
+    profile: Sequence[ProfileEntry],
+    batch: WriteBatch,
+) -> ProfileEntry | None:
+    """A profile value said at ``at``, before the key's current value: written as the version
+    that held from ``at`` until the next one, replacing the one before it (the same insertion
+    as a late fact's). None when the version before already says it."""
+    versions = sorted(
+        [
+            *(e for e in profile if e.key == op.key),
+            *(e for e in batch.profile_entries if e.key == op.key),
+        ],
+        key=lambda e: e.valid_from,
+    )
+    before = [e for e in versions if e.valid_from <= at]
+    after = next((e for e in versions if e.valid_from > at), None)
+    if op.op == "delete" or (before and before[-1].value == op.value):
+        return None
+    entry = ProfileEntry(
+        id=make_id("profile-entry", user_id, op.key, version),
+        user_id=user_id,
+        key=op.key,
+        value=op.value,
+        version=version,
+        op="update" if before else "add",
+        reason=op.reason,
+        valid_from=at,
+        turn_ids=turn_ids,
+    )
+    batch.profile_entries.append(entry)
+    if after is not None:
+        batch.supersessions.append(
+            Supersession(new_id=after.id, old_id=entry.id, at=after.valid_from, reason=op.reason)
+        )
+    if before:
+        batch.supersessions.append(
+            Supersession(
+                new_id=entry.id,
+                old_id=before[-1].id,
+                at=at,
+                reason=op.reason,
+                instead_of=after.id if after is not None else None,
+            )
+        )
+    return entry

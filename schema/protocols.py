@@ -55,6 +55,12 @@ class Supersession(BaseModel):
     old_id: str
     at: AwareDatetime
     reason: str | None = None
+    instead_of: str | None = Field(
+        default=None,
+        description="a statement arriving late, between two versions: the later version that "
+        "replaced ``old`` until now; its SUPERSEDES edge goes and old closes at ``at`` instead "
+        "(without it, the first closing is kept)",
+    )
 
 
 class Link(BaseModel):

@@ -4,6 +4,7 @@ the slot replaced it). Ingested through the normal path into the real Neo4j."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,64 @@ def test_forgetting_the_middle_of_a_chain_hands_the_old_state_to_the_later_one(
 
 def _sid(store: Any, uid: str, source: str) -> str:
     return next(s.id for s in store.sessions(uid) if s.source_id == source)
+
+
+def _history(store: Any, conn: Any, uid: str) -> list[tuple[str, str | None, str | None]]:
+    """The lives_in chain as (place, valid_to ISO date, replaced by), in said order, and
+    the profile's location versions the same way."""
+    rows = conn.read(
+        "MATCH (f:Fact|ProfileEntry {user_id: $u}) WHERE f.slot = 'ana:lives_in' OR "
+        "f.key = 'location' OPTIONAL MATCH (n)-[:SUPERSEDES]->(f) "
+        "RETURN labels(f)[0] AS label, coalesce(f.text, f.value) AS text, "
+        "toString(date(f.valid_to)) AS until, coalesce(n.text, n.value) AS by "
+        "ORDER BY label, coalesce(f.t, f.valid_from)",
+        u=uid,
+    )
+    place = re.compile(r"Hamburg|Munich|Vienna")
+
+    def name(text: str | None) -> str | None:
+        found = place.search(text or "")
+        return found.group(0) if found else None
+
+    return [(f"{r['label']}:{name(r['text'])}", r["until"], name(r["by"])) for r in rows]
+
+
+EXPECTED = [
+    ("Fact:Hamburg", "2023-06-10", "Munich"),
+    ("Fact:Munich", "2024-01-10", "Vienna"),
+    ("Fact:Vienna", None, None),
+    ("ProfileEntry:Hamburg", "2023-06-10", "Munich"),
+    ("ProfileEntry:Munich", "2024-01-10", "Vienna"),
+    ("ProfileEntry:Vienna", None, None),
+]
+
+
+def test_a_statement_ingested_late_takes_its_place_in_the_history(
+    store: Any, conn: Any, embedder: Any, user_id: str
+) -> None:
+    """Munich said between Hamburg and Vienna but ingested after both (an older file read
+    late; the same turn forgotten and ingested again): it replaces Hamburg when it was said
+    and Vienna replaces it, for the facts and the profile alike; Vienna stays current."""
+    from graph.forget import apply_forget, plan_forget
+    from schema.forget import ForgetScope
+
+    sessions = {
+        "a": _session("a", datetime(2023, 1, 10, 9, tzinfo=UTC), "I live in Hamburg now."),
+        "b": _session("b", datetime(2023, 6, 10, 9, tzinfo=UTC), "I just moved to Munich."),
+        "c": _session("c", datetime(2024, 1, 10, 9, tzinfo=UTC), "I just moved to Vienna."),
+    }
+
+    def ingest(*names: str) -> None:
+        record = ConversationRecord(sessions=[sessions[n] for n in names])
+        conv = LoadedConversation(user_id, "Ana", record, "test", Path("."))
+        ingest_conversation(conv, store=store, embedder=embedder)
+
+    ingest("a", "c")
+    ingest("b")
+    assert _history(store, conn, user_id) == EXPECTED
+    (munich,) = store.session_turns(user_id, _sid(store, user_id, "b"))
+    apply_forget(conn, plan_forget(conn, ForgetScope(user_id=user_id, memory_id=munich.id)))
+    ingest("a", "b", "c")
+    assert _history(store, conn, user_id) == EXPECTED
+    ingest("a", "b", "c")  # and again: nothing changes
+    assert _history(store, conn, user_id) == EXPECTED

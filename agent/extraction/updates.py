@@ -7,13 +7,14 @@ is written. The old fact is never deleted: it gets ``valid_to`` and SUPERSEDES p
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from schema.nodes import Fact
 from schema.protocols import Supersession
 
-__all__ = ["FactPlan", "normalise", "plan_fact_updates"]
+__all__ = ["FactPlan", "insert_into_history", "normalise", "plan_fact_updates"]
 
 
 def normalise(statement: str) -> str:
@@ -27,13 +28,58 @@ class FactPlan:
     duplicates: list[Fact] = field(default_factory=list)
 
 
+def insert_into_history(fact: Fact, versions: Sequence[Fact]) -> list[Supersession]:
+    """The supersessions that put ``fact`` between the stored versions of its slot said
+    before and after it: the next replaces it; it replaces the previous one, taking the place
+    of the next one's edge (``instead_of``).
+
+    >>> from datetime import datetime, UTC
+    >>> def f(i, year): return Fact(id=i, user_id="u", t=datetime(year, 6, 1, tzinfo=UTC),
+    ...     valid_from=datetime(year, 6, 1, tzinfo=UTC), text=i, slot="u:lives_in")
+    >>> [(s.new_id, s.old_id, s.at.year, s.instead_of)
+    ...  for s in insert_into_history(f("munich", 2023), [f("hamburg", 2022), f("vienna", 2024)])]
+    [('vienna', 'munich', 2024, None), ('munich', 'hamburg', 2023, 'vienna')]
+    """
+    ordered = sorted({v.id: v for v in versions if v.id != fact.id}.values(), key=_since)
+    after = next((v for v in ordered if v.valid_from > fact.valid_from), None)
+    before = [v for v in ordered if v.valid_from <= fact.valid_from]
+    out: list[Supersession] = []
+    reason = f"newer statement for {fact.slot}"
+    if after is not None:
+        out.append(
+            Supersession(new_id=after.id, old_id=fact.id, at=after.valid_from, reason=reason)
+        )
+    if before:
+        out.append(
+            Supersession(
+                new_id=fact.id,
+                old_id=before[-1].id,
+                at=fact.valid_from,
+                reason=reason,
+                instead_of=after.id if after is not None else None,
+            )
+        )
+    return out
+
+
+def _since(f: Fact) -> datetime:
+    return f.valid_from
+
+
 def plan_fact_updates(
-    new: Sequence[Fact], existing_active: Sequence[Fact], known_ids: set[str] | None = None
+    new: Sequence[Fact],
+    existing_active: Sequence[Fact],
+    known_ids: set[str] | None = None,
+    history: Callable[[str], Sequence[Fact]] | None = None,
 ) -> FactPlan:
     """Process ``new`` facts in time order against the user's active facts.
 
     - same normalised statement as an active fact (same slot or no slot): a duplicate;
     - same slot as an active fact, different statement, later in time: supersedes it;
+    - same slot, EARLIER than the active fact (an older file ingested late, a forgotten turn
+      ingested again): it takes its place in the slot's history (``history(slot)``: every
+      stored version): the version after it replaces it, and it replaces the version before
+      it, which now closes when it was said (see :func:`insert_into_history`);
     - a fact whose id is already stored (``known_ids``, any status) is skipped, so
       re-ingesting never re-activates a superseded fact.
     """
@@ -76,15 +122,9 @@ def plan_fact_updates(
         if fact.slot:
             old = active.get(fact.slot)
             if old is not None and old.valid_from > fact.valid_from:
-                # an older statement arriving late: the newer one it predates replaces it
-                plan.supersessions.append(
-                    Supersession(
-                        new_id=old.id,
-                        old_id=fact.id,
-                        at=old.valid_from,
-                        reason=f"newer statement for {fact.slot}",
-                    )
-                )
+                # an older statement arriving late: into the history, between its neighbours
+                versions = [*(history(fact.slot) if history else ()), old]
+                plan.supersessions += insert_into_history(fact, versions)
                 continue
             explicit = {s.old_id for s in plan.supersessions if s.new_id == fact.id}
             if old is not None and old.id != fact.id and old.id not in explicit:

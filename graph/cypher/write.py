@@ -193,7 +193,9 @@ MERGE (m)-[:MENTIONS]->(e)
 
 
 def supersede(node_label: str) -> str:
-    """``new`` SUPERSEDES ``old``; the old node stays, closed at ``at`` (first closing wins)."""
+    """``new`` SUPERSEDES ``old``; the old node stays, closed at ``at`` (first closing wins),
+    unless the row inserts ``new`` into the history (``instead_of``: the later version whose
+    edge to ``old`` goes, as ``new`` now stands between them)."""
     lbl = label(node_label)
     status = {"Fact": ", old.status = 'superseded'", "Procedure": ", old.status = 'retired'"}
     return f"""
@@ -202,7 +204,11 @@ MATCH (new:{lbl} {{id: r.new_id, user_id: $user_id}})
 MATCH (old:{lbl} {{id: r.old_id, user_id: $user_id}})
 MERGE (new)-[s:SUPERSEDES]->(old)
 ON CREATE SET s.at = r.at, s.reason = r.reason
-SET old.valid_to = coalesce(old.valid_to, r.at){status.get(node_label, "")}
+SET old.valid_to = CASE WHEN r.instead_of IS NULL THEN coalesce(old.valid_to, r.at)
+                        ELSE r.at END{status.get(node_label, "")}
+WITH old, r WHERE r.instead_of IS NOT NULL
+OPTIONAL MATCH (:{lbl} {{id: r.instead_of, user_id: $user_id}})-[e:SUPERSEDES]->(old)
+DELETE e
 """
 
 
