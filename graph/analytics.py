@@ -25,7 +25,7 @@ import networkx as nx
 from graph.connection import Neo4jConnection
 from graph.connection import run as cypher
 from graph.cypher import analytics as A
-from graph.rows import from_epoch, native
+from graph.rows import from_epoch, local_times, native
 from schema.analytics import (
     ActivityRow,
     AsOf,
@@ -161,7 +161,8 @@ class Analytics:
         """What superseded what (facts, habits and goals, profile entries), and when."""
         out = []
         for raw in self.conn.read(A.FACT_CHANGES, user_id=user_id, **_window(window)):
-            r = native(raw)
+            # in the local time the replacing statement was said in, like every listing
+            r = local_times(native(raw), ("at", "old_from"))
             held = None
             if r["old_from"] and r["at"]:
                 held = round((r["at"] - r["old_from"]).total_seconds() / 86400, 1)
@@ -243,7 +244,7 @@ class Analytics:
     def as_of(self, user_id: str, at: datetime) -> AsOf:
         """What was true at ``at``: facts and habits/goals begun before it and not yet
         closed, and the profile entries valid then."""
-        rows = [native(r) for r in self.conn.read(A.ACTIVE_AT, user_id=user_id, at=at)]
+        rows = [local_times(native(r)) for r in self.conn.read(A.ACTIVE_AT, user_id=user_id, at=at)]
         memories = [TimedMemory(**r) for r in rows]
         profile = {
             r["key"]: r["value"]
@@ -266,7 +267,7 @@ class Analytics:
     ) -> list[TimedMemory]:
         """Memories before (end only), after (start only) or between two times."""
         return [
-            TimedMemory(**native(r))
+            TimedMemory(**local_times(native(r)))
             for r in self.conn.read(
                 A.BETWEEN(window.start is not None, window.end is not None),
                 user_id=user_id,

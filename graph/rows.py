@@ -4,6 +4,7 @@ no queries here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -45,14 +46,15 @@ _LOCAL_TIMES = ("t", "t_end", "valid_from", "valid_to")
 _INTERNAL = ("kind", "tenant", "t_offset", "t_month")
 
 
-def local_times(row: dict[str, Any]) -> dict[str, Any]:
+def local_times(row: dict[str, Any], keys: Sequence[str] = _LOCAL_TIMES) -> dict[str, Any]:
     """Times are stored in UTC (see graph.connection.utc_params); a memory keeps the UTC
-    offset it was said in (``t_offset``, seconds) so it reads back in local time."""
+    offset it was said in (``t_offset``, seconds) so it reads back in local time (``keys``:
+    the row's times)."""
     offset = row.pop("t_offset", None)
     if offset is None:
         return row
     tz = timezone(timedelta(seconds=int(offset)))
-    for key in _LOCAL_TIMES:
+    for key in keys:
         if isinstance(row.get(key), datetime):
             row[key] = row[key].astimezone(tz)
     return row

@@ -92,7 +92,12 @@ FACT_CHANGES = f"""
 MATCH (n)-[s:SUPERSEDES]->(old)
 WHERE old.user_id = $user_id
   AND ($start IS NULL OR s.at >= $start) AND ($end IS NULL OR s.at < $end)
-RETURN s.at AS at, [x IN labels(n) WHERE x <> 'Memory'][0] AS label,
+CALL (n) {{
+  OPTIONAL MATCH (n)-[:DERIVED_FROM]->(src:Turn)
+  RETURN src.t_offset AS src_offset LIMIT 1
+}}
+RETURN s.at AS at, coalesce(n.t_offset, src_offset) AS t_offset,
+       [x IN labels(n) WHERE x <> 'Memory'][0] AS label,
        coalesce(n.slot, n.key) AS slot,
        old.id AS old_id, coalesce(old.text, old.key + ': ' + coalesce(old.value, '')) AS old_text,
        n.id AS new_id, coalesce(n.text, n.key + ': ' + coalesce(n.value, '')) AS new_text,
@@ -118,8 +123,8 @@ ORDER BY s.step
 ACTIVE_AT = """
 MATCH (m:Memory) WHERE m.user_id = $user_id AND m.t <= $at AND m.kind IN ['fact', 'procedure']
   AND (m.valid_to IS NULL OR m.valid_to > $at)
-RETURN m.id AS id, m.kind AS kind, m.t AS t, m.text AS text, m.status AS status,
-       m.valid_to AS valid_to
+RETURN m.id AS id, m.kind AS kind, m.t AS t, m.t_offset AS t_offset, m.text AS text,
+       m.status AS status, m.valid_to AS valid_to
 ORDER BY m.t
 """
 
@@ -136,8 +141,8 @@ def BETWEEN(has_start: bool, has_end: bool) -> str:  # noqa: N802
     return f"""
 MATCH (m:Memory) WHERE m.user_id = $user_id{window_predicate("m", has_start, has_end)}
   AND m.kind IN $kinds
-RETURN m.id AS id, m.kind AS kind, m.t AS t, m.text AS text, m.status AS status,
-       m.valid_to AS valid_to
+RETURN m.id AS id, m.kind AS kind, m.t AS t, m.t_offset AS t_offset, m.text AS text,
+       m.status AS status, m.valid_to AS valid_to
 ORDER BY m.t
 LIMIT $limit
 """
