@@ -6,7 +6,7 @@ question about now with what holds now. Ingested through the normal path into re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -188,3 +188,47 @@ def test_the_offline_policy_answers_a_question_about_now_with_what_holds_now(
     # in March 2024 the sushi was still loved: nothing replaced it before the window's end
     march = ask("Did I love sushi in March 2024?")
     assert "I love sushi" in march and "Nothing from that time" not in march
+
+
+@pytest.mark.integration
+def test_changes_and_as_of_read_in_the_time_the_statement_was_said(
+    store: Any, conn: Any, embedder: Any, user_id: str
+) -> None:
+    """Kyoto replaced Osaka at 08:30 on 1 March in Japan, which is 29 February in UTC."""
+    from graph.analytics import Analytics
+
+    tokyo = timezone(timedelta(hours=9))
+    record = ConversationRecord(
+        sessions=[
+            SessionRecord(
+                id=sid,
+                turns=[TurnRecord(role="user", speaker="Ana", text=text, timestamp=at, id=sid)],
+            )
+            for sid, text, at in (
+                (
+                    "osaka",
+                    "I live in Osaka near the castle.",
+                    datetime(2023, 5, 2, 20, tzinfo=tokyo),
+                ),
+                (
+                    "kyoto",
+                    "I just moved to Kyoto for work.",
+                    datetime(2024, 3, 1, 8, 30, tzinfo=tokyo),
+                ),
+            )
+        ]
+    )
+    ingest_conversation(
+        LoadedConversation(user_id, "Ana", record, "test", Path(".")),
+        store=store,
+        embedder=embedder,
+    )
+    an = Analytics(conn)
+    moved = [c for c in an.fact_changes(user_id) if c.label == "Fact"]
+    assert [(c.at.isoformat(), "Kyoto" in c.new_text) for c in moved] == [
+        ("2024-03-01T08:30:00+09:00", True)
+    ]
+    then = an.as_of(user_id, datetime(2024, 1, 1, tzinfo=UTC))
+    assert [f.t.isoformat() for f in then.facts] == ["2023-05-02T20:00:00+09:00"]
+    listed = an.between(user_id, TimeWindow(start=datetime(2024, 2, 1, tzinfo=UTC)))
+    assert {m.t.utcoffset() for m in listed} == {timedelta(hours=9)}
