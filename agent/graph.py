@@ -61,8 +61,11 @@ STOP = ["</retrieve>", "</answer>"]
 def _prompt_context(state: AgentState, ctx: AgentContext) -> tuple[PromptContext, Session | None]:
     """The first prompt's context and the open session, from ONE read transaction."""
     s = settings_of(ctx)
-    now = asked_time(state, ctx)
     uc = store_of(ctx).user_context(ctx.user_id)
+    # "in May" is May where the user lives: the zone of their conversations, unless the
+    # deployment sets PERSONA_TIMEZONE (a time given with an offset keeps it either way)
+    zone = get_tz(uc.timezone) if uc.timezone and "timezone" not in s.model_fields_set else None
+    now = asked_time(state, ctx, zone)
     session = (
         uc.last_session if session_is_open(uc.last_session, now, s.session_gap_minutes) else None
     )
@@ -147,7 +150,7 @@ def think(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
     now = asked_time(state, ctx)
     shown = list(state.get("messages", []))
     raw = _invoke(ctx, shown)
-    parsed = parse_output(raw, now=now, tz=get_tz(s.timezone))
+    parsed = parse_output(raw, now=now, tz=now.tzinfo or get_tz(s.timezone))
     calls = state.get("calls", 0) + 1
     out: dict[str, Any] = {"calls": calls, "messages": [AIMessage(content=raw)]}
     version = _prompt_version(shown)
@@ -277,7 +280,8 @@ def force(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
     s = settings_of(ctx)
     messages = [*state.get("messages", []), *direct_answer.render_forced()]
     raw = _invoke(ctx, messages)
-    parsed = parse_output(raw, now=asked_time(state, ctx), tz=get_tz(s.timezone))
+    now = asked_time(state, ctx)
+    parsed = parse_output(raw, now=now, tz=now.tzinfo or get_tz(s.timezone))
     answer = parsed.answer if parsed.action == "answer" and parsed.answer else None
     note = None if answer else "the forced answer was unusable; answering from the memories"
     answer = answer or _fallback_answer(state)
@@ -305,7 +309,7 @@ def direct(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
     result = store_of(ctx).retrieve(request)
     messages = direct_answer.render(pctx, result.items)
     raw = _invoke(ctx, messages)
-    parsed = parse_output(raw, now=pctx.asked_at, tz=get_tz(s.timezone))
+    parsed = parse_output(raw, now=pctx.asked_at, tz=pctx.asked_at.tzinfo or get_tz(s.timezone))
     memories = [m.model_dump(mode="json") for m in result.items]
     answer = parsed.answer if parsed.action == "answer" and parsed.answer else None
     if answer is None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from functools import cache
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -92,8 +92,10 @@ def settings_of(ctx: AgentContext) -> Settings:
     return ctx.settings or default_settings()
 
 
-def asked_time(state: AgentState, ctx: AgentContext) -> datetime:
-    tz = get_tz(settings_of(ctx).timezone)
+def asked_time(state: AgentState, ctx: AgentContext, zone: tzinfo | None = None) -> datetime:
+    """When the question was asked, aware: a time given without an offset (or the clock) is
+    read in ``zone`` (the user's), else in the configured timezone."""
+    tz = zone or get_tz(settings_of(ctx).timezone)
     raw = state.get("asked_at") or ctx.now
     if isinstance(raw, str) and raw:
         return ensure_aware(datetime.fromisoformat(raw.replace("Z", "+00:00")), tz)

@@ -247,6 +247,7 @@ class Neo4jMemoryStore:
             out = UserContext()
             named = cypher(tx, R.USER_NAME, user_id=user_id).data()
             out.user_name = named[0]["name"] if named else None
+            out.timezone = named[0]["timezone"] if named else None
             rows = cypher(tx, R.LAST_SESSION, user_id=user_id).data()
             if rows:
                 out.last_session = Session.model_validate(native(rows[0]["s"]))

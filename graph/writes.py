@@ -68,7 +68,12 @@ class _Tx:
 
 
 def write_user(w: _Tx, batch: WriteBatch) -> None:
-    w.run(W.MERGE_USER, created_at=batch.user.created_at, name=batch.user.name)
+    w.run(
+        W.MERGE_USER,
+        created_at=batch.user.created_at,
+        name=batch.user.name,
+        timezone=batch.user.timezone,
+    )
 
 
 def write_sessions(w: _Tx, batch: WriteBatch) -> None:

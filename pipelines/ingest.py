@@ -206,7 +206,11 @@ def ingest_conversation(
     report = IngestReport(users=[conv.user_id])
     tz_name = conv.record.timezone or timezone
     user = User(
-        id=conv.user_id, user_id=conv.user_id, name=conv.user_name, created_at=datetime.now(UTC)
+        id=conv.user_id,
+        user_id=conv.user_id,
+        name=conv.user_name,
+        created_at=datetime.now(UTC),
+        timezone=conv.record.timezone,  # the file's own zone, not the fallback setting
     )
     # ---- nodes (pure) -------------------------------------------------------------------
     plan: list[tuple[Session, list[Turn]]] = []

@@ -102,6 +102,11 @@ class User(NodeModel):
     doc: ClassVar[str] = "A person the assistant remembers. id == user_id."
     name: str | None = Field(default=None, description="display name")
     created_at: AwareDatetime | None = None
+    timezone: str | None = Field(
+        default=None,
+        description="the IANA zone of the user's conversations (an ingested file's); the agent "
+        "reads a question's dates in it unless PERSONA_TIMEZONE is set",
+    )
 
 
 class Session(NodeModel):

@@ -138,6 +138,7 @@ class UserContext(BaseModel):
     latest personality snapshot."""
 
     user_name: str | None = None  # the stored display name (ingest's, or a chat's --name)
+    timezone: str | None = None  # the zone of the user's conversations (ingest's), if known
     last_session: Session | None = None
     last_session_turns: list[Turn] = Field(default_factory=list)
     profile: list[ProfileEntry] = Field(default_factory=list)

@@ -415,7 +415,7 @@ RETURN s {.*} AS s ORDER BY s.step DESC LIMIT 1
 
 USER_NAME = """
 MATCH (u:User {id: $user_id, user_id: $user_id})
-RETURN u.name AS name
+RETURN u.name AS name, u.timezone AS timezone
 """
 
 LAST_SESSION = """

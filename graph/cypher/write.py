@@ -31,7 +31,7 @@ __all__ = [
 MERGE_USER = """
 MERGE (u:User {id: $user_id, user_id: $user_id})
 ON CREATE SET u.created_at = $created_at
-SET u.name = coalesce($name, u.name)
+SET u.name = coalesce($name, u.name), u.timezone = coalesce($timezone, u.timezone)
 """
 
 MERGE_SESSIONS = """
