@@ -30,6 +30,7 @@ from graph.connection import run as cypher
 from graph.cypher import forget as F
 from graph.cypher import read as R
 from graph.cypher import write as W
+from graph.retrieval import terms
 from graph.rows import native, snapshot_props, to_snapshot
 from schema.errors import ConfigError
 from schema.forget import ForgetBridge, ForgetItem, ForgetPlan, ForgetScope
@@ -101,6 +102,8 @@ def plan_forget(conn: Neo4jConnection, scope: ForgetScope) -> ForgetPlan:
                 mirrors = cypher(
                     tx, F.PROFILE_MIRRORS, user_id=uid, prefix=f"fact {scope.memory_id}:"
                 ).data()
+                said_with = cypher(tx, F.PROFILE_SAME_TURNS, user_id=uid, id=scope.memory_id)
+                mirrors += [r for r in said_with.data() if _copies(r)]
                 add(mirrors, "the profile's copy of the fact")
             if rows[0]["label"] == "Turn":  # its session goes too if this was its last turn
                 turn_ids = [rows[0]["id"]]
@@ -330,3 +333,17 @@ def apply_forget(
 
 
 _SESSIONS_OF_USER = "MATCH (s:Session) WHERE s.user_id = $user_id RETURN s.id AS s"
+
+
+def _copies(row: dict[str, Any]) -> bool:
+    """A profile entry said in a fact's turn copies it when its value shares a word with the
+    fact that is not the user's name ("location: Berlin" and "Ana lives in Berlin"; not
+    "name: Ana").
+
+    >>> _copies({"value": "Berlin", "fact": "Ana lives in Berlin.", "user_name": "Ana"})
+    True
+    >>> _copies({"value": "Ana", "fact": "Ana lives in Berlin.", "user_name": "Ana"})
+    False
+    """
+    name = set(terms(row.get("user_name") or ""))
+    return bool((set(terms(row["value"] or "")) & set(terms(row["fact"] or ""))) - name)

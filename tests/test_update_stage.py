@@ -605,3 +605,47 @@ def test_session_model_round_trip(store: Any, user_id: str) -> None:
     assert not is_new and isinstance(session, Session) and session.id == r.session_id
     _, is_new = resolve_session(store, user_id, T0 + timedelta(minutes=45), 30)
     assert is_new
+
+
+def _location_ops_json(human: str) -> dict[str, Any]:
+    if "Core profile:\n(empty)" not in human:
+        return {"ops": []}
+    return {
+        "ops": [
+            {
+                "op": "add",
+                "target": "profile",
+                "key": key,
+                "value": value,
+                "reason": "she told me",  # an LLM's reason names no fact
+                "evidence": [0],
+            }
+            for key, value in (("location", "Boston"), ("name", "Ana"))
+        ]
+    }
+
+
+@pytest.mark.integration
+def test_forgetting_a_fact_takes_the_llm_profile_entry_said_with_it(
+    store: Any, conn: Any, user_id: str
+) -> None:
+    """The LLM updater's profile copy of a fact names no fact in its reason; it was said in
+    the fact's turn and shares its words, so forgetting the fact takes it (not the name)."""
+    from graph.forget import apply_forget, plan_forget
+    from schema.forget import ForgetScope
+
+    model = scripted(
+        default=llm_router(facts=_facts_json, personality=_personality_json, ops=_location_ops_json)
+    )
+    stage = UpdateStage(store, build_extractors("llm", model))
+    _say(stage, user_id, "I'm Ana and I live in Boston.", T0)
+    stage.close_session(_user(user_id), store.sessions(user_id)[0])
+    assert {(e.key, e.value) for e in store.profile(user_id)} == {
+        ("location", "Boston"),
+        ("name", "Ana"),
+    }
+    (fact,) = store.fact_history(user_id, "ana:lives_in")
+    plan = plan_forget(conn, ForgetScope(user_id=user_id, memory_id=fact.id))
+    assert [i.text for i in plan.remove if i.label == "ProfileEntry"] == ["location: Boston"]
+    apply_forget(conn, plan)
+    assert [(e.key, e.value) for e in store.profile(user_id)] == [("name", "Ana")]

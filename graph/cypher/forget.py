@@ -13,6 +13,7 @@ __all__ = [
     "MEMORY",
     "MONTHS_LEFT_EMPTY",
     "PROFILE_MIRRORS",
+    "PROFILE_SAME_TURNS",
     "RENUMBER_SNAPSHOTS",
     "SESSIONS_LEFT_EMPTY",
     "SESSION_TURNS",
@@ -45,6 +46,16 @@ RETURN {_BRIEF}, n.session_id AS session_id, n.image_path AS image_path
 PROFILE_MIRRORS = f"""
 MATCH (n:ProfileEntry) WHERE n.user_id = $user_id AND n.reason STARTS WITH $prefix
 RETURN {_BRIEF}
+"""
+
+#: profile entries said in the same turn as a fact (an LLM updater's reason names no fact):
+#: a copy of it when its value shares a word with the fact beyond the user's name
+PROFILE_SAME_TURNS = f"""
+MATCH (f:Fact {{id: $id}})-[:DERIVED_FROM]->(t:Turn)<-[:DERIVED_FROM]-(n:ProfileEntry)
+WHERE f.user_id = $user_id AND t.user_id = $user_id AND n.user_id = $user_id
+  AND n.value IS NOT NULL
+OPTIONAL MATCH (u:User {{id: $user_id, user_id: $user_id}})
+RETURN DISTINCT {_BRIEF}, n.value AS value, f.text AS fact, u.name AS user_name
 """
 
 SESSION_TURNS = f"""
