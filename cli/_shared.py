@@ -4,7 +4,7 @@ from them, and the translation of user input (times, rows) at the edge."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
@@ -179,11 +179,27 @@ def text_arg(value: str, what: str) -> str:
     return value
 
 
-def window(start: str | None, end: str | None) -> TimeWindow:
-    """``--from``/``--to`` as a half-open TimeWindow; a start not before its end is an error."""
+def user_zone(user: str, a: App | None = None) -> tzinfo | None:
+    """The zone a user's times without an offset are read in: PERSONA_TIMEZONE when it is
+    set; else the zone of the user's conversations (stored at ingest), as the agent does;
+    None: neither, the configured default."""
+    if "timezone" in settings().model_fields_set:
+        return None
+    from graph.cypher.read import USER_NAME
+    from schema.timeutil import get_tz
+
+    rows = (a or make_app()).conn.read(USER_NAME, user_id=user)
+    stored = rows[0]["timezone"] if rows else None
+    return get_tz(stored) if stored else None
+
+
+def window(start: str | None, end: str | None, zone: tzinfo | None = None) -> TimeWindow:
+    """``--from``/``--to`` as a half-open TimeWindow (times without an offset read in
+    ``zone``, else the configured timezone); a start not before its end is an error."""
     from schema.retrieval import TimeWindow
 
-    a, b = when(start, "--from", bound="start"), when(end, "--to", bound="end")
+    a = when(start, "--from", bound="start", zone=zone)
+    b = when(end, "--to", bound="end", zone=zone)
     if a is not None and b is not None and a == b:
         raise typer.BadParameter(
             f"the window [from, to) is empty: --from {start} begins at the same moment as "
@@ -204,12 +220,18 @@ Bound = Literal["start", "end"] | None
 
 
 @overload
-def when(value: str, label: str, *, bound: Bound = None) -> datetime: ...
+def when(
+    value: str, label: str, *, bound: Bound = None, zone: tzinfo | None = None
+) -> datetime: ...
 @overload
-def when(value: None, label: str, *, bound: Bound = None) -> None: ...
+def when(value: None, label: str, *, bound: Bound = None, zone: tzinfo | None = None) -> None: ...
 @overload
-def when(value: str | None, label: str, *, bound: Bound = None) -> datetime | None: ...
-def when(value: str | None, label: str, *, bound: Bound = None) -> datetime | None:
+def when(
+    value: str | None, label: str, *, bound: Bound = None, zone: tzinfo | None = None
+) -> datetime | None: ...
+def when(
+    value: str | None, label: str, *, bound: Bound = None, zone: tzinfo | None = None
+) -> datetime | None:
     """A date/time option: ISO 8601 or words ("last March", "yesterday"). An ISO-looking
     value that is not a valid date (2024-13-01) and a day/month order that cannot be told
     (03/04/2024) are errors, never guesses; years outside 1900-2200 are refused.
@@ -235,7 +257,7 @@ def when(value: str | None, label: str, *, bound: Bound = None) -> datetime | No
     try:
         text = value.strip()
         text = f"{text}-01" if re.fullmatch(r"\d{4}-\d{2}", text) else text  # a month
-        tz = get_tz(settings().timezone)
+        tz = zone or get_tz(settings().timezone)
         period = None
         if not iso and bound is not None and value.strip().lower() != "now":
             period = window_from_text(value, base=datetime.now(tz), tz=tz)
@@ -259,7 +281,7 @@ def when(value: str | None, label: str, *, bound: Bound = None) -> datetime | No
     if iso:
         from schema.timeutil import ensure_aware
 
-        parsed = ensure_aware(parsed, get_tz(settings().timezone))
+        parsed = ensure_aware(parsed, tz)
     return parsed
 
 

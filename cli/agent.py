@@ -19,6 +19,7 @@ from cli._shared import (
     show_error,
     text_arg,
     user_cb,
+    user_zone,
     when,
 )
 from pipelines.terminal import shown
@@ -52,6 +53,9 @@ def ask_cmd(
     question = text_arg(question, "question")  # checked before anything starts
     asked_at = when(at, "--at")
     a = make_app()
+    zone = user_zone(user, a) if at else None
+    if zone is not None:  # a time without an offset, read where the user lives
+        asked_at = when(at, "--at", zone=zone)
     _policy_banner()
     with a.checkpointer() if not no_update else nullcontext() as saver:
         # --no-update leaves no trace: no memories and no checkpoint of the question

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 from rich.table import Table
 
-from cli._shared import choices, console, err, make_app, user_cb, when, window
+from cli._shared import choices, console, err, make_app, user_cb, user_zone, when, window
 from pipelines.terminal import shown
 
 if TYPE_CHECKING:
@@ -38,8 +38,8 @@ def _an() -> Analytics:
     return Analytics(make_app().conn)
 
 
-def _window(start: str | None, end: str | None) -> TimeWindow:
-    return window(start, end)
+def _window(user: str, start: str | None, end: str | None) -> TimeWindow:
+    return window(start, end, user_zone(user))
 
 
 def _unit(value: str) -> Unit:
@@ -94,7 +94,7 @@ def activity_cmd(
 ) -> None:
     """Turns, sessions, facts and episodes per day, week or month."""
     u = _unit(unit)  # checked before anything connects
-    rows = _an().activity(user, u, _window(start, end))
+    rows = _an().activity(user, u, _window(user, start, end))
     _table(
         f"{user}: activity per {unit}",
         ["period", "turns", "sessions", "facts", "events"],
@@ -123,7 +123,7 @@ def topics_cmd(
 ) -> None:
     """How often the main topics come up, period by period."""
     u = _unit(unit)
-    rows = _an().topics_over_time(user, u, _window(start, end), top=top)
+    rows = _an().topics_over_time(user, u, _window(user, start, end), top=top)
     _table(
         f"{user}: topics per {unit}",
         ["period", "topic", "count"],
@@ -138,7 +138,7 @@ def changes_cmd(
     end: Annotated[str | None, _TO] = None,
 ) -> None:
     """What superseded what (facts, habits and goals, profile entries), and when."""
-    rows = _an().fact_changes(user, _window(start, end))
+    rows = _an().fact_changes(user, _window(user, start, end))
     _table(
         f"{user}: changes",
         ["when", "type", "before", "after", "held (days)"],
@@ -194,7 +194,7 @@ def personality_cmd(
             for p in points
         ],
     )
-    drift = an.drift(user, _window(start, end))
+    drift = an.drift(user, _window(user, start, end))
     if drift.trait:
         console.print(f"moved most: {drift.trait} {drift.delta:+.2f}")
         for t in drift.turns:
@@ -207,7 +207,7 @@ def as_of_cmd(
     at: Annotated[str, typer.Argument(help="a date or time: what was true then?")],
 ) -> None:
     """What was true at a date: facts, habits and goals, profile."""
-    moment = when(at, "AT")
+    moment = when(at, "AT", zone=user_zone(user))
     state = _an().as_of(user, moment)
     _table(
         f"{user} as of {moment:%Y-%m-%d %H:%M}",
@@ -234,7 +234,7 @@ def between_cmd(
     if start is None and end is None:
         raise typer.BadParameter("give --from, --to or both", param_hint="--from/--to")
     kinds = choices(kind, MemoryKind, "--type") or list(MemoryKind)
-    rows = _an().between(user, _window(start, end), kinds, limit)
+    rows = _an().between(user, _window(user, start, end), kinds, limit)
     _table(
         f"{user}: memories",
         ["time", "type", "id", "text"],
@@ -264,7 +264,7 @@ def central_cmd(
     plot: Annotated[Path | None, _PLOT] = None,
 ) -> None:
     """Central entities and topics (PageRank over the memory-topic graph, networkx)."""
-    rows = _an().central(user, _window(start, end), top=top)
+    rows = _an().central(user, _window(user, start, end), top=top)
     _table(
         f"{user}: central entities and topics",
         ["name", "type", "PageRank", "degree"],
@@ -284,7 +284,7 @@ def communities_cmd(
 ) -> None:
     """Topic communities (Louvain on co-occurrence) and the most frequent pairs."""
     an = _an()
-    window = _window(start, end)
+    window = _window(user, start, end)
     for g in an.communities(user, window):
         console.print(f"[bold]{g.index}[/bold] ({g.size}) {shown(', '.join(g.members[:15]))}")
     pairs = an.cooccurrence(user, window)

@@ -23,6 +23,7 @@ from cli._shared import (
     text_arg,
     user_cb,
     user_id,
+    user_zone,
     window,
 )
 from pipelines.terminal import shown
@@ -146,7 +147,7 @@ def search_cmd(
         user_id=user_id(user),
         query=text_arg(query, "query"),
         keywords=keyword or [],
-        window=window(start, end),
+        window=window(start, end, user_zone(user_id(user))),
         k=limit,
         **({"kinds": kinds} if kinds else {}),
         **({"expand": expansions} if expansions else {}),
@@ -179,7 +180,7 @@ def export_cmd(
     if not out.parent.is_dir():
         raise typer.BadParameter(f"the folder {out.parent} does not exist", param_hint="--out")
     a, uid = make_app(), user_id(user)
-    g = to_networkx(a.conn, uid, window(start, end))
+    g = to_networkx(a.conn, uid, window(start, end, user_zone(uid)))
     if out.suffix == ".graphml":
         for _, data in g.nodes(data=True):
             for k, v in list(data.items()):
@@ -225,9 +226,9 @@ def forget_cmd(
     from pipelines.forget import forget, preview
     from schema.forget import ForgetScope
 
-    span = window(start, end) if (start or end) else None
-    everything = not (session or memory or span)
     user = user_id(user)
+    span = window(start, end, user_zone(user)) if (start or end) else None
+    everything = not (session or memory or span)
     try:
         scope = ForgetScope(
             user_id=user, session_id=session, memory_id=memory, window=span, everything=everything
@@ -327,8 +328,8 @@ def memories_cmd(
     from schema.timeutil import format_time
 
     kinds = choices(kind, MemoryKind, "--type") or list(MemoryKind)
-    span = window(start, end)
     user = user_id(user)
+    span = window(start, end, user_zone(user))
     a = make_app()
     rows = a.store.list_memories(user, kinds, span, limit + 1)  # one more: is there more?
     more, rows = len(rows) > limit, rows[:limit]

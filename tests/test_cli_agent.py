@@ -121,3 +121,29 @@ def test_end_session_closes_the_open_session_once(cli_settings: Settings, sam: s
     first = _flat(_invoke("end-session", "--user", sam).output)
     assert "closed session" in first
     assert "no open session" in _flat(_invoke("end-session", "--user", sam).output)
+
+
+def test_times_without_an_offset_are_read_in_the_users_zone(
+    cli_settings: Settings, sam: str
+) -> None:
+    """The sample's file says America/New_York: with PERSONA_TIMEZONE unset, --at and
+    --from/--to without an offset are New York times (with it set, they are its zone)."""
+    from datetime import timedelta
+
+    from cli._shared import user_zone, when
+
+    assert user_zone(sam) is None  # the test settings set the timezone (UTC) explicitly
+    cli._State.settings = Settings(**cli_settings.model_dump(exclude={"timezone"}))
+    try:
+        zone = user_zone(sam)
+        assert str(zone) == "America/New_York"
+        assert when("2024-05-01T00:30", "AT", zone=zone).utcoffset() == timedelta(hours=-4)
+        out = _flat(
+            _invoke(
+                "search", "--user", sam, "dentist", "--from", "2024-07-01", "--to", "2024-08-01"
+            ).output
+        )
+        window = "[2024-07-01 00:00 (Monday), 2024-08-01 00:00 (Thursday))"
+        assert f"{window} EDT" in out or f"{window} UTC-04:00" in out, out
+    finally:
+        cli._State.settings = cli_settings

@@ -130,7 +130,7 @@ def test_third_person_rewrite(sentence: str, expected: str) -> None:
         ("I work as a nurse.", "sam:job"),
         ("I got a new job at the bank.", "sam:job"),
         ("I'm now married.", "sam:relationship"),
-        ("I'm currently reading Dune.", "sam:doing"),
+        ("I'm currently reading Dune.", "sam:doing:read"),
         ("The sky is blue.", None),
         ("I love how it looks.", None),  # no object: not an opinion slot
     ],

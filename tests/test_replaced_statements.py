@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from agent_helpers import run_agent
 
-from agent.extraction.facts import other_slot, slot_of
+from agent.extraction.facts import HeuristicFactExtractor, other_slot, slot_of
 from agent.policies import OFFLINE_LABEL, OfflinePolicy
 from pipelines.formats import LoadedConversation
 from pipelines.ingest import ingest_conversation
@@ -38,6 +38,21 @@ JUNE_12 = datetime(2024, 6, 12, 9, tzinfo=UTC)
         ("I got a job offer from BMW but I'm not sure.", None),
         ("My job interview went well.", None),
         ("I started a new job at Bosch this week.", "ana:job"),
+        ("I broke up with Alex yesterday.", "ana:relationship"),
+        ("I just moved to Denver.", "ana:lives_in"),
+        # what only sounds like a slot: it must not replace the job, partner or home
+        ("My job is so stressful lately.", None),
+        ("I work at night most weeks.", None),
+        ("I work for hours in the garden.", None),
+        ("My brother and I split up after the concert to find parking.", None),
+        ("We broke up a fight at the bar.", None),
+        ("we separated at the airport", None),
+        ("I'm dating myself by saying this.", None),
+        ("My mom thinks I live in a dream world sometimes.", None),
+        ("I live in the moment.", None),
+        ("If I moved to Tokyo, I'd be happy.", None),
+        ("I moved to the couch after dinner.", None),
+        ("I hate Tom's jokes.", None),  # not an opinion of Tom
     ],
 )
 def test_the_slot_a_statement_fills(sentence: str, slot: str | None) -> None:
@@ -54,12 +69,22 @@ def test_the_slot_a_statement_fills(sentence: str, slot: str | None) -> None:
         ("He moved to Rome.", None),
         ("Ana moved to Rome.", None),  # the speaker: first-person slots cover them
         ("Mia got a job offer in Oslo.", None),
+        ("Nobody lives in the apartment upstairs anymore.", None),
+        ("Tom got engaged to the idea of running a marathon.", None),
+        ("Google moved to a new campus near my office.", None),
     ],
 )
 def test_the_slot_a_statement_fills_for_someone_the_speaker_names(
     sentence: str, slot: str | None
 ) -> None:
     assert other_slot(sentence, "Ana") == slot
+
+
+@pytest.mark.parametrize(
+    "sentence", ["I love sushi.", "We split up.", "I married Karl.", "I'm dating Tom."]
+)
+def test_a_short_statement_on_a_slot_is_a_fact(sentence: str) -> None:
+    assert HeuristicFactExtractor._qualifies(sentence)
 
 
 def _session(sid: str, day: datetime, *texts: str) -> SessionRecord:

@@ -28,6 +28,15 @@ _TRIVIAL = re.compile(
 
 #: "my job interview", "a job offer": about a job, not the one the speaker holds
 _NOT_THE_JOB = r"(?! (?:offer|interview|application|hunt|search|fair|posting|ad)s?\b)"
+#: a capitalised word next (a place, an employer), whatever the pattern's case: "I live in
+#: Berlin", never "I live in the moment" or "I work at night"
+_PROPER = r"(?-i:[A-Z])"
+#: a break-up told as news ends there or says when: "we split up last week", never "we split
+#: up to find parking" or "we broke up a fight"
+_ENDS = (
+    r"(?=\s*(?:[.!,;]|$)|\s+(?:(?:last|this|yesterday|today|recently|for good|a (?:week|month|"
+    r"year|few|couple)|(?:\w+ )?(?:days|weeks|months|years) ago)\b|(?:in|on) " + _PROPER + "))"
+)
 
 # (pattern, slot template). The slot names what a fact is about; a newer fact with the same
 # slot (for the same speaker) supersedes the older one.
@@ -36,16 +45,19 @@ _SLOTS: Sequence[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bI(?:'m| am) (\d{1,3}) (?:years old|yo)\b", re.I), "age"),
     (
         re.compile(
-            r"\bI (?:live|am living|'m living) in\b|\bI (?:just )?moved to\b|\bI relocated to\b",
+            rf"\bI (?:now )?(?:live|am living|'m living) in {_PROPER}|"
+            rf"\bI (?:just |recently |finally )?(?:moved|relocated) (?:back )?to {_PROPER}",
             re.I,
         ),
         "lives_in",
     ),
     (
         re.compile(
-            rf"\bI work (?:as|at|for)\b|\bmy (?:new )?job\b{_NOT_THE_JOB}|"
+            rf"\bI (?:now )?work (?:as an? \w|at {_PROPER}|for {_PROPER})|"
+            rf"\bI(?:'m| am) (?:now )?working (?:as an? \w|at {_PROPER}|for {_PROPER})|"
+            rf"\bmy (?:new )?job (?:as an? \w|at {_PROPER})|\bmy new job\b{_NOT_THE_JOB}|"
             rf"\bI(?:'m| am) (?:now )?employed\b|"
-            rf"\bI (?:got|started) a (?:new )?job\b{_NOT_THE_JOB}",
+            rf"\bI (?:got|started|landed|accepted) a (?:new )?job\b{_NOT_THE_JOB}",
             re.I,
         ),
         "job",
@@ -53,11 +65,11 @@ _SLOTS: Sequence[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bmy fav(?:ou?rite|e) ([a-z]+(?: [a-z]+)?) (?:is|are)\b", re.I), "favorite:{0}"),
     (
         re.compile(
-            r"\bI(?:'m| am) (?:now )?(?:married|single|engaged|divorced|dating|"
-            r"in a relationship)\b|"
-            r"\b(?:I|we) (?:just |finally )?(?:got )?(?:married|engaged|divorced)\b|"
-            r"\b(?:I|we|[A-Z][a-z]+ and I) (?:just |finally )?(?:broke up|split up|separated)\b"
-            r"(?! (?:the|our|into|it|them)\b)",
+            r"\bI(?:'m| am) (?:now )?(?:married|single|engaged|divorced|in a relationship)\b|"
+            r"\bI(?:'m| am) (?:now )?dating (?!myself\b|apps?\b)|"
+            r"\b(?:I|we) (?:just |finally )?(?:got )?(?:married|engaged|divorced)\b(?! to the )|"
+            rf"\b(?:I|we|{_PROPER}[a-z]+ and I) (?:just |finally )?(?:broke up|split up|"
+            rf"separated){_ENDS}|\bI (?:just |finally )?broke up with\b",
             re.I,
         ),
         "relationship",
@@ -65,20 +77,22 @@ _SLOTS: Sequence[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
             r"\bI (?:really )?(?:love|like|enjoy|hate|dislike|can't stand|don't like) "
-            r"(?:to )?(?:the |my |a |an )?([a-z]+)",
+            r"(?:to )?(?:the |my |a |an )?([a-z]+)\b(?!['’]s\b)",
             re.I,
         ),
         "opinion:{0}",
     ),
     (
         re.compile(
-            r"\bI(?:'m| am) (?:currently |now )?(?:reading|learning|studying|training for|"
+            r"\bI(?:'m| am) (?:currently |now )?(reading|learning|studying|training for|"
             r"working on) ",
             re.I,
         ),
-        "doing",
+        "doing:{0}",
     ),
 ]
+#: a move or a job only imagined: "If I moved to Tokyo, I'd be happy"
+_HYPOTHETICAL = re.compile(r"\b(?:if|unless|wish|whether|suppose|imagine)\b", re.I)
 
 
 #: the same slots for someone the speaker talks about, named as the subject ("My friend Jonas
@@ -86,20 +100,35 @@ _SLOTS: Sequence[tuple[re.Pattern[str], str]] = [
 _NAME = r"\b([A-Z][a-z]+) (?:just |recently |finally |also |now )?"
 _OTHERS: Sequence[tuple[re.Pattern[str], str]] = [
     (
-        re.compile(_NAME + r"(?:moved|relocated) to\b|" + _NAME + r"(?:lives|is living) in\b"),
+        re.compile(
+            _NAME
+            + r"(?:moved|relocated) (?:back )?to [A-Z]|"
+            + _NAME
+            + r"(?:lives|is living) in [A-Z]"
+        ),
         "lives_in",
     ),
     (
         re.compile(
             _NAME
-            + r"(?:works|is working) (?:as|at|for)\b|"
+            + r"(?:works|is working) (?:as an? \w|at [A-Z]|for [A-Z])|"
             + _NAME
             + rf"(?:got|started|has) a (?:new )?job\b{_NOT_THE_JOB}"
         ),
         "job",
     ),
-    (re.compile(_NAME + r"(?:got |is )?(?:married|engaged|divorced)\b"), "relationship"),
+    (
+        re.compile(
+            _NAME
+            + r"got (?:married|engaged|divorced)\b(?! to the )|"
+            + _NAME
+            + r"is (?:now )?(?:married|engaged|divorced)(?= to [A-Z]|\s*[.!,;]|$)"
+        ),
+        "relationship",
+    ),
 ]
+#: subjects that name no one
+_NO_ONE = frozenset("nobody noone everybody everyone somebody someone anybody anyone".split())
 
 
 def other_slot(sentence: str, speaker: str) -> str | None:
@@ -117,7 +146,7 @@ def other_slot(sentence: str, speaker: str) -> str | None:
         for match in pattern.finditer(sentence):
             name = next(g for g in match.groups() if g)
             low = name.lower()
-            if low in STOPWORDS or low == speaker.lower():
+            if low in STOPWORDS or low in _NO_ONE or low == speaker.lower():
                 continue
             return f"{speaker.lower()}:{low}:{slot}"
     return None
@@ -135,6 +164,8 @@ def slot_of(sentence: str, speaker: str) -> str | None:
     """
     for pattern, template in _SLOTS:
         match = pattern.search(sentence)
+        if match and _HYPOTHETICAL.search(sentence[: match.start()]):
+            continue
         if match:
             groups = [g.lower() for g in match.groups() if g]
             if any(g in STOPWORDS for g in groups):
@@ -184,9 +215,12 @@ class HeuristicFactExtractor:
     def _qualifies(sent: str) -> bool:
         # a question anywhere: "Where did I move? what was it called" is one sentence to
         # the splitter (no capital after the '?'), and no statement about the user
-        if "?" in sent or not (FIRST_PERSON.search(sent) or other_slot(sent, "")):
+        if "?" in sent or _TRIVIAL.search(sent.strip()):
             return False
-        if len(sent.split()) < 4 or _TRIVIAL.search(sent.strip()):
+        # a slot's statement may be short ("I love sushi.", "We split up.") and say "we"
+        if slot_of(sent, "") or other_slot(sent, ""):
+            return len(sent.split()) >= 3 and len(keywords(sent, 5)) >= 1
+        if not FIRST_PERSON.search(sent) or len(sent.split()) < 4:
             return False
         return len(keywords(sent, 5)) >= 2
 
