@@ -103,9 +103,10 @@ WHERE x.user_id = $user_id AND n.user_id = $user_id AND x.id IN $ids AND NOT n.i
 MATCH p = (kept:{lbl})-[:SUPERSEDES*1..8]->(x)
 WHERE kept.user_id = $user_id AND NOT kept.id IN $ids
   AND all(v IN nodes(p)[1..] WHERE v.id IN $ids)
-WITH n, kept, relationships(p)[0].at AS at, length(p) AS hops
+WITH n, kept, relationships(p)[0].at AS at, length(p) AS hops,
+     coalesce(kept.text, kept.key + ': ' + coalesce(kept.value, '')) AS text
 ORDER BY hops
-WITH n, collect({{id: kept.id, text: kept.text, at: at}})[0] AS succ
+WITH n, collect({{id: kept.id, text: text, at: at}})[0] AS succ
 RETURN DISTINCT {_BRIEF}, succ.id AS new_id, succ.text AS new_text, succ.at AS at
 """
 
