@@ -306,17 +306,8 @@ def procedural_update(
                 continue
             version = top.get(op.key, 0) + 1
             top[op.key] = version
-            entry = ProfileEntry(
-                id=make_id("profile-entry", user_id, op.key, version),
-                user_id=user_id,
-                key=op.key,
-                value=None if op.op == "delete" else op.value,
-                version=version,
-                op=op.op if prev or op.op == "add" else "add",
-                reason=op.reason,
-                valid_from=at,
-                turn_ids=turn_ids,
-            )
+            kind = op.op if prev or op.op == "add" else "add"
+            entry = _profile_entry(user_id, op, version, kind, at, turn_ids)
             batch.profile_entries.append(entry)
             if prev is not None:
                 batch.supersessions.append(
@@ -363,17 +354,7 @@ def _late_profile_entry(
     after = next((e for e in versions if e.valid_from > at), None)
     if op.op == "delete" or (before and before[-1].value == op.value):
         return None
-    entry = ProfileEntry(
-        id=make_id("profile-entry", user_id, op.key, version),
-        user_id=user_id,
-        key=op.key,
-        value=op.value,
-        version=version,
-        op="update" if before else "add",
-        reason=op.reason,
-        valid_from=at,
-        turn_ids=turn_ids,
-    )
+    entry = _profile_entry(user_id, op, version, "update" if before else "add", at, turn_ids)
     batch.profile_entries.append(entry)
     if after is not None:
         batch.supersessions.append(
@@ -390,3 +371,21 @@ def _late_profile_entry(
             )
         )
     return entry
+
+
+def _profile_entry(
+    user_id: str, op: MemoryOp, version: int, kind: str, at: datetime, turn_ids: list[str]
+) -> ProfileEntry:
+    """Version ``version`` of the op's profile key, valid from ``at`` (a delete: no value)."""
+    key = op.key or ""  # the callers skip an op without a key
+    return ProfileEntry(
+        id=make_id("profile-entry", user_id, key, version),
+        user_id=user_id,
+        key=key,
+        value=None if op.op == "delete" else op.value,
+        version=version,
+        op=kind,
+        reason=op.reason,
+        valid_from=at,
+        turn_ids=turn_ids,
+    )

@@ -35,6 +35,7 @@ from schema.nodes import (
     make_id,
 )
 from schema.protocols import Link, MemoryStore, Supersession, WriteBatch
+from schema.records import SessionRecord, TurnRecord
 from schema.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,6 +159,40 @@ def run_agent(
     }
     inputs: AgentState = {"question": question}
     return dict(agent.invoke(inputs, config, context=ctx))
+
+
+def ask_offline(
+    store: MemoryStore, settings: Settings, user_id: str, question: str, now: datetime
+) -> dict[str, Any]:
+    """The agent with the offline (rule-based) policy, asked at ``now``."""
+    from agent.policies import OfflinePolicy
+
+    return run_agent(
+        store=store,
+        policy=OfflinePolicy(),
+        settings=settings,
+        user_id=user_id,
+        question=question,
+        now=now,
+    )
+
+
+def said_session(sid: str, day: datetime, *texts: str, minutes: int = 1) -> SessionRecord:
+    """A session of the user's turns ``texts`` (speaker Ana), ``minutes`` apart from ``day``,
+    each with the id ``<sid>-<n>`` (for ingest_conversation)."""
+    return SessionRecord(
+        id=sid,
+        turns=[
+            TurnRecord(
+                role="user",
+                speaker="Ana",
+                text=text,
+                timestamp=day + timedelta(minutes=minutes * i),
+                id=f"{sid}-{i}",
+            )
+            for i, text in enumerate(texts)
+        ],
+    )
 
 
 def kinds(state: dict[str, Any]) -> list[str]:

@@ -20,6 +20,7 @@ import pytest
 from agent_helpers import (
     SAMPLE_QUESTION,
     Said,
+    ask_offline,
     ingest_sample,
     kinds,
     retrieve_steps,
@@ -248,14 +249,7 @@ def sample_sam(conn: Any, embedder: Any, migrated: Any) -> str:
 
 def _ask_offline(store: Any, settings: Settings, user_id: str, question: str) -> dict[str, Any]:
     """The agent with the offline policy, asked at ASKED."""
-    return run_agent(
-        store=store,
-        policy=OfflinePolicy(),
-        settings=settings,
-        user_id=user_id,
-        question=question,
-        now=ASKED,
-    )
+    return ask_offline(store, settings, user_id, question, ASKED)
 
 
 @pytest.mark.integration

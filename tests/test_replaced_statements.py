@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_helpers import run_agent
+from agent_helpers import ask_offline, said_session
 
 from agent.extraction.facts import HeuristicFactExtractor, other_slot, slot_of
-from agent.policies import OFFLINE_LABEL, OfflinePolicy
+from agent.policies import OFFLINE_LABEL
 from pipelines.formats import LoadedConversation
 from pipelines.ingest import ingest_conversation
 from schema.nodes import MemoryKind
@@ -88,19 +88,7 @@ def test_a_short_statement_on_a_slot_is_a_fact(sentence: str) -> None:
 
 
 def _session(sid: str, day: datetime, *texts: str) -> SessionRecord:
-    return SessionRecord(
-        id=sid,
-        turns=[
-            TurnRecord(
-                role="user",
-                speaker="Ana",
-                text=text,
-                timestamp=day + timedelta(minutes=2 * i),
-                id=f"{sid}-{i}",
-            )
-            for i, text in enumerate(texts)
-        ],
-    )
+    return said_session(sid, day, *texts, minutes=2)
 
 
 @pytest.fixture
@@ -193,14 +181,7 @@ def test_the_offline_policy_answers_a_question_about_now_with_what_holds_now(
     store: Any, settings: Settings, ana: str
 ) -> None:
     def ask(question: str) -> str:
-        state = run_agent(
-            store=store,
-            policy=OfflinePolicy(),
-            settings=settings,
-            user_id=ana,
-            question=question,
-            now=ASKED,
-        )
+        state = ask_offline(store, settings, ana, question, ASKED)
         answer = str(state["answer"])
         assert answer.startswith(OFFLINE_LABEL)
         return answer

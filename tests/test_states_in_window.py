@@ -5,16 +5,17 @@ the slot replaced it). Ingested through the normal path into the real Neo4j."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from agent_helpers import said_session
 
 from pipelines.formats import LoadedConversation
 from pipelines.ingest import ingest_conversation
 from schema.nodes import MemoryKind
-from schema.records import ConversationRecord, SessionRecord, TurnRecord
+from schema.records import ConversationRecord
 from schema.retrieval import RetrievalRequest, TimeWindow
 
 pytestmark = pytest.mark.integration
@@ -23,35 +24,19 @@ MARCH = TimeWindow(start=datetime(2024, 3, 1, tzinfo=UTC), end=datetime(2024, 4,
 AUGUST = TimeWindow(start=datetime(2024, 8, 1, tzinfo=UTC), end=datetime(2024, 9, 1, tzinfo=UTC))
 
 
-def _session(sid: str, day: datetime, *texts: str) -> SessionRecord:
-    return SessionRecord(
-        id=sid,
-        turns=[
-            TurnRecord(
-                role="user",
-                speaker="Ana",
-                text=text,
-                timestamp=day + timedelta(minutes=i),
-                id=f"{sid}-{i}",
-            )
-            for i, text in enumerate(texts)
-        ],
-    )
-
-
 @pytest.fixture
 def ana(store: Any, embedder: Any, user_id: str) -> str:
     record = ConversationRecord(
         sessions=[
-            _session("jan", datetime(2024, 1, 10, 9, tzinfo=UTC), "I just moved to Boston."),
-            _session(
+            said_session("jan", datetime(2024, 1, 10, 9, tzinfo=UTC), "I just moved to Boston."),
+            said_session(
                 "mar",
                 datetime(2024, 3, 12, 9, tzinfo=UTC),
                 "I had a dentist appointment today, it went fine.",
                 "The weather turned cold again.",
             ),
-            _session("jul", datetime(2024, 7, 2, 9, tzinfo=UTC), "I just moved to Denver."),
-            _session("aug", datetime(2024, 8, 20, 9, tzinfo=UTC), "I cooked pasta for lunch."),
+            said_session("jul", datetime(2024, 7, 2, 9, tzinfo=UTC), "I just moved to Denver."),
+            said_session("aug", datetime(2024, 8, 20, 9, tzinfo=UTC), "I cooked pasta for lunch."),
         ]
     )
     conv = LoadedConversation(user_id, "Ana", record, "test", Path("."))
@@ -121,9 +106,9 @@ def test_forgetting_the_middle_of_a_chain_hands_the_old_state_to_the_later_one(
 
     record = ConversationRecord(
         sessions=[
-            _session("a", datetime(2023, 1, 10, 9, tzinfo=UTC), "I live in Hamburg now."),
-            _session("b", datetime(2023, 6, 10, 9, tzinfo=UTC), "I just moved to Munich."),
-            _session("c", datetime(2024, 1, 10, 9, tzinfo=UTC), "I just moved to Vienna."),
+            said_session("a", datetime(2023, 1, 10, 9, tzinfo=UTC), "I live in Hamburg now."),
+            said_session("b", datetime(2023, 6, 10, 9, tzinfo=UTC), "I just moved to Munich."),
+            said_session("c", datetime(2024, 1, 10, 9, tzinfo=UTC), "I just moved to Vienna."),
         ]
     )
     conv = LoadedConversation(user_id, "Ana", record, "test", Path("."))
@@ -200,9 +185,9 @@ def test_a_statement_ingested_late_takes_its_place_in_the_history(
     from schema.forget import ForgetScope
 
     sessions = {
-        "a": _session("a", datetime(2023, 1, 10, 9, tzinfo=UTC), "I live in Hamburg now."),
-        "b": _session("b", datetime(2023, 6, 10, 9, tzinfo=UTC), "I just moved to Munich."),
-        "c": _session("c", datetime(2024, 1, 10, 9, tzinfo=UTC), "I just moved to Vienna."),
+        "a": said_session("a", datetime(2023, 1, 10, 9, tzinfo=UTC), "I live in Hamburg now."),
+        "b": said_session("b", datetime(2023, 6, 10, 9, tzinfo=UTC), "I just moved to Munich."),
+        "c": said_session("c", datetime(2024, 1, 10, 9, tzinfo=UTC), "I just moved to Vienna."),
     }
 
     def ingest(*names: str) -> None:

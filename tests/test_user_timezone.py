@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_helpers import retrieve_steps, run_agent
+from agent_helpers import ask_offline, retrieve_steps
 
-from agent.policies import OfflinePolicy
 from pipelines.formats import LoadedConversation
 from pipelines.ingest import ingest_conversation
 from schema.records import ConversationRecord, SessionRecord, TurnRecord
@@ -51,13 +50,9 @@ def kenji(store: Any, embedder: Any, user_id: str) -> str:
 
 
 def _ask(store: Any, settings: Settings, uid: str) -> dict[str, Any]:
-    return run_agent(
-        store=store,
-        policy=OfflinePolicy(),
-        settings=settings,
-        user_id=uid,
-        question="Where did I go in March 2024?",
-        now=datetime(2024, 4, 10, 12),  # no offset: the user's zone decides
+    # no offset: the user's zone decides
+    return ask_offline(
+        store, settings, uid, "Where did I go in March 2024?", datetime(2024, 4, 10, 12)
     )
 
 

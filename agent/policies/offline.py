@@ -28,6 +28,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
+from agent.extraction.slots import other_slot, slot_of
 from agent.extraction.text import content_words, keywords, stem, strip_discourse
 from agent.parsing import parse_output, render_retrieve
 from agent.prompts import direct_answer, reason_continue
@@ -247,7 +248,7 @@ class OfflinePolicy(BaseChatModel):
             recency = 0.3 if wants_latest and m.t == newest else 0.0
             replaced = _replaced(m, until)
             superseded = (1.0 if wants_latest else 0.5) if replaced else 0.0
-            return (overlap + kind_bonus + recency - superseded, -order)
+            return (overlap + kind_bonus + recency + _on_topic(q, question, m) - superseded, -order)
 
         def near(a: RetrievedMemory, b: RetrievedMemory) -> bool:
             wa, wb = _words(a), _words(b)
@@ -283,6 +284,38 @@ class OfflinePolicy(BaseChatModel):
         answer = f"{LABEL} {lead}" + "; and ".join(lines)
         think = f"Best matches for {sorted(q)}: {len(memories)} memories considered."
         return f"<think>{think}</think><answer>{answer}</answer>"
+
+
+#: the slots that answer each kin family of question words (where one lives, works)
+_SLOT_KIN = {"lives_in": _KIN[0], "job": _KIN[1]}
+_ASKS_SELF = re.compile(r"\b(?:I|I'm|my|me)\b")
+
+
+def _on_topic(q: set[str], question: str, m: RetrievedMemory) -> float:
+    """A statement of the slot the question asks about ("Where do I work?": "I work at
+    Bosch", not "I got a job offer") ranks up; a question about oneself ranks statements
+    about someone else down ("Where did I move?": not "My friend Jonas moved to Paris").
+
+    >>> from datetime import UTC, datetime
+    >>> from schema.nodes import MemoryKind
+    >>> def turn(text): return RetrievedMemory(id="t", kind=MemoryKind.TURN, text=text,
+    ...     speaker="Ana", t=datetime(2024, 1, 1, tzinfo=UTC))
+    >>> q = {stem("work")}
+    >>> said = ("I work at Bosch.", "I got a job offer.")
+    >>> [_on_topic(q, "Where do I work?", turn(t)) for t in said]
+    [0.2, 0.0]
+    >>> _on_topic({stem("move")}, "Where did I move?", turn("My friend Jonas moved to Paris."))
+    -0.2
+    """
+    speaker = m.speaker or "someone"
+    own = slot_of(m.text, speaker)
+    family = _SLOT_KIN.get(own.split(":", 1)[1]) if own else None
+    if family is not None and family & q:
+        return 0.2
+    other = other_slot(m.text, speaker)
+    if other and _ASKS_SELF.search(question) and other.split(":")[1] not in question.lower():
+        return -0.2
+    return 0.0
 
 
 def asks_now(question: str) -> bool:
