@@ -13,7 +13,11 @@ reads and the data this policy reads are rendered from the same values):
 - if a window found nothing it widens to all time once, and the answer says so ("Nothing
   from that time. From other times: ...");
 - a statement ("I start at Globex on Monday.") is searched for too, and acknowledged rather
-  than answered: "Noted", with the related memories, never "I don't remember anything".
+  than answered: "Noted", with the related memories, never "I don't remember anything";
+- what holds now first: a memory replaced by a newer statement ranks down (strongly on a
+  "now/still" or present-tense question, not at all when it was replaced after the question's
+  window) and its quote says since when; a statement of the slot asked about ranks up, and a
+  question about oneself ranks statements about someone the user names down.
 Every answer starts with ``[offline policy]`` so no one mistakes it for a language model.
 """
 
