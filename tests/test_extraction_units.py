@@ -569,3 +569,13 @@ def test_the_embed_bar_ends_at_the_turns_when_the_shares_sum_short() -> None:
     _embed_chunk(turns, facts, OneByOne(), shown.append)  # type: ignore[arg-type]
     assert sum(shown) == len(turns)
     assert all(t.embedding is not None for t in turns) and all(f.embedding for f in facts)
+
+
+def test_a_lower_case_typist_still_speaks_in_the_first_person() -> None:
+    """ "i just moved to denver" was no fact at all: the first-person test wanted a capital I."""
+    facts = HeuristicFactExtractor().extract(
+        USER, [_turn(0, "i just moved to denver and i'm loving the mountains, i.e. the views")]
+    )
+    assert [f.text for f in facts] == [
+        "Sam just moved to denver and Sam is loving the mountains, i.e. the views"
+    ]

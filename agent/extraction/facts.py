@@ -13,7 +13,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from agent.extraction.common import FIRST_PERSON, Failures, call_json
 from agent.extraction.nodes import new_fact
 from agent.extraction.slots import other_slot, slot_of
-from agent.extraction.text import keywords, sentences, third_person
+from agent.extraction.text import capital_i, keywords, sentences, third_person
 from agent.prompts import extract_facts
 from agent.prompts._common import JsonResponseError
 from schema.nodes import Fact, Turn
@@ -44,7 +44,8 @@ class HeuristicFactExtractor:
         for turn in turns:
             if turn.role != "user":
                 continue
-            for i, sent in enumerate(sentences(turn.text)):
+            for i, said in enumerate(sentences(turn.text)):
+                sent = capital_i(said)
                 if not self._qualifies(sent):
                     continue
                 statement = third_person(sent, turn.speaker)

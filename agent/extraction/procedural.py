@@ -10,7 +10,14 @@ from collections.abc import Sequence
 from langchain_core.language_models.chat_models import BaseChatModel
 
 from agent.extraction.common import FIRST_PERSON, Failures, call_json, chat_turn
-from agent.extraction.text import keywords, sentences, stem, strip_discourse, third_person
+from agent.extraction.text import (
+    capital_i,
+    keywords,
+    sentences,
+    stem,
+    strip_discourse,
+    third_person,
+)
 from agent.prompts import update_memory
 from agent.prompts._common import JsonResponseError
 from schema.agent import MemoryOp
@@ -70,7 +77,7 @@ class HeuristicMemoryUpdater:
         ops: list[MemoryOp] = []
         active = [p for p in procedures if p.status == "active"]
         for turn in (t for t in turns if t.role == "user"):
-            for sent in map(strip_discourse, sentences(turn.text)):
+            for sent in (capital_i(strip_discourse(s)) for s in sentences(turn.text)):
                 kind = "goal" if _GOAL.search(sent) else "habit" if _HABIT.search(sent) else None
                 if kind is None or sent.rstrip().endswith("?") or not FIRST_PERSON.search(sent):
                     continue

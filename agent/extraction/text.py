@@ -269,6 +269,22 @@ _PRONOUNS: Sequence[tuple[re.Pattern[str], str]] = [
 ]
 
 
+#: the pronoun typed in lower case ("i just moved", "i'm", "i've"), not "i.e." nor a letter
+#: inside a word
+_LOWER_I = re.compile(r"(?<![\w'’.-])i(?=['’](?:m|ve|d|ll)\b|\s|[,!?;:]|\.(?!e\.)|$)")
+
+
+def capital_i(text: str) -> str:
+    """People who type in lower case still speak in the first person.
+
+    >>> capital_i("i just moved to denver and i'm happy, i.e. settled")
+    "I just moved to denver and I'm happy, i.e. settled"
+    >>> capital_i("a hi-fi in my wifi room: pi")
+    'a hi-fi in my wifi room: pi'
+    """
+    return _LOWER_I.sub("I", text)
+
+
 def third_person(sentence: str, who: str) -> str:
     """Rewrite a first-person sentence about ``who`` in the third person.
 
