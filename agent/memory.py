@@ -25,7 +25,7 @@ from agent.extraction.linking import link_topics_and_entities
 from agent.extraction.personality import NoPersonality
 from agent.extraction.procedural import HeuristicMemoryUpdater
 from agent.extraction.text import keywords
-from agent.extraction.updates import plan_fact_updates
+from agent.extraction.updates import insert_into_history, plan_fact_updates
 from schema.agent import MemoryOp, PersonalityObservation
 from schema.nodes import (
     Event,
@@ -343,34 +343,21 @@ def _late_profile_entry(
     """A profile value said at ``at``, before the key's current value: written as the version
     that held from ``at`` until the next one, replacing the one before it (the same insertion
     as a late fact's). None when the version before already says it."""
-    versions = sorted(
-        [
-            *(e for e in profile if e.key == op.key),
-            *(e for e in batch.profile_entries if e.key == op.key),
-        ],
-        key=lambda e: e.valid_from,
-    )
+    versions = [
+        *(e for e in profile if e.key == op.key),
+        *(e for e in batch.profile_entries if e.key == op.key),
+    ]
     before = [e for e in versions if e.valid_from <= at]
-    after = next((e for e in versions if e.valid_from > at), None)
-    if op.op == "delete" or (before and before[-1].value == op.value):
+    if op.op == "delete" or (before and max(before, key=_since).value == op.value):
         return None
     entry = _profile_entry(user_id, op, version, "update" if before else "add", at, turn_ids)
     batch.profile_entries.append(entry)
-    if after is not None:
-        batch.supersessions.append(
-            Supersession(new_id=after.id, old_id=entry.id, at=after.valid_from, reason=op.reason)
-        )
-    if before:
-        batch.supersessions.append(
-            Supersession(
-                new_id=entry.id,
-                old_id=before[-1].id,
-                at=at,
-                reason=op.reason,
-                instead_of=after.id if after is not None else None,
-            )
-        )
+    batch.supersessions += insert_into_history(entry, versions, op.reason)
     return entry
+
+
+def _since(e: ProfileEntry) -> datetime:
+    return e.valid_from
 
 
 def _profile_entry(

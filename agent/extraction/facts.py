@@ -46,11 +46,11 @@ class HeuristicFactExtractor:
                 continue
             for i, said in enumerate(sentences(turn.text)):
                 sent = capital_i(said)
-                if not self._qualifies(sent):
+                slot = slot_of(sent, turn.speaker) or other_slot(sent, turn.speaker)
+                if not self._qualifies(sent, slot is not None):
                     continue
                 statement = third_person(sent, turn.speaker)
                 kws = keywords(sent, 5, exclude=[turn.speaker])
-                slot = slot_of(sent, turn.speaker) or other_slot(sent, turn.speaker)
                 facts.append(
                     new_fact(
                         user_id,
@@ -66,13 +66,16 @@ class HeuristicFactExtractor:
         return facts
 
     @staticmethod
-    def _qualifies(sent: str) -> bool:
+    def _qualifies(sent: str, slotted: bool | None = None) -> bool:
+        """``slotted``: whether the sentence fills a slot (computed when not given)."""
         # a question anywhere: "Where did I move? what was it called" is one sentence to
         # the splitter (no capital after the '?'), and no statement about the user
         if "?" in sent or _TRIVIAL.search(sent.strip()):
             return False
+        if slotted is None:
+            slotted = bool(slot_of(sent, "") or other_slot(sent, ""))
         # a slot's statement may be short ("I love sushi.", "We split up.") and say "we"
-        if slot_of(sent, "") or other_slot(sent, ""):
+        if slotted:
             return len(sent.split()) >= 3 and len(keywords(sent, 5)) >= 1
         if not FIRST_PERSON.search(sent) or len(sent.split()) < 4:
             return False

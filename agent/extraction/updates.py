@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from schema.nodes import Fact
 from schema.protocols import Supersession
@@ -28,42 +29,50 @@ class FactPlan:
     duplicates: list[Fact] = field(default_factory=list)
 
 
-def insert_into_history(fact: Fact, versions: Sequence[Fact]) -> list[Supersession]:
-    """The supersessions that put ``fact`` between the stored versions of its slot said
-    before and after it: the next replaces it; it replaces the previous one, taking the place
-    of the next one's edge (``instead_of``).
+class Versioned(Protocol):
+    """A version in a history (a fact on its slot, a profile entry on its key)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def valid_from(self) -> datetime: ...
+
+
+def insert_into_history(
+    item: Versioned, versions: Sequence[Versioned], reason: str
+) -> list[Supersession]:
+    """The supersessions that put ``item`` between the stored versions said before and after
+    it (facts of one slot, entries of one profile key): the next replaces it; it replaces the
+    previous one, taking the place of the next one's edge (``instead_of``).
 
     >>> from datetime import datetime, UTC
     >>> def f(i, year): return Fact(id=i, user_id="u", t=datetime(year, 6, 1, tzinfo=UTC),
     ...     valid_from=datetime(year, 6, 1, tzinfo=UTC), text=i, slot="u:lives_in")
-    >>> [(s.new_id, s.old_id, s.at.year, s.instead_of)
-    ...  for s in insert_into_history(f("munich", 2023), [f("hamburg", 2022), f("vienna", 2024)])]
+    >>> late = insert_into_history(f("munich", 2023), [f("hamburg", 2022), f("vienna", 2024)], "")
+    >>> [(s.new_id, s.old_id, s.at.year, s.instead_of) for s in late]
     [('vienna', 'munich', 2024, None), ('munich', 'hamburg', 2023, 'vienna')]
     """
-    ordered = sorted({v.id: v for v in versions if v.id != fact.id}.values(), key=_since)
-    after = next((v for v in ordered if v.valid_from > fact.valid_from), None)
-    before = [v for v in ordered if v.valid_from <= fact.valid_from]
+    ordered = sorted(
+        {v.id: v for v in versions if v.id != item.id}.values(), key=lambda v: v.valid_from
+    )
+    after = next((v for v in ordered if v.valid_from > item.valid_from), None)
+    before = [v for v in ordered if v.valid_from <= item.valid_from]
     out: list[Supersession] = []
-    reason = f"newer statement for {fact.slot}"
     if after is not None:
         out.append(
-            Supersession(new_id=after.id, old_id=fact.id, at=after.valid_from, reason=reason)
+            Supersession(new_id=after.id, old_id=item.id, at=after.valid_from, reason=reason)
         )
     if before:
         out.append(
             Supersession(
-                new_id=fact.id,
+                new_id=item.id,
                 old_id=before[-1].id,
-                at=fact.valid_from,
+                at=item.valid_from,
                 reason=reason,
                 instead_of=after.id if after is not None else None,
             )
         )
     return out
-
-
-def _since(f: Fact) -> datetime:
-    return f.valid_from
 
 
 def plan_fact_updates(
@@ -124,7 +133,8 @@ def plan_fact_updates(
             if old is not None and old.valid_from > fact.valid_from:
                 # an older statement arriving late: into the history, between its neighbours
                 versions = [*(history(fact.slot) if history else ()), old]
-                plan.supersessions += insert_into_history(fact, versions)
+                reason = f"newer statement for {fact.slot}"
+                plan.supersessions += insert_into_history(fact, versions, reason)
                 continue
             explicit = {s.old_id for s in plan.supersessions if s.new_id == fact.id}
             if old is not None and old.id != fact.id and old.id not in explicit:
