@@ -108,7 +108,7 @@ def evidence(
             if not said_inside and tid not in true_turns:
                 continue
             why = Why(
-                signals=sorted(signals[tid], key=lambda s: (s.rank, s.name)),
+                signals=[v.signal() for v in sorted(signals[tid], key=lambda v: (v.rank, v.name))],
                 fused=total[tid],
                 window=window_text,
                 vector_path=found.vector_path,
