@@ -22,7 +22,7 @@ from cli._shared import (
     user_zone,
     when,
 )
-from pipelines.terminal import shown
+from pipelines.terminal import plural, shown
 from schema.errors import PersonaError
 
 if TYPE_CHECKING:  # imported lazily at run time (start-up time of the CLI)
@@ -131,7 +131,7 @@ def _end_session(a: App, user: str, name: str | None) -> None:
         stats = a.update_stage.close_session(User(id=user, user_id=user, name=name), session)
         console.print(
             f"closed session {session.id} ({session.start:%Y-%m-%d %H:%M}): "
-            f"{stats.nodes_created} nodes written (episodes, habits, profile)"
+            f"{plural(stats.nodes_created, 'node')} written (episodes, habits, profile)"
         )
 
 

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from cli._shared import console, err, make_app, note, print_rows, settings
+from pipelines.terminal import plural
 from schema.errors import PersonaError
 
 db_app = typer.Typer(
@@ -148,7 +149,9 @@ def db_reembed(yes: Annotated[bool, typer.Option("--yes", help="confirm")] = Fal
     with Progress(console=err) as bar:
         task = bar.add_task("re-embedding", total=None)
         n = reembed(a.conn, a.embedder, progress=lambda _t, k: bar.advance(task, k))
-    console.print(f"re-embedded {n} memories with {a.embedder.name} ({a.embedder.dimension}-d)")
+    console.print(
+        f"re-embedded {plural(n, 'memory')} with {a.embedder.name} ({a.embedder.dimension}-d)"
+    )
 
 
 def _require_embedded(what: str) -> None:

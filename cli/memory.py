@@ -26,7 +26,7 @@ from cli._shared import (
     user_zone,
     window,
 )
-from pipelines.terminal import shown
+from pipelines.terminal import plural, shown
 
 if TYPE_CHECKING:
     from pipelines.app import App
@@ -98,12 +98,15 @@ def ingest_cmd(
             lock=a.user_lock,
         )
     console.print(
-        f"ingested {shown(', '.join(report.users))}: {report.sessions_written} sessions written "
+        f"ingested {shown(', '.join(report.users))}: "
+        f"{plural(report.sessions_written, 'session')} written "
         f"({report.sessions_skipped} unchanged, {report.sessions_replaced} replaced), "
-        f"{report.turns_written} turns "
-        f"({report.turns_skipped} already stored), {report.facts} facts, {report.events} events, "
-        f"{report.supersessions} supersessions; {report.stats.nodes_created} nodes and "
-        f"{report.stats.relationships_created} relationships created in {report.total_s:.1f}s"
+        f"{plural(report.turns_written, 'turn')} ({report.turns_skipped} already stored), "
+        f"{plural(report.facts, 'fact')}, {plural(report.events, 'event')}, "
+        f"{plural(report.supersessions, 'supersession')}; "
+        f"{plural(report.stats.nodes_created, 'node')} and "
+        f"{plural(report.stats.relationships_created, 'relationship')} created "
+        f"in {report.total_s:.1f}s"
     )
 
 

@@ -34,6 +34,7 @@ from agent.memory import (
 from agent.personality import PemSchedule
 from agent.update import personality_update
 from pipelines.formats import Format, LoadedConversation, load
+from pipelines.terminal import plural
 from schema.errors import IngestError
 from schema.nodes import Event, Fact, MemoryNode, Session, Turn, User, make_id, previous_turns
 from schema.protocols import Embedder, MemoryStore, WriteBatch, WriteStats
@@ -444,7 +445,7 @@ def ingest_file(
     total = IngestReport()
     for conv in conversations:
         if progress:
-            progress.note(f"{conv.user_id}: {len(conv.record.sessions)} sessions")
+            progress.note(f"{conv.user_id}: {plural(len(conv.record.sessions), 'session')}")
         with lock(conv.user_id) if lock else contextlib.nullcontext():
             total.merge(
                 ingest_conversation(

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-__all__ = ["inert", "make_console", "plain", "shown"]
+__all__ = ["inert", "make_console", "plain", "plural", "shown"]
 
 # C0 and C1 controls but newline, DEL, and the bidirectional overrides and isolates
 # (which reorder what follows them on screen: "trojan source")
@@ -55,3 +55,15 @@ def make_console(**kwargs: Any) -> Console:
     """A console that does not turn ``:codes:`` into emoji or colour numbers and paths it
     guesses at; what it shows in colour, the markup of our own strings says."""
     return Console(emoji=False, highlight=False, **kwargs)
+
+
+def plural(n: int, noun: str) -> str:
+    """A number and its noun, singular for one.
+
+    >>> plural(1, "session"), plural(2, "session"), plural(0, "memory")
+    ('1 session', '2 sessions', '0 memories')
+    """
+    if n == 1:
+        return f"{n} {noun}"
+    word = noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+    return f"{n} {word}"

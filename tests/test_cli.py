@@ -193,6 +193,10 @@ def test_ingest_honours_the_extractor_and_pem_settings(
     )
     result = runner.invoke(cli.app, ["ingest", str(conv), "--user", uid], env=WIDE)
     assert result.exit_code == 0, result.output
+    assert (
+        ": 1 session written (0 unchanged, 0 replaced), 4 turns (0 already stored), 1 fact, 1 event"
+        in " ".join(result.output.split())
+    )
     assert cli._State.settings is not None and cli._State.settings.extractor == "llm"
     assert model.calls, "the ingest never asked the model"
 
