@@ -224,8 +224,8 @@ def procedural_update(
 ) -> list[MemoryOp]:
     """Apply the updater's explicit operations as new versions. Returns the ops applied."""
     ops = updater.propose(turns, procedures, profile, facts)
-    at: datetime = session.end
     ordered = sorted(turns, key=lambda t: t.index)
+    said = {t.id: t.t for t in turns}
     by_id = {p.id: p for p in procedures}
     latest: dict[str, ProfileEntry] = {}
     top: dict[str, int] = {}  # the highest version number of each key, for the next id
@@ -242,6 +242,9 @@ def procedural_update(
     for n, op in enumerate(ops):
         # provenance: the turns the op names; none rather than a guess
         turn_ids = op.turn_ids or [ordered[i].id for i in op.evidence if 0 <= i < len(ordered)]
+        # from when it was said (the last turn it came from), not when the session ended:
+        # 'analytics changes' and as-of read this time; without a turn, the session's end
+        at: datetime = max((said[i] for i in turn_ids if i in said), default=session.end)
         if op.target == "procedure":
             new_id = make_id("procedure", user_id, session.id, n, op.op)
             old = by_id.get(op.id or "")

@@ -161,6 +161,23 @@ def test_each_statement_is_replaced_by_the_next_on_its_own_slot(store: Any, ana:
 
 
 @pytest.mark.integration
+def test_a_profile_value_holds_from_the_turn_that_said_it(store: Any, conn: Any, ana: str) -> None:
+    """Siemens was said at 09:04 in a session that ended at 09:06: the occupation changed
+    at 09:04 (it read 09:06, the session's end, in 'analytics changes' and as-of)."""
+    entries = {e.value: e for e in store.profile(ana) if e.key == "occupation"}
+    siemens = entries["Ana works at Siemens as an engineer."]
+    assert siemens.valid_from == datetime(2024, 1, 10, 9, 4, tzinfo=UTC)
+    assert siemens.valid_to == datetime(2024, 9, 1, 9, 2, tzinfo=UTC)  # Bosch, the 2nd turn
+    rows = conn.read(
+        "MATCH (e:ProfileEntry {user_id: $u})-[:DERIVED_FROM]->(t:Turn {user_id: $u}) "
+        "WITH e, max(t.t) AS said RETURN e.value AS value, e.valid_from = said AS same",
+        u=ana,
+    )
+    assert len(rows) >= 5  # the name, from the file, cites no turn
+    assert [r["value"] for r in rows if not r["same"]] == []
+
+
+@pytest.mark.integration
 def test_a_turn_whose_facts_were_replaced_is_retrieved_as_no_longer_true(
     store: Any, ana: str
 ) -> None:
