@@ -62,7 +62,10 @@ def bench_locomo(
     questions: Annotated[int | None, typer.Option(help="first N questions each")] = None,
     lever: Annotated[
         list[str] | None,
-        typer.Option(help="also run the default with this lever alone (repeatable): entity"),
+        typer.Option(
+            help="also run the default with this lever alone (repeatable): entity, exact, "
+            "without-episodes, without-facts, turns-only, without-vector, without-fulltext"
+        ),
     ] = None,
 ) -> None:
     """LoCoMo recall@k (turn units) and at token budgets, vs BM25, dense, RRF, full history."""

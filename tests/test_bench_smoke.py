@@ -76,9 +76,23 @@ def test_locomo_smoke(store: Any, embedder: Any, tmp_path: Path) -> None:
         embedder=embedder,
         out_dir=tmp_path / "out",
         user_prefix=f"smoke-{tmp_path.name}-",
+        levers=("turns-only", "without-vector"),
     )
     methods = rep.results["methods"]
-    assert set(methods) == {"PersonaGraph", "BM25", "Dense", "RRF(BM25, dense)"}
+    assert set(methods) == {
+        "PersonaGraph",
+        "PersonaGraph, turns only",
+        "PersonaGraph without vectors",
+        "BM25",
+        "Dense",
+        "RRF(BM25, dense)",
+    }
+    # each lever's row says its change against the default in points
+    deltas = [line for line in rep.markdown if line.startswith("| turns-only |")]
+    (row,) = deltas
+    gap = methods["PersonaGraph, turns only"]["overall"]["r@10"]
+    gap -= methods["PersonaGraph"]["overall"]["r@10"]
+    assert row.split("|")[3].strip() == f"{gap:+.1f}"
     for m in methods.values():
         values = [m["overall"][f"r@{k}"] for k in KS]
         assert values == sorted(values)  # recall can only grow with k
@@ -87,6 +101,17 @@ def test_locomo_smoke(store: Any, embedder: Any, tmp_path: Path) -> None:
     assert (tmp_path / "out" / "locomo.json").is_file()
     assert (tmp_path / "out" / "locomo_recall.png").stat().st_size > 0
     assert "Reproduce:" in (tmp_path / "out" / "locomo.md").read_text()
+
+
+def test_an_unknown_lever_is_named_with_the_known_ones(store: Any, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown lever 'bogus': use entity, exact, "):
+        run_locomo(
+            data=_tiny_locomo(tmp_path / "tiny.json"),
+            store=store,
+            embedder=None,  # type: ignore[arg-type]
+            out_dir=tmp_path,
+            levers=("bogus",),
+        )
 
 
 def test_windows_generator_is_seeded() -> None:

@@ -31,8 +31,9 @@ from pipelines.bench.common import (
 )
 from pipelines.formats import load
 from pipelines.ingest import ingest_conversation
+from schema.nodes import MemoryKind
 from schema.protocols import Embedder, MemoryStore
-from schema.retrieval import RetrievalRequest
+from schema.retrieval import RetrievalRequest, VectorPath
 from schema.timeutil import asks_when
 
 __all__ = ["BUDGETS", "CATEGORIES", "KS", "QA", "parse_evidence", "recall", "run_locomo"]
@@ -233,7 +234,7 @@ def personagraph_ranking(
             unit="turn",
             expand=[],
             prefer_dated=asks_when(question),
-            **(LEVERS[lever] if lever else {}),
+            **(LEVERS[lever].request if lever else {}),
         )
     )
     if stages is not None:
@@ -242,10 +243,56 @@ def personagraph_ranking(
     return [item.source_id for item in result.items if item.source_id]
 
 
+@dataclass(frozen=True)
+class Lever:
+    """One change to the default retrieval, measured alone beside it in the same run."""
+
+    label: str  # the report's name for the variant
+    help: str
+    request: dict[str, Any]
+
+
+_KINDS = [MemoryKind.TURN, MemoryKind.EVENT, MemoryKind.FACT, MemoryKind.PROCEDURE]
+
 #: retrieval levers that can be measured alone beside the default, in the same run
-#: (``persona bench locomo --lever NAME``): each is a change to the request
-LEVERS: dict[str, dict[str, Any]] = {
-    "entity": {"signals": ["vector", "fulltext", "image", "entity"]},
+#: (``persona bench locomo --lever NAME``, repeatable): each is a change to the request,
+#: adding a part the default leaves out or taking out one it has (an ablation)
+LEVERS: dict[str, Lever] = {
+    "entity": Lever(
+        "PersonaGraph + entity",
+        "a fourth signal: memories that MENTION an entity the question names",
+        {"signals": ["vector", "fulltext", "image", "entity"]},
+    ),
+    "exact": Lever(
+        "PersonaGraph, exact vectors",
+        "the exact pre-filter scan for every question instead of the planner's choice",
+        {"vector_path": VectorPath.PREFILTER},
+    ),
+    "without-episodes": Lever(
+        "PersonaGraph without episodes",
+        "no episode (Event) units voting for the turns they cover",
+        {"kinds": [k for k in _KINDS if k != MemoryKind.EVENT]},
+    ),
+    "without-facts": Lever(
+        "PersonaGraph without facts",
+        "no facts, habits or goals voting for the turns they came from",
+        {"kinds": [MemoryKind.TURN, MemoryKind.EVENT]},
+    ),
+    "turns-only": Lever(
+        "PersonaGraph, turns only",
+        "raw turns alone: no derived memory votes",
+        {"kinds": [MemoryKind.TURN]},
+    ),
+    "without-vector": Lever(
+        "PersonaGraph without vectors",
+        "full-text alone (with neighbours and derived memories)",
+        {"signals": ["fulltext", "image"]},
+    ),
+    "without-fulltext": Lever(
+        "PersonaGraph without full-text",
+        "vectors alone (with neighbours and derived memories)",
+        {"signals": ["vector", "image"]},
+    ),
 }
 
 
@@ -263,12 +310,12 @@ def run_locomo(
 ) -> Report:
     report = Report(name="locomo", title="LoCoMo retrieval recall (turn units)")
     say = progress or (lambda _t, _i, _n: None)
-    convs = load_conversations(data, limit_conversations, limit_questions, user_prefix)
-    count = _token_counter(embedder)
     unknown = [lv for lv in levers if lv not in LEVERS]
     if unknown:
         raise ValueError(f"unknown lever {unknown[0]!r}: use {', '.join(LEVERS)}")
-    names = ["PersonaGraph", *(f"PersonaGraph + {lv}" for lv in levers)]
+    convs = load_conversations(data, limit_conversations, limit_questions, user_prefix)
+    count = _token_counter(embedder)
+    names = ["PersonaGraph", *(LEVERS[lv].label for lv in levers)]
     methods = {name: MethodResult(name) for name in (*names, "BM25", "Dense", "RRF(BM25, dense)")}
     full_history: list[int] = []
     stages: dict[str, list[float]] = {}
@@ -303,7 +350,7 @@ def run_locomo(
                 for lv in levers:
                     with timed() as t:
                         alt = personagraph_ranking(store, conv.user_id, qa.question, lever=lv)
-                    methods[f"PersonaGraph + {lv}"].add(qa, alt, tokens, t.ms)
+                    methods[LEVERS[lv].label].add(qa, alt, tokens, t.ms)
                 with timed() as t:
                     b = base.bm25(qa.question)
                 methods["BM25"].add(qa, b, tokens, t.ms)
@@ -332,6 +379,8 @@ def run_locomo(
         "stages_ms": {name: percentiles(v) for name, v in stages.items()},
     }
     report.markdown = _markdown(summaries, full_tokens, report)
+    if levers:
+        report.markdown += _lever_deltas(summaries, levers)
     report.plots = [str(_plot(methods, out_dir / "locomo_recall.png"))]
     report.markdown += ["", "![recall@k](locomo_recall.png)"]
     report.write(out_dir)
@@ -393,6 +442,28 @@ def _markdown(summaries: dict[str, Any], full_tokens: float, report: Report) -> 
     lines += table(
         ["method", *[f"{b} tokens" for b in BUDGETS]],
         [[name, *[v["budget"][f"{b} tokens"] for b in BUDGETS]] for name, v in summaries.items()],
+    )
+    return lines
+
+
+def _lever_deltas(summaries: dict[str, Any], levers: Sequence[str]) -> list[str]:
+    """Each lever's recall@10 against the default's, in points, overall and by category."""
+    base = summaries["PersonaGraph"]
+    cats = list(CATEGORIES.values())
+
+    def delta(v: dict[str, Any]) -> list[str]:
+        pairs = [(v["overall"]["r@10"], base["overall"]["r@10"])]
+        pairs += [(v["by_category"][c]["r@10"], base["by_category"][c]["r@10"]) for c in cats]
+        return ["-" if a is None or b is None else f"{a - b:+.1f}" for a, b in pairs]
+
+    lines = [
+        "",
+        "## Each lever alone against the default (recall@10, points)",
+        "",
+    ]
+    lines += table(
+        ["lever", "what it changes", "overall", *cats],
+        [[lv, LEVERS[lv].help, *delta(summaries[LEVERS[lv].label])] for lv in levers],
     )
     return lines
 
