@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -147,3 +148,30 @@ def test_times_without_an_offset_are_read_in_the_users_zone(
         assert f"{window} EDT" in out or f"{window} UTC-04:00" in out, out
     finally:
         cli._State.settings = cli_settings
+
+
+def test_a_missing_model_folder_stops_the_question_and_stores_nothing(
+    cli_settings: Settings,
+    sam: str,
+    conn: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """PERSONA_POLICY=hf with PERSONA_MODEL naming no folder: the setting and the fix, exit
+    code 2, and no exchange remembered (the model error used to be repaired as if the model
+    had written garbage, answered from a fallback, and stored with exit code 0)."""
+    broken = cli_settings.model_copy(update={"policy": "hf", "model": "/nonexistent/policy"})
+    monkeypatch.setattr(cli._State, "settings", broken)
+    monkeypatch.setenv("COLUMNS", "400")
+    monkeypatch.setattr(sys, "argv", ["persona", "ask", "--user", sam, SAMPLE_QUESTION])
+    count = "MATCH (t:Turn {user_id: $u}) RETURN count(t) AS n"
+    before = conn.read(count, u=sam)[0]["n"]
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    said = capsys.readouterr()
+    assert exc.value.code == 2, said
+    assert "PERSONA_MODEL '/nonexistent/policy': no such directory" in _flat(said.err)
+    assert "smollm2-135m" in said.err  # the bundled model it could use instead
+    assert "repair" not in said.out and "answer" not in said.out
+    assert "Traceback" not in said.err
+    assert conn.read(count, u=sam)[0]["n"] == before

@@ -136,3 +136,15 @@ def test_grpo_micro_batch_must_divide_a_step() -> None:
     with pytest.raises(ConfigError) as exc:
         load_config("cpu-smollm2", {"grpo.micro_batch": 3})
     assert "micro_batch 3" in exc.value.message and "prompts_per_step" in exc.value.message
+
+
+def test_a_missing_base_model_folder_fails_before_anything_starts(tmp_path: Path) -> None:
+    from training.base import check_device
+
+    missing = str(tmp_path / "no-such-model")
+    with pytest.raises(ConfigError) as exc:
+        check_device(load_config("cpu-tiny", {"model.base": missing}))
+    assert exc.value.message == f"model.base {missing!r}: no such directory"
+    assert "tiny, smollm2-135m" in (exc.value.hint or "")
+    # a hub id is for a machine with a hub: not refused here
+    assert check_device(load_config("cpu-tiny", {"model.base": "Qwen/Qwen2.5-1.5B-Instruct"}))

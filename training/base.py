@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.policies.models import BUNDLED, CHAT_TEMPLATE, bundled_model_dir
+from agent.policies.models import BUNDLED, CHAT_TEMPLATE, bundled_model_dir, check_model_source
 from schema.errors import ConfigError
 from schema.training import TrainConfig
 
@@ -28,13 +28,14 @@ __all__ = [
 
 
 def check_device(cfg: TrainConfig) -> list[str]:
-    """Fail at once, with the fix, when the preset wants a GPU this machine lacks. Returns
-    notes for the user: the precision the run trains in, and a warning where a forced
-    bfloat16 will be emulated."""
+    """Fail at once, with the fix, when the preset wants a GPU this machine lacks or names a
+    base model folder that does not exist. Returns notes for the user: the precision the run
+    trains in, and a warning where a forced bfloat16 will be emulated."""
     import torch
 
     if cfg.model.threads:
         torch.set_num_threads(cfg.model.threads)
+    check_model_source(cfg.model.base, "model.base", also=("tiny",))
     if cfg.model.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError(
             f"preset {cfg.name!r} trains on a CUDA GPU and torch sees none on this machine",

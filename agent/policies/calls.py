@@ -1,7 +1,9 @@
 """Calling a policy: one chat-model call with the stop sequences. A transport failure (the
 model's server not reached or not answering) is retried with backoff, then raised as
 :class:`schema.errors.PolicyUnavailable` with the fix; any other model error becomes an
-``<error>`` output that the agent's repair path handles, so the turn is not lost."""
+``<error>`` output that the agent's repair path handles, so the turn is not lost. A policy
+that cannot run as configured (:class:`schema.errors.PersonaError`, e.g. a missing model
+folder) stops the turn with that error: repairing it would store a failed exchange."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
-from schema.errors import PolicyUnavailable
+from schema.errors import PersonaError, PolicyUnavailable
 
 __all__ = ["RETRIES", "call_policy", "is_transport_error"]
 
@@ -52,6 +54,8 @@ def call_policy(
                 policy.invoke(list(messages), stop=stop) if stop else policy.invoke(list(messages))
             )
             break
+        except PersonaError:
+            raise  # the policy cannot run as configured (a missing model): not its output
         except Exception as exc:
             if not is_transport_error(exc):
                 return f"<error>{type(exc).__name__}: {exc}</error>"

@@ -46,8 +46,9 @@ class HFChatModel(BaseChatModel):
             return
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from agent.policies.models import resolve_model
+        from agent.policies.models import check_model_source, resolve_model
 
+        check_model_source(self.model_path, "PERSONA_MODEL")
         cache = Path(self.cache_dir) if self.cache_dir else Path.home() / ".cache/personagraph"
         path = resolve_model(self.model_path, cache)
         try:

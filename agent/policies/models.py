@@ -33,6 +33,8 @@ __all__ = [
     "CHAT_TEMPLATE",
     "BundledModel",
     "bundled_model_dir",
+    "check_model_source",
+    "looks_like_path",
     "model_card",
     "resolve_model",
 ]
@@ -147,6 +149,30 @@ def bundled_model_dir(
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out
+
+
+def looks_like_path(name: str) -> bool:
+    """Whether a model name is meant as a folder rather than a hub id (``owner/name``).
+
+    >>> [looks_like_path(n) for n in ("/models/x", "./out", "~/m", "runs/a/b", "Qwen/Qwen3-8B")]
+    [True, True, True, True, False]
+    """
+    return name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") > 1
+
+
+def check_model_source(name: str, what: str, *, also: tuple[str, ...] = ()) -> None:
+    """Refuse at once a model given as a folder that does not exist (transformers would take
+    it for a hub id, retry the hub, and fail on the repo id's characters): ``what`` names the
+    setting. Bundled names, ``also``, existing folders and hub ids pass."""
+    if name in BUNDLED or name in also:
+        return
+    if looks_like_path(name) and not Path(name).expanduser().is_dir():
+        known = ", ".join([*also, *BUNDLED])
+        raise ConfigError(
+            f"{what} {name!r}: no such directory",
+            hint=f"point {what} at a saved transformers model folder, a hub id (owner/name, "
+            f"with a hub), or a bundled model: {known}",
+        )
 
 
 def resolve_model(
