@@ -9,8 +9,9 @@ import typer
 from rich.table import Table
 
 from cli._shared import console, err, make_app, note, print_rows, settings
-from pipelines.terminal import plural
+from pipelines.terminal import plural, shown
 from schema.errors import PersonaError
+from schema.settings import Settings
 
 db_app = typer.Typer(
     help="The Neo4j server: embedded (default) or external (NEO4J_URI).", no_args_is_help=True
@@ -27,14 +28,29 @@ def db_start() -> None:
     console.print(f"Neo4j running: pid {status.pid}, {status.bolt}")
 
 
+def _companions(s: Settings) -> list[tuple[str, Settings]]:
+    """The other embedded servers of this home: training's store (<home>/train) and each
+    benchmark store (<home>/bench/<model>), which `persona train` and `persona bench` start
+    and leave running for their next command."""
+    homes = [("training", s.home / "train")]
+    bench = s.home / "bench"
+    if bench.is_dir():
+        homes += [(f"benchmark ({d.name})", d) for d in sorted(bench.iterdir()) if d.is_dir()]
+    return [(label, s.model_copy(update={"home": home})) for label, home in homes]
+
+
 @db_app.command("stop")
 def db_stop() -> None:
-    """Stop the embedded Neo4j cleanly."""
+    """Stop the embedded Neo4j cleanly, and the training and benchmark servers of this home."""
     from graph.local.server import LocalNeo4j
 
     _require_embedded("stop")
-    stopped = LocalNeo4j(settings(), progress=note).stop()
+    s = settings()
+    stopped = LocalNeo4j(s, progress=note).stop()
     console.print("Neo4j stopped" if stopped else "Neo4j was not running")
+    for label, other in _companions(s):
+        if LocalNeo4j(other).status().running and LocalNeo4j(other, progress=note).stop():
+            console.print(f"the {label} Neo4j stopped too ({shown(other.home)})")
 
 
 @db_app.command("status")
@@ -54,6 +70,13 @@ def db_status() -> None:
         table.add_row("pid", str(status.pid or "-"))
         table.add_row("bolt", status.bolt or "-")
         table.add_row("data directory", str(status.data_dir))
+        for label, other in _companions(s):
+            side = LocalNeo4j(other).status()
+            if side.running:
+                table.add_row(
+                    "also running",
+                    f"the {label} Neo4j, pid {side.pid} ({other.home}; `persona db stop` stops it)",
+                )
         if not status.running:
             table.add_row("version", status.version or "-")
             console.print(table)

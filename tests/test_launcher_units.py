@@ -372,3 +372,19 @@ def test_a_lost_password_with_data_does_not_send_you_in_a_loop(tmp_path: Path) -
     with pytest.raises(ServerError, match="password was lost") as lost:
         server.password()
     assert lost.value.hint and "persona db start" in lost.value.hint and "aside" in lost.value.hint
+
+
+def test_db_stop_and_status_know_the_training_and_benchmark_servers(tmp_path: Path) -> None:
+    """`persona train` and `persona bench` leave their own servers running under the home
+    (<home>/train, <home>/bench/<model>); `db status` lists them and `db stop` stops them."""
+    from cli.db import _companions
+    from schema.settings import Settings
+
+    (tmp_path / "bench" / "bge-small-en-v1.5-q").mkdir(parents=True)
+    (tmp_path / "bench" / "all-MiniLM-L6-v2").mkdir()
+    found = [(label, s.home) for label, s in _companions(Settings(home=tmp_path))]
+    assert found == [
+        ("training", tmp_path / "train"),
+        ("benchmark (all-MiniLM-L6-v2)", tmp_path / "bench" / "all-MiniLM-L6-v2"),
+        ("benchmark (bge-small-en-v1.5-q)", tmp_path / "bench" / "bge-small-en-v1.5-q"),
+    ]
