@@ -28,7 +28,7 @@ def test_every_field_has_help_text() -> None:
 def test_unknown_field_is_named_with_the_valid_ones(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         load_config("cpu-tiny", {"sft.learning_rat": 0.1})
-    assert "sft.learning_rat" in exc.value.message
+    assert exc.value.message == "--set sft.learning_rat=0.1: unknown field 'sft.learning_rat'"
     assert "learning_rate" in (exc.value.hint or "")
 
 
@@ -36,6 +36,17 @@ def test_wrong_type_names_field_and_value() -> None:
     with pytest.raises(ConfigError) as exc:
         load_config("cpu-tiny", {"grpo.num_generations": "many"})
     assert "grpo.num_generations" in exc.value.message and "'many'" in exc.value.message
+    # the bad value came from --set, not from the preset file
+    assert exc.value.message.startswith("--set grpo.num_generations=many: ")
+    assert "cpu-tiny.yaml" not in exc.value.message
+
+
+def test_a_bad_value_in_the_preset_file_names_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("name: mine\nsft:\n  batch_size: four\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(str(bad), {"grpo.steps": 2})
+    assert exc.value.message.startswith(f"{bad}: sft.batch_size: ")
 
 
 def test_a_split_without_training_personas_is_refused() -> None:

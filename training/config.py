@@ -33,10 +33,16 @@ def _fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return sorted(getattr(current, "model_fields", {}))
 
 
-def _explain(exc: ValidationError, source: str) -> ConfigError:
+def _explain(
+    exc: ValidationError, source: str, overrides: dict[str, Any] | None = None
+) -> ConfigError:
+    """The first error, blamed on where the value came from: the preset file, or the
+    ``--set`` that overrode it."""
     first = exc.errors()[0]
     loc = tuple(first["loc"])
     where = ".".join(str(x) for x in loc) or "(top level)"
+    if overrides and where in overrides:
+        source = f"--set {where}={overrides[where]}"
     if first["type"] == "extra_forbidden":
         valid = ", ".join(_fields(TrainConfig, loc[:-1]))
         return ConfigError(
@@ -76,7 +82,7 @@ def load_config(preset: str | Path, overrides: dict[str, Any] | None = None) -> 
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as exc:
-        raise _explain(exc, str(path)) from exc
+        raise _explain(exc, str(path), overrides) from exc
 
 
 def describe_config(cfg: TrainConfig) -> list[tuple[str, str, str]]:
