@@ -241,6 +241,8 @@ class Why(BaseModel):
             out += f"; vector {self.vector_path.value}"
             if self.vector_scope is not None:
                 out += f" ({self.vector_scope.describe()})"
+            else:  # --path, PERSONA_VECTOR_PATH, or a server without SEARCH
+                out += " (forced: not chosen per query)"
         return out
 
 

@@ -177,6 +177,12 @@ def test_auto_scans_a_small_scope_and_searches_a_large_one(
         why = result.items[0].why
         assert why.vector_path == path and why.vector_scope == result.vector_scope
         assert f"vector {path.value} (auto:" in why.describe()
+    # a path the request forces says so: no count chose it
+    forced = session_store.retrieve(
+        RetrievalRequest(user_id=sample_user, query=QUERIES[1], vector_path=VectorPath.PREFILTER)
+    )
+    assert forced.vector_scope is None
+    assert "vector prefilter (forced: not chosen per query)" in forced.items[0].why.describe()
 
 
 def test_auto_counts_the_window_not_the_whole_history(session_store: Any, sample_user: str) -> None:
