@@ -15,16 +15,29 @@ from rich.console import Console
 from agent.graph import AgentState, build_agent
 from agent.session import chat_session_id, resolve_session
 from pipelines.app import App
-from pipelines.terminal import shown
+from pipelines.terminal import plural, shown
 from schema.timeutil import UTC, get_tz
 
-__all__ = ["ask", "stream", "thread_id"]
+__all__ = ["ask", "remembered", "stream", "thread_id"]
 
 
 def thread_id(app: App, user_id: str, now: datetime) -> str:
     """Thread = user + session: the open session, or the one this message will start."""
     session, _ = resolve_session(app.store, user_id, now, app.settings.session_gap_minutes)
     return f"{user_id}:{session.id if session else chat_session_id(user_id, now)}"
+
+
+def remembered(u: dict[str, Any]) -> str:
+    """What the update stage stored, counted (the terminal and the chat page both say it).
+
+    >>> remembered({"turn_ids": ["a", "b"], "facts": ["f"], "supersessions": 0})
+    'remembered: 2 turns, 1 fact, 0 supersessions'
+    """
+    return (
+        f"remembered: {plural(len(u.get('turn_ids', [])), 'turn')}, "
+        f"{plural(len(u.get('facts', [])), 'fact')}, "
+        f"{plural(u.get('supersessions', 0), 'supersession')}"
+    )
 
 
 def _render_update(console: Console, node: str, update: dict[str, Any]) -> None:
@@ -42,6 +55,7 @@ def _render_update(console: Console, node: str, update: dict[str, Any]) -> None:
                 f"[cyan]retrieve[/cyan] keywords={shown(str(req.get('keywords')))} "
                 f"types={shown(str(req.get('types') or 'all'))} "
                 f"window {shown(str(step.get('window')))}"
+                + (f" [dim]({shown(step['note'])})[/dim]" if step.get("note") else "")
             )
             for line in step.get("memories") or ["(nothing found)"]:
                 console.print(f"   [dim]{shown(line)}[/dim]")
@@ -50,8 +64,7 @@ def _render_update(console: Console, node: str, update: dict[str, Any]) -> None:
     if node == "update" and update.get("update") and not update["update"].get("skipped"):
         u = update["update"]
         console.print(
-            f"[dim]remembered: {len(u.get('turn_ids', []))} turns, {len(u.get('facts', []))} "
-            f"facts, {u.get('supersessions', 0)} supersessions"
+            f"[dim]{remembered(u)}"
             + (f", personality step {u['personality_step']}" if u.get("personality_step") else "")
             + (
                 f", closed sessions {shown(str(u['closed_sessions']))}"

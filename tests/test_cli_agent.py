@@ -53,6 +53,7 @@ def test_ask_shows_the_window_and_answers(cli_settings: Settings, sam: str) -> N
     answer = out.split("answer", 1)[1]
     assert "Nguyen" in answer and "[offline policy]" in answer
     assert "remembered: 2 turns" in out  # the update stage ran
+    assert re.search(r"\(\d+ memories via (prefilter|search)\)", out), out  # the vector path
 
 
 def test_a_thread_survives_a_restart(cli_settings: Settings, sam: str) -> None:

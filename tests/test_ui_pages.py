@@ -198,13 +198,13 @@ def test_chat_shows_the_facts_and_supersessions_the_update_stored(ui_env: None) 
     at.chat_input[0].set_value("I live in Lisbon with my sister and her two cats.").run()
     assert not at.exception
     first = _shown(at)
-    assert "remembered: 2 turns, 1 facts, 0 supersessions" in first
+    assert "remembered: 2 turns, 1 fact, 0 supersessions" in first
     fact = next(line for line in first.splitlines() if line.startswith("fact: "))
     assert "Lisbon" in fact and "sister" in fact
     at.chat_input[0].set_value("I live in Denver now, in a small flat near the park.").run()
     assert not at.exception
     text = _shown(at)
-    assert "1 facts, 1 supersessions" in text
+    assert "1 fact, 1 supersession" in text
     change = next(line for line in text.splitlines() if line.startswith("no longer true: "))
     old, new = change.split(" → now: ")
     assert "Lisbon" in old and "Denver" not in old

@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from pipelines.conversation import remembered
 from ui.render import md
 
 __all__ = ["show_update", "update_lines"]
@@ -24,17 +25,14 @@ def update_lines(u: dict[str, Any]) -> list[str]:
     ...                                                         "neuroticism": [2.0, 2.0]}}})
     >>> for line in lines:  # as shown, without the escapes
     ...     print(line.replace("\\", "").replace("\u2060", ""))
-    remembered: 2 turns, 1 facts, 1 supersessions, personality step 2
+    remembered: 2 turns, 1 fact, 1 supersession, personality step 2
     fact: Sam swims.
     no longer true: ~~Sam runs.~~ → now: Sam swims.
     personality step 2 (weight 0.50): openness 3.00 → 4.00 (+1.00)
     """
     if not u or u.get("skipped"):
         return []
-    line = (
-        f"remembered: {len(u.get('turn_ids', []))} turns, {len(u.get('facts', []))} facts, "
-        f"{u.get('supersessions', 0)} supersessions"
-    )
+    line = remembered(u)
     if u.get("personality_step"):
         line += f", personality step {u['personality_step']}"
     if u.get("closed_sessions"):
