@@ -164,6 +164,18 @@ def grpo_cmd(
     console.print_json(json.dumps(run.stages.get("grpo", {}), default=str))
 
 
+def _report_name(preset: str) -> str:
+    """The report's file name: ``training`` for the default CPU preset, ``training-<preset>``
+    for any other, so a cpu-tiny check or a GPU run never overwrites the cpu-smollm2 report.
+
+    >>> _report_name("cpu-smollm2"), _report_name("cpu-tiny"), _report_name("my/run.yaml")
+    ('training', 'training-cpu-tiny', 'training-my-run.yaml')
+    """
+    if preset == "cpu-smollm2":
+        return "training"
+    return "training-" + "".join(c if c.isalnum() or c in "-._" else "-" for c in preset)
+
+
 @train_app.command("eval")
 def eval_cmd(
     preset: Annotated[str, _PRESET] = "cpu-smollm2",
@@ -181,7 +193,7 @@ def eval_cmd(
     sets_args = [x for item in sets or [] for x in ("--set", item)]
     md = policy_report(
         results,
-        name="training",
+        name=_report_name(preset),
         title="Policy training (evaluation only)",
         out_dir=report_dir,
         command=_command("train", "eval", "--preset", preset, "--out", out, *sets_args),
@@ -216,7 +228,7 @@ def all_cmd(
     sets_args = [x for item in sets or [] for x in ("--set", item)]
     md = policy_report(
         results,
-        name="training",
+        name=_report_name(preset),
         title=f"Policy training ({cfg.name})",
         out_dir=report_dir,
         command=_command(
