@@ -27,7 +27,7 @@ from agent_helpers import (
     run_agent,
     seed_sessions,
 )
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from agent.graph import STOP
 from agent.policies import OFFLINE_LABEL, OfflinePolicy, build_policy, describe_policy
@@ -92,6 +92,30 @@ def test_hf_policy_loads_and_follows_its_chat_template(tiny_model: Path) -> None
     # the protocol tags are single, non-special tokens
     for tag in ("<think>", "</retrieve>", "</answer>"):
         assert len(tok.encode(tag, add_special_tokens=False)) == 1
+
+
+@pytest.mark.slow
+def test_hf_policy_reuses_the_prompt_prefix_it_has_read_without_changing_what_it_writes(
+    tiny_model: Path,
+) -> None:
+    cached = HFChatModel(model_path=str(tiny_model), max_new_tokens=16)
+    fresh = HFChatModel(model_path=str(tiny_model), max_new_tokens=16, prefix_cache=False)
+    first = [SystemMessage(content="You are terse."), HumanMessage(content="Where did I park?")]
+    replies = [(cached.invoke(first).content, fresh.invoke(first).content)]
+    assert cached.cached_tokens == 0  # nothing read yet
+    prompt = cached._tokenizer.apply_chat_template(to_chat(first), add_generation_prompt=True)
+    # the agent's next step resends the conversation with the model's reply and a new turn
+    second = [*first, AIMessage(content=replies[0][0]), HumanMessage(content="And yesterday?")]
+    replies.append((cached.invoke(second).content, fresh.invoke(second).content))
+    assert cached.cached_tokens >= len(prompt)  # the whole first prompt was not read again
+    # a conversation that shares only the template's opening
+    other = [SystemMessage(content="Answer in French."), HumanMessage(content="Bonjour")]
+    before = cached.cached_tokens
+    replies.append((cached.invoke(other).content, fresh.invoke(other).content))
+    assert 0 < cached.cached_tokens - before < 8
+    for with_cache, without in replies:  # greedy decoding: the same words either way
+        assert with_cache == without
+    assert fresh.cached_tokens == 0 and fresh.prompt_tokens == cached.prompt_tokens
 
 
 @pytest.mark.slow

@@ -1,9 +1,17 @@
 """A local transformers model (a directory, a hub id, or a bundled model such as
 ``smollm2-135m``) behind the chat-model interface, with its own chat template, on CPU or GPU.
-It counts the tokens it generates and the time it takes (the policy benchmark reports it)."""
+It counts the tokens it generates and the time it takes (the policy benchmark reports it).
+
+Prefix cache: each call keeps the attention keys and values of what it read and wrote, and
+the next call reuses them for the tokens its prompt shares with that sequence. The agent's
+steps each resend the whole conversation (system prompt, question, memories, the model's own
+earlier output), so without it every step reads the prompt again: on a 2-core CPU SmolLM2-135M
+reads about 270 prompt tokens a second, against 8-11 generated. transformers has no such
+cache across ``generate`` calls (its docs show the pattern by hand), hence this one."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,10 +40,17 @@ class HFChatModel(BaseChatModel):
     max_new_tokens: int = 256
     temperature: float = 0.0
     cache_dir: str | None = None  # where bundled models are converted (Settings.cache_dir)
+    #: reuse the previous call's keys and values for the prompt's shared prefix
+    prefix_cache: bool = True
     generated_tokens: int = 0
     generation_s: float = 0.0
+    #: prompt tokens read, and how many of them came from the prefix cache
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
     _model: Any = PrivateAttr(default=None)
     _tokenizer: Any = PrivateAttr(default=None)
+    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+    _past: Any = PrivateAttr(default=None)  # (token ids the cache holds, the cache)
 
     @property
     def _llm_type(self) -> str:
@@ -97,10 +112,17 @@ class HFChatModel(BaseChatModel):
         if stop:
             gen["stop_strings"] = list(stop)
             gen["tokenizer"] = tok
+        ids = inputs["input_ids"]
         t0 = time.perf_counter()
-        with torch.no_grad():
-            out = model.generate(**inputs, **gen)
-        new = out[0][inputs["input_ids"].shape[1] :]
+        with self._lock, torch.no_grad():
+            past, reused = self._reusable(ids[0]) if self.prefix_cache else (None, 0)
+            if past is not None:
+                gen["past_key_values"] = past
+            out = model.generate(**inputs, **gen, return_dict_in_generate=True)
+            self._keep(out)
+            self.prompt_tokens += int(ids.shape[1])
+            self.cached_tokens += reused
+        new = out.sequences[0][ids.shape[1] :]
         self.generation_s += time.perf_counter() - t0
         self.generated_tokens += int(new.shape[0])
         text = tok.decode(new, skip_special_tokens=True)
@@ -108,3 +130,33 @@ class HFChatModel(BaseChatModel):
             if s in text:
                 text = text[: text.index(s) + len(s)]
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    def _reusable(self, prompt: Any) -> tuple[Any, int]:
+        """The kept cache cut back to the prompt's shared prefix, and that prefix's length;
+        ``(None, 0)`` when nothing is shared. At least the prompt's last token is always read
+        again: generation starts from its logits."""
+        if self._past is None:
+            return None, 0
+        held, cache = self._past
+        self._past = None  # generate extends the cache in place: it is this call's now
+        n = min(len(held), len(prompt) - 1)
+        same = (held[:n] == prompt[:n]).long()
+        shared = int(same.cumprod(0).sum()) if n > 0 else 0
+        if shared == 0:
+            return None, 0
+        drop = cache.get_seq_length() - shared
+        try:
+            if drop > 0:
+                cache.crop(-drop)  # transformers 5: a negative count removes that many
+        except (RuntimeError, ValueError):  # a cache type that cannot be cut back
+            return None, 0
+        if cache.get_seq_length() != shared:
+            return None, 0
+        return cache, shared
+
+    def _keep(self, out: Any) -> None:
+        cache = getattr(out, "past_key_values", None)
+        if not self.prefix_cache or cache is None or not hasattr(cache, "crop"):
+            self._past = None
+            return
+        self._past = (out.sequences[0][: cache.get_seq_length()].clone(), cache)
