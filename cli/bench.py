@@ -170,6 +170,35 @@ def bench_agent(
     console.print("\n".join(rep.markdown))
 
 
+@bench_group.command("local-policy")
+def bench_local_policy(
+    model: Annotated[str, typer.Option(help="model folder or bundled name")] = "smollm2-135m",
+    data: Annotated[Path | None, _DATA] = None,
+    questions: Annotated[int, typer.Option(min=1, help="LoCoMo questions (categories 1-4)")] = 6,
+    max_tokens: Annotated[
+        int | None, typer.Option(min=1, help="new tokens a call (default: PERSONA_MAX_TOKENS)")
+    ] = None,
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+) -> None:
+    """A local (hf) model through the agent, with and without its prefix cache, side by side."""
+    from agent.policies.models import check_model_source
+    from pipelines.bench.local_policy import run_local_policy
+
+    check_model_source(model, "--model")
+    a = bench_app()
+    rep = run_local_policy(
+        store=a.store,
+        embedder=a.embedder,
+        settings=a.settings.model_copy(update={"max_tokens": max_tokens or a.settings.max_tokens}),
+        out_dir=out,
+        data=_data(data),
+        model=model,
+        questions=questions,
+        progress=_bench_progress(),
+    )
+    console.print("\n".join(rep.markdown))
+
+
 @bench_group.command("writers")
 def bench_writers(
     out: Annotated[Path, _OUT] = Path("docs/benchmarks"),

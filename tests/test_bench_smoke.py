@@ -13,6 +13,7 @@ from conftest import count_user_nodes
 from pipelines.bench.agent_overhead import run_agent_overhead
 from pipelines.bench.hostile import run_hostile
 from pipelines.bench.ingest_speed import run_ingest_speed
+from pipelines.bench.local_policy import run_local_policy
 from pipelines.bench.locomo import KS, run_locomo
 from pipelines.bench.report import key_figures, write_readme
 from pipelines.bench.scale import run_scale
@@ -287,3 +288,32 @@ def test_a_report_says_how_long_its_run_took(tmp_path: Path) -> None:
     told = Report(name="told", title="runner timed it", elapsed_s=7.0)
     told.write(tmp_path)
     assert "took 7 s." in (tmp_path / "told.md").read_text()
+
+
+def test_local_policy_smoke_runs_both_modes_side_by_side(
+    store: Any, embedder: Any, settings: Any, tmp_path: Path
+) -> None:
+    from training.tiny import build_tiny_chat_model
+
+    model = build_tiny_chat_model(tmp_path / "tiny-chat")
+    rep = run_local_policy(
+        store=store,
+        embedder=embedder,
+        settings=settings.model_copy(update={"max_tokens": 24, "max_steps": 2}),
+        out_dir=tmp_path / "out",
+        data=_tiny_locomo(tmp_path / "tiny.json"),
+        model=str(model),
+        questions=3,
+        user_prefix=f"smoke-lp-{tmp_path.name}-",
+    )
+    summary = rep.results["summary"]
+    rows = rep.results["questions"]
+    assert summary["questions"] == len(rows) == 2  # the adversarial question is left out
+    assert {r["category"] for r in rows} == {"single-hop", "temporal"}
+    assert summary["same_answer"] == 2  # greedy: the cache changes the cost, not the words
+    assert 0 < summary["served_from_cache_pct"] < 100
+    for r in rows:
+        on, off = r["prefix cache"], r["no cache"]
+        assert on["prompt_tokens"] == off["prompt_tokens"] > 0
+        assert off["cached_tokens"] == 0 < on["cached_tokens"]
+    assert "Reproduce:" in (tmp_path / "out" / "local_policy.md").read_text()

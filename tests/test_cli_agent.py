@@ -176,3 +176,21 @@ def test_a_missing_model_folder_stops_the_question_and_stores_nothing(
     assert "repair" not in said.out and "answer" not in said.out
     assert "Traceback" not in said.err
     assert conn.read(count, u=sam)[0]["n"] == before
+
+
+def test_bench_local_policy_refuses_a_missing_model_before_anything_starts(
+    cli_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(cli._State, "settings", cli_settings)
+    monkeypatch.setenv("COLUMNS", "400")
+    monkeypatch.setattr(
+        sys, "argv", ["persona", "bench", "local-policy", "--model", "/nonexistent/policy"]
+    )
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    said = capsys.readouterr()
+    assert exc.value.code == 2, said
+    assert "--model '/nonexistent/policy': no such directory" in _flat(said.err)
+    assert "Traceback" not in said.err and "ingest" not in said.err
