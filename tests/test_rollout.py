@@ -236,3 +236,64 @@ def test_a_group_whose_rollouts_tie_is_rolled_out_again(tokenizer: Any, resample
         "still_tied": 0 if spread else 1,
     }
     assert score(a, out[0].trace) != score(a, out[1].trace) or not spread
+
+
+@pytest.mark.slow
+def test_batched_generation_reuses_prompts_it_has_read_with_the_same_tokens(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A tiny real model: prompts of different lengths in one left-padded batch, then each
+    extended by its reply and a new turn (an agent's next round). With the prompt cache the
+    tokens and their log-probabilities are those of reading every prompt in full."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from agent.graph import STOP
+    from training.rollout import PromptCache, hf_generate
+
+    path = tmp_path_factory.mktemp("tiny-gen")
+    from training.tiny import build_tiny_chat_model
+
+    build_tiny_chat_model(path)
+    tok = load_tokenizer(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    questions = ["Where did I park?", "What did I bake on the long weekend in March?", "Hi"]
+    system = {"role": "system", "content": reason_start.SYSTEM}
+    first = [
+        list(
+            tok.apply_chat_template(
+                [system, {"role": "user", "content": q}],
+                add_generation_prompt=True,
+                return_dict=True,
+            )["input_ids"]
+        )
+        for q in questions
+    ]
+    turn = tok("<|im_end|>\n<|im_start|>user\nAnd then?<|im_end|>\n", add_special_tokens=False)
+    outputs = {}
+    kept = PromptCache(model)
+    for cached in (True, False):
+        generate = hf_generate(
+            model,
+            tok,
+            max_new_tokens=12,
+            temperature=0.0,
+            stop=STOP,
+            prefix_cache=cached,
+            cache=kept if cached else None,
+        )
+        one = generate(first)
+        two = generate([p + g.ids + turn["input_ids"] for p, g in zip(first, one, strict=True)])
+        outputs[cached] = [(g.ids, g.logprobs) for g in [*one, *two]]
+    for (ids_c, lp_c), (ids, lp) in zip(outputs[True], outputs[False], strict=True):
+        assert ids_c == ids
+        assert lp_c == pytest.approx(lp, abs=1e-4)
+    # the second round read only what each prompt added, and the shared system prompt once
+    assert kept.reused > sum(len(p) for p in first)
+    assert (
+        kept.read
+        == 2 * sum(len(p) for p in first)
+        + sum(len(g) for g, _ in outputs[True][:3])
+        + 3 * len(turn["input_ids"])
+        - 6
+    )

@@ -36,6 +36,7 @@ __all__ = [
     "AgentRollout",
     "BatchGenerator",
     "Generation",
+    "PromptCache",
     "RecordingPolicy",
     "agent_trace",
     "hf_generate",
@@ -112,18 +113,28 @@ def hf_generate(
     stop: Sequence[str],
     bf16: bool = False,
     top_k: int = 40,
+    prefix_cache: bool = True,
+    cache: PromptCache | None = None,
 ) -> Callable[[list[list[int]]], list[Generation]]:
     """A batched sampler over a transformers model (left padding, stop strings). Sampling
     keeps the ``top_k`` likeliest tokens (the long tail of a small model's distribution is
     mostly broken syntax). A LoRA model generates with its adapter merged (one matmul a
     layer, not three), unmerged after; ``bf16`` runs the forward passes under bfloat16
-    autocast. Greedy decoding runs :class:`agent.policies.decoding.LoopBreaker`."""
+    autocast. Greedy decoding runs :class:`agent.policies.decoding.LoopBreaker`.
+
+    ``prefix_cache``: each prompt is read alone, reusing the keys and values of the longest
+    prompt read before that it extends (:class:`PromptCache`: a rollout's next round resends
+    its earlier prompt; a GRPO group's rollouts start from one prompt), and the rows' caches
+    are stacked, left-padded, for one batched decode. The cache lives as long as the returned
+    function (or pass ``cache``): make a new one after the weights change."""
     import torch
 
     from agent.policies.decoding import loop_guard
 
     eos = tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
+    if cache is None and prefix_cache:
+        cache = PromptCache(model)
 
     def run(prompts: list[list[int]]) -> list[Generation]:
         width = max(len(p) for p in prompts)
@@ -146,6 +157,10 @@ def hf_generate(
         )
         device = "cuda" if ids.is_cuda else "cpu"
         with torch.no_grad(), torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
+            if cache is not None:
+                past = cache.batch(prompts, width)
+                if past is not None:
+                    sampling["past_key_values"] = past
             out = model.generate(
                 input_ids=ids,
                 attention_mask=mask,
@@ -181,6 +196,90 @@ def hf_generate(
         return results
 
     return run
+
+
+class PromptCache:
+    """Keys and values of recently read prompts (all but their last token), one row each, so
+    a prompt that extends one of them reads only its new tokens.
+
+    transformers' ``generate`` takes one cache for the batch; :meth:`batch` builds it from the
+    rows' caches, left-padded like the prompts. Padding is masked and each row's positions
+    count from its first real token, so a row's keys and values do not depend on the padding.
+    Only plain full-attention caches are stacked; for anything else (sliding windows,
+    recurrent state) :meth:`batch` returns None and generation reads every prompt itself."""
+
+    def __init__(self, model: Any, size: int = 16) -> None:
+        self.model = model
+        self.size = size
+        self._rows: list[tuple[list[int], Any]] = []  # oldest first
+        self.read = 0  # prompt tokens read
+        self.reused = 0  # of them, served from a kept row
+
+    def _longest(self, prompt: list[int]) -> tuple[Any, int]:
+        best, shared = None, 0
+        for ids, kv in self._rows:
+            n = 0
+            for a, b in zip(ids, prompt, strict=False):
+                if a != b:
+                    break
+                n += 1
+            if n > shared:
+                best, shared = kv, n
+        return best, shared
+
+    def _row(self, prompt: list[int]) -> Any:
+        """The cache of ``prompt[:-1]`` as a list of (keys, values) per layer, [1, h, n, d]."""
+        import torch
+        from transformers import DynamicCache
+
+        body = prompt[:-1]
+        kept, shared = self._longest(body)
+        shared = min(shared, len(body))
+        if kept is not None and shared == len(body):
+            layers = [(k[:, :, :shared], v[:, :, :shared]) for k, v in kept]
+        else:
+            start = DynamicCache(config=self.model.config)
+            if kept is not None and shared > 0:
+                start = DynamicCache(
+                    ddp_cache_data=[(k[:, :, :shared], v[:, :, :shared]) for k, v in kept]
+                )
+            device = next(self.model.parameters()).device
+            rest = torch.tensor([body[shared:]], dtype=torch.long, device=device)
+            out = self.model(input_ids=rest, past_key_values=start, use_cache=True)
+            past = out.past_key_values
+            if any(type(layer).__name__ != "DynamicLayer" for layer in past.layers):
+                return None
+            layers = [(layer.keys, layer.values) for layer in past.layers]
+            self._rows.append((list(body), layers))
+            self._rows = self._rows[-self.size :]
+        self.read += len(body)
+        self.reused += shared
+        return layers
+
+    def batch(self, prompts: list[list[int]], width: int) -> Any:
+        """One cache for the left-padded batch (``width`` columns, the last one unread)."""
+        import torch
+        from transformers import DynamicCache
+
+        if any(len(p) < 2 for p in prompts):
+            return None
+        rows = [self._row(p) for p in prompts]
+        if any(r is None for r in rows):
+            self._rows = []
+            return None
+        stacked = []
+        for layer in range(len(rows[0])):
+            ks, vs = [], []
+            for p, r in zip(prompts, rows, strict=True):
+                k, v = r[layer]
+                gap = width - len(p)
+                if gap:
+                    k = torch.cat([k.new_zeros(*k.shape[:2], gap, k.shape[3]), k], dim=2)
+                    v = torch.cat([v.new_zeros(*v.shape[:2], gap, v.shape[3]), v], dim=2)
+                ks.append(k)
+                vs.append(v)
+            stacked.append((torch.cat(ks), torch.cat(vs)))
+        return DynamicCache(ddp_cache_data=stacked)
 
 
 class RecordingPolicy(BaseChatModel):
