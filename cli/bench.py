@@ -175,6 +175,7 @@ def bench_local_policy(
     model: Annotated[str, typer.Option(help="model folder or bundled name")] = "smollm2-135m",
     data: Annotated[Path | None, _DATA] = None,
     questions: Annotated[int, typer.Option(min=1, help="LoCoMo questions (categories 1-4)")] = 6,
+    seed: Annotated[int, typer.Option(help="seed of the question sample")] = 7,
     max_tokens: Annotated[
         int | None, typer.Option(min=1, help="new tokens a call (default: PERSONA_MAX_TOKENS)")
     ] = None,
@@ -194,6 +195,7 @@ def bench_local_policy(
         data=_data(data),
         model=model,
         questions=questions,
+        seed=seed,
         progress=_bench_progress(),
     )
     console.print("\n".join(rep.markdown))

@@ -1,11 +1,12 @@
 """A local model's cost per question through the agent, with and without its prefix cache.
 
-One LoCoMo conversation is ingested; questions of categories 1-4 (taken in turn from each)
-go through the agent's own loop (think, retrieve against Neo4j, answer) with the ``hf`` policy,
-greedy. Each question runs twice side by side, once with :class:`HFChatModel`'s prefix cache
-and once without (the order alternates), on one loaded model. Reported: the median seconds a
-question spends generating, their ratio, the prompt tokens read and the share the cache
-served, and whether both runs wrote the same answer (greedy decoding: they should).
+One LoCoMo conversation is ingested; a seeded sample of its category 1-4 questions, spread
+over the categories, goes through the agent's own loop (think, retrieve against Neo4j,
+answer) with the ``hf`` policy, greedy. Each question runs twice side by side, once with
+:class:`HFChatModel`'s prefix cache and once without (the order alternates), on one loaded
+model. Reported: the median seconds a question spends generating, their ratio, the prompt
+tokens read and the share the cache served, and whether both runs wrote the same answer
+(greedy decoding: they should).
 """
 
 from __future__ import annotations
@@ -24,23 +25,13 @@ from pipelines.bench.common import Report, table, timed
 from pipelines.bench.locomo import CATEGORIES, QA, load_conversations
 from pipelines.formats import load
 from pipelines.ingest import ingest_conversation
+from pipelines.synth.dataset import stratified_sample
 from schema.protocols import Embedder, MemoryStore
 from schema.settings import Settings
 
 __all__ = ["run_local_policy"]
 
 _MODES = ("prefix cache", "no cache")
-
-
-def _questions(qas: list[QA], n: int) -> list[QA]:
-    """Up to ``n`` questions of categories 1-4, one of each in turn (file order within one)."""
-    by_cat = {c: [q for q in qas if q.category == c] for c in (1, 2, 3, 4)}
-    out: list[QA] = []
-    while len(out) < n and any(by_cat.values()):
-        for c in (1, 2, 3, 4):
-            if by_cat[c] and len(out) < n:
-                out.append(by_cat[c].pop(0))
-    return out
 
 
 def run_local_policy(
@@ -52,13 +43,15 @@ def run_local_policy(
     data: Path,
     model: str,
     questions: int = 8,
+    seed: int = 7,
     user_prefix: str = "bench-local-policy-",
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Report:
     report = Report(name="local_policy", title="A local model through the agent: prefix cache")
     say = progress or (lambda _t, _i, _n: None)
     conv = load_conversations(data, 1, None, user_prefix)[0]
-    asked = _questions(conv.qas, questions)
+    answerable = [q for q in conv.qas if q.category in (1, 2, 3, 4)]
+    asked = stratified_sample(answerable, questions, seed=seed, by=lambda q: q.category)
     source = {c.source: c for c in load(data, "locomo")}[conv.sample]
     source = type(source)(conv.user_id, None, source.record, source.source, source.base_dir)
     options: dict[str, Any] = {
@@ -134,13 +127,14 @@ def run_local_policy(
         "model": model,
         "conversation": conv.sample,
         "questions": len(rows),
+        "seed": seed,
         "max_new_tokens": settings.max_tokens,
         "decoding": "greedy",
         "max_steps": settings.max_steps,
     }
     report.results = {"summary": summary, "questions": rows}
     report.markdown = [
-        f"{len(rows)} questions of LoCoMo {conv.sample} (categories 1-4 in turn) through the "
+        f"{len(rows)} questions of LoCoMo {conv.sample} (categories 1-4, seed {seed}) through the "
         f"agent with the hf policy `{model}` (greedy, up to {settings.max_tokens} new tokens a "
         "call), each run with and without the prefix cache side by side on one loaded model.",
         "",

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pipelines.bench.locomo import parse_evidence
 from pipelines.formats import LoadedConversation, load
@@ -41,6 +41,9 @@ __all__ = [
     "load_questions",
     "stratified_sample",
 ]
+
+#: what :func:`stratified_sample` samples (gold questions, LoCoMo QA rows)
+Q = TypeVar("Q")
 
 Say = Callable[[str, int, int], None]
 
@@ -267,8 +270,8 @@ def ingest_locomo_questions(
 
 
 def stratified_sample(
-    questions: Sequence[GoldQuestion], n: int, *, seed: int, by: Callable[[GoldQuestion], Any]
-) -> list[GoldQuestion]:
+    questions: Sequence[Q], n: int, *, seed: int, by: Callable[[Q], Any]
+) -> list[Q]:
     """``n`` questions spread evenly over the groups ``by`` makes (round robin over shuffled
     groups), so a small sample still covers every kind or category.
 
@@ -280,13 +283,13 @@ def stratified_sample(
     ['now', 'now', 'when', 'when']
     """
     rng = random.Random(seed)
-    groups: dict[Any, list[GoldQuestion]] = {}
+    groups: dict[Any, list[Q]] = {}
     for q in questions:
         groups.setdefault(by(q), []).append(q)
     for g in groups.values():
         rng.shuffle(g)
     keys = sorted(groups, key=str)
-    out: list[GoldQuestion] = []
+    out: list[Q] = []
     while len(out) < n and any(groups.values()):
         for k in keys:
             if groups[k] and len(out) < n:
