@@ -64,7 +64,8 @@ def bench_locomo(
         list[str] | None,
         typer.Option(
             help="also run the default with this lever alone (repeatable): entity, exact, "
-            "without-episodes, without-facts, turns-only, without-vector, without-fulltext"
+            "without-episodes, without-facts, turns-only, without-vector, without-fulltext, "
+            "rerank (needs PERSONA_RERANKER)"
         ),
     ] = None,
 ) -> None:
@@ -74,6 +75,12 @@ def bench_locomo(
     for lv in lever or []:
         if lv not in LEVERS:
             raise typer.BadParameter(f"{lv!r}: use {', '.join(LEVERS)}", param_hint="--lever")
+        if lv == "rerank" and not settings().reranker:
+            raise typer.BadParameter(
+                "the rerank lever needs a cross-encoder: set PERSONA_RERANKER to a hub id "
+                "(cross-encoder/ms-marco-MiniLM-L6-v2) or a local folder",
+                param_hint="--lever",
+            )
     _bench(
         run_locomo,
         data=_data(data),

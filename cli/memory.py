@@ -138,6 +138,10 @@ def search_cmd(
             "still true during it, such as where the user lived, counts too)",
         ),
     ] = False,
+    no_rerank: Annotated[
+        bool,
+        typer.Option("--no-rerank", help="rank by fusion alone, even with PERSONA_RERANKER set"),
+    ] = False,
 ) -> None:
     """Time-bounded hybrid retrieval, with why each memory was returned."""
     from pipelines.render import retrieval
@@ -157,6 +161,7 @@ def search_cmd(
         vector_path=choice(path, VectorPath, "--path") if path else None,
         unit="turn" if one_of(unit, ("memory", "turn"), "--unit") == "turn" else "memory",
         states_in_window=not said_only,
+        rerank=False if no_rerank else None,
     )
     a = make_app()
     result = a.store.retrieve(req)

@@ -42,6 +42,7 @@ __all__ = [
     "build_embedder",
     "model_slug",
     "resolve_model_path",
+    "unreachable_model",
 ]
 
 _DEFAULT_ALIASES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
@@ -150,7 +151,7 @@ class SentenceTransformerEmbedder(_BatchedEmbedder):
 
         path = resolve_model_path(self.model_name)
         local = Path(path).expanduser().exists()
-        if not local and not _hub_cached(path) and not _hub_reachable():
+        if unreachable_model(path):
             # the hub would be retried for minutes before the same answer
             raise ConfigError(
                 f"PERSONA_EMBEDDER {self.model_name!r} is neither a known offline model "
@@ -364,6 +365,13 @@ class OnnxEmbedder(_BatchedEmbedder):
             vecs = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         return np.asarray(vecs / np.where(norms == 0, 1.0, norms), dtype=np.float32)
+
+
+def unreachable_model(path: str) -> bool:
+    """Whether a model name can only fail to load: not a local folder, not in the hub cache,
+    and the hub out of reach (loading would retry the hub for minutes before saying so)."""
+    local = Path(path).expanduser().exists()
+    return not local and not _hub_cached(path) and not _hub_reachable()
 
 
 def _hub_cached(name: str) -> bool:

@@ -25,11 +25,12 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from graph import results
-from graph.candidates import VectorHits, VectorPlanner, gather, vector_hits
+from graph.candidates import Candidates, VectorHits, VectorPlanner, gather, vector_hits
 from graph.connection import Neo4jConnection
 from graph.connection import run as cypher
 from graph.cypher import read as R
 from graph.cypher import write as W
+from graph.rerank import rerank_items
 from graph.retrieval import lucene_query, window_months
 from graph.rows import model_props, native, to_listing, to_snapshot, to_turn
 from graph.vectors import fill_embeddings
@@ -49,6 +50,7 @@ from schema.protocols import (
     Embedder,
     ImageEmbedder,
     MemoryListing,
+    Reranker,
     ServerFacts,
     StoredTurn,
     UserContext,
@@ -59,6 +61,7 @@ from schema.retrieval import (
     EXACT_MAX,
     RetrievalRequest,
     RetrievalResult,
+    RetrievedMemory,
     TimeWindow,
     VectorPath,
 )
@@ -78,9 +81,13 @@ class Neo4jMemoryStore:
         exact_max: int = EXACT_MAX,
         image_embedder: ImageEmbedder | None = None,
         image_min_score: float = 0.6,
+        reranker: Reranker | None = None,
+        rerank_depth: int = 30,
     ) -> None:
         self.conn = conn
         self.embedder = embedder
+        self.reranker = reranker
+        self.rerank_depth = rerank_depth
         self.image_embedder = image_embedder
         self.image_min_score = image_min_score
         self.planner = VectorPlanner(exact_max)
@@ -136,6 +143,12 @@ class Neo4jMemoryStore:
         if path in (VectorPath.SEARCH, VectorPath.AUTO) and not self.conn.caps.vector_search_clause:
             path = VectorPath.PREFILTER
         text = " ".join([request.query, *request.keywords]).strip()
+        asked = request
+        if self._reranks(request):
+            # the reranker reads the top rerank_depth candidates; expansions wait for the k
+            # it keeps (graph/rerank.py)
+            wide = {"k": max(request.k, self.rerank_depth), "expand": []}
+            request = request.model_copy(update=wide)
 
         def embed() -> list[float]:
             t = time.perf_counter()
@@ -170,7 +183,7 @@ class Neo4jMemoryStore:
             months=window_months(window.start, window.end),
         )
 
-        def work(tx: ManagedTransaction) -> RetrievalResult:
+        def work(tx: ManagedTransaction) -> tuple[Candidates, list[RetrievedMemory]]:
             found = gather(
                 tx,
                 request,
@@ -185,18 +198,47 @@ class Neo4jMemoryStore:
             unit = results.evidence if request.unit == "turn" else results.memories
             items = unit(tx, request, found)
             timings["hydrate"] = (time.perf_counter() - t3) * 1000
-            return RetrievalResult(
-                request=request,
-                items=items,
-                window=request.window,
-                vector_path=found.vector_path,
-                vector_scope=found.vector_scope,
-                timings_ms=timings,
-            )
+            return found, items
 
-        result = self.conn.read_tx(work)
+        found, items = self.conn.read_tx(work)
+        if request is not asked and self.reranker is not None:
+            # outside the read transaction: a model's first call loads it (seconds)
+            t4 = time.perf_counter()
+            items = rerank_items(self.reranker, text, items, asked.k)
+            if asked.unit == "memory" and asked.expand:
+                kept = items
+
+                def expand(tx: ManagedTransaction) -> None:
+                    for item in kept:  # a retried transaction starts again
+                        item.turns, item.related = [], []
+                    results.expand(tx, asked, kept, set(asked.exclude_ids))
+
+                self.conn.read_tx(expand)
+            timings["rerank"] = (time.perf_counter() - t4) * 1000
+        result = RetrievalResult(
+            request=asked,
+            items=items,
+            window=request.window,
+            vector_path=found.vector_path,
+            vector_scope=found.vector_scope,
+            timings_ms=timings,
+        )
         result.timings_ms["total"] = (time.perf_counter() - t0) * 1000
         return result
+
+    def _reranks(self, request: RetrievalRequest) -> bool:
+        """Whether this retrieval goes through the reranker: whenever one is configured,
+        unless the request says ``rerank=False``; ``rerank=True`` without one is an error."""
+        if request.rerank is False:
+            return False
+        if self.reranker is None:
+            if request.rerank:
+                raise ConfigError(
+                    "this retrieval asks for reranking (rerank=True) but no reranker is configured",
+                    hint="set PERSONA_RERANKER to a cross-encoder (a hub id or a local folder)",
+                )
+            return False
+        return True
 
     # ================================================================== admin
     def delete_user(self, user_id: str) -> None:

@@ -25,6 +25,7 @@ from agent.update import UpdateStage
 from graph.connection import Neo4jConnection, connect
 from graph.embed import ClipEmbedder, OnnxEmbedder, SentenceTransformerEmbedder, build_embedder
 from graph.migrate import migrate, stored_embedder
+from graph.rerank import CrossEncoderReranker
 from graph.store import Neo4jMemoryStore
 from schema.errors import StoreError
 from schema.settings import Settings
@@ -110,6 +111,12 @@ class App:
             return None
         return ClipEmbedder(self.settings.clip_model, device=self.settings.device)
 
+    @cached_property
+    def reranker(self) -> CrossEncoderReranker | None:
+        if not self.settings.reranker:
+            return None
+        return CrossEncoderReranker(self.settings.reranker, device=self.settings.device)
+
     def migrate(self) -> None:
         if not self._migrated:
             clip = self.image_embedder
@@ -132,6 +139,8 @@ class App:
             exact_max=self.settings.vector_exact_max,
             image_embedder=self.image_embedder,
             image_min_score=self.settings.clip_min_score,
+            reranker=self.reranker,
+            rerank_depth=self.settings.rerank_depth,
         )
         settle_heap()  # the embedder is loaded by now (migrate reads its dimension)
         return store

@@ -235,6 +235,17 @@ class ImageEmbedder(Protocol):
     def embed_images(self, images: Sequence[bytes]) -> np.ndarray: ...
 
 
+@runtime_checkable
+class Reranker(Protocol):
+    """(query, passage) pairs -> relevance scores, higher is more relevant: a cross-encoder
+    reads the question and each candidate together, where the embedder saw them apart."""
+
+    @property
+    def name(self) -> str: ...
+
+    def score(self, query: str, passages: Sequence[str]) -> np.ndarray: ...
+
+
 class ServerFacts(BaseModel):
     """What a store's server is and can do (benchmark reports print it)."""
 

@@ -152,6 +152,12 @@ class RetrievalRequest(BaseModel):
         "before the window but still true during it counts as in the window, with the turn it "
         "came from; False: only what was said inside the window",
     )
+    rerank: bool | None = Field(
+        default=None,
+        description="re-order the top candidates with the store's cross-encoder "
+        "(PERSONA_RERANKER): None = whenever one is configured, False = never, True = "
+        "required (an error without one)",
+    )
     unit: Literal["memory", "turn"] = Field(
         default="memory",
         description="memory: the matching memories themselves; turn: raw turns as evidence, "
@@ -177,7 +183,7 @@ class RetrievalRequest(BaseModel):
 
 
 class Signal(BaseModel):
-    name: Literal["vector", "fulltext", "image", "entity", "neighbour", "dated", "state"]
+    name: Literal["vector", "fulltext", "image", "entity", "neighbour", "dated", "state", "rerank"]
     rank: int = Field(ge=1)
     score: float
     via: str | None = Field(

@@ -82,6 +82,15 @@ class Settings(BaseSettings):
         le=1.0,
         description="image matches below this (normalised) CLIP similarity are ignored",
     )
+    reranker: str | None = Field(
+        default=None,
+        description="a cross-encoder (sentence-transformers hub id or local folder, e.g. "
+        "cross-encoder/ms-marco-MiniLM-L6-v2 or BAAI/bge-reranker-base) that re-orders the top "
+        "rerank_depth candidates of every retrieval; off if unset (no offline weights exist)",
+    )
+    rerank_depth: int = Field(
+        default=30, ge=1, le=200, description="how many fused candidates the reranker reads"
+    )
     vector_path: VectorPath | None = Field(
         default=None,
         description="force a vector path (auto|search|prefilter); unset = auto where the "

@@ -234,7 +234,8 @@ def personagraph_ranking(
             unit="turn",
             expand=[],
             prefer_dated=asks_when(question),
-            **(LEVERS[lever].request if lever else {}),
+            # the default row is fusion alone; the rerank lever adds a configured reranker
+            **({"rerank": False} | (LEVERS[lever].request if lever else {})),
         )
     )
     if stages is not None:
@@ -287,6 +288,11 @@ LEVERS: dict[str, Lever] = {
         "PersonaGraph without vectors",
         "full-text alone (with neighbours and derived memories)",
         {"signals": ["fulltext", "image"]},
+    ),
+    "rerank": Lever(
+        "PersonaGraph + rerank",
+        "the top PERSONA_RERANK_DEPTH candidates re-ordered by the PERSONA_RERANKER cross-encoder",
+        {"rerank": True},
     ),
     "without-fulltext": Lever(
         "PersonaGraph without full-text",
