@@ -208,6 +208,70 @@ def bench_local_policy(
     console.print("\n".join(rep.markdown))
 
 
+@bench_group.command("rollouts")
+def bench_rollouts(
+    model: Annotated[str, typer.Option(help="model folder or bundled name")] = "smollm2-135m",
+    data: Annotated[Path | None, _DATA] = None,
+    groups: Annotated[int, typer.Option(min=1, help="groups, each run in both modes")] = 2,
+    questions: Annotated[int, typer.Option(min=1, help="questions per group")] = 4,
+    generations: Annotated[int, typer.Option(min=1, help="rollouts per question")] = 4,
+    seed: Annotated[int, typer.Option(help="seed of the question sample and sampling")] = 7,
+    max_tokens: Annotated[int, typer.Option(min=1, help="new tokens a call")] = 96,
+    steps: Annotated[int, typer.Option(min=1, max=20, help="agent steps")] = 3,
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+) -> None:
+    """GRPO-shaped rollouts with and without the batched prompt cache, side by side."""
+    from agent.policies.models import check_model_source, resolve_model
+    from cli.training_run import rollouts_report
+    from pipelines.formats import load
+    from pipelines.synth.dataset import ingest_locomo_questions, stratified_sample
+    from training.evaluate import rollout_cache_speed
+
+    check_model_source(model, "--model")
+    started = time.perf_counter()
+    a = bench_app()
+    path = _data(data)
+    sample = load(path, "locomo")[0].source
+    gold = ingest_locomo_questions(
+        path, [sample], store=a.store, embedder=a.embedder, user_prefix="bench-rollouts-"
+    )
+    answerable = [q for q in gold if q.locomo_category in (1, 2, 3, 4)]
+    pick = stratified_sample(
+        answerable, groups * questions, seed=seed, by=lambda q: q.locomo_category
+    )
+    parts = [pick[i : i + questions] for i in range(0, len(pick), questions)]
+    say = _bench_progress()
+    rows = rollout_cache_speed(
+        resolve_model(model, a.settings.cache_dir),
+        parts,
+        store=a.store,
+        settings=a.settings.model_copy(update={"max_steps": steps}),
+        generations=generations,
+        max_new_tokens=max_tokens,
+        seed=seed,
+        progress=lambda i, n: say("rollout groups", i, n),
+    )
+    rep = rollouts_report(
+        rows,
+        settings={
+            "model": model,
+            "conversation": sample,
+            "groups": len(parts),
+            "questions_per_group": questions,
+            "generations": generations,
+            "seed": seed,
+            "temperature": 0.9,
+            "top_k": 40,
+            "max_new_tokens": max_tokens,
+            "agent_steps": steps,
+        },
+        out_dir=out,
+        store=a.store,
+        started=started,
+    )
+    console.print("\n".join(rep.markdown))
+
+
 @bench_group.command("writers")
 def bench_writers(
     out: Annotated[Path, _OUT] = Path("docs/benchmarks"),

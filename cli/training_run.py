@@ -27,7 +27,7 @@ from schema.training import TrainConfig
 if TYPE_CHECKING:
     from pipelines.app import App
 
-__all__ = ["TrainingRun", "policy_report", "train_settings"]
+__all__ = ["TrainingRun", "policy_report", "rollouts_report", "train_settings"]
 
 Say = Callable[[str, int, int, dict[str, float]], None]
 
@@ -506,3 +506,76 @@ def policy_report(
             md += [f"![GRPO reward]({plot.name})", ""]
     rep.markdown = md
     return rep.write(out_dir)
+
+
+def rollouts_report(
+    rows: list[dict[str, Any]],
+    *,
+    settings: dict[str, Any],
+    out_dir: Path,
+    store: MemoryStore | None = None,
+    started: float | None = None,
+) -> Any:
+    """``persona bench rollouts``: tokens generated per second with the batched prompt cache
+    and without it (sampling makes the token counts differ, so the rate is compared), over
+    all groups and per group."""
+    import statistics
+
+    from pipelines.bench.common import Report, table
+
+    rep = Report(name="rollouts", title="GRPO-shaped rollouts: the batched prompt cache")
+    if started is not None:
+        rep.started = started
+    if store is not None:
+        rep.describe_server(store)
+    modes = {True: "prompt cache", False: "no cache"}
+    totals: dict[str, dict[str, float]] = {}
+    for cached, label in modes.items():
+        mine = [r for r in rows if r["prefix_cache"] is cached]
+        s, n = sum(r["generation_s"] for r in mine), sum(r["tokens"] for r in mine)
+        totals[label] = {
+            "generation_s": round(s, 1),
+            "tokens": n,
+            "prompt_tokens": sum(r["prompt_tokens"] for r in mine),
+            "tokens_per_s": round(n / s, 2) if s else 0.0,
+        }
+    rate = {(r["group"], r["prefix_cache"]): r["tokens"] / r["generation_s"] for r in rows}
+    per_group = [
+        rate[(g, True)] / rate[(g, False)]
+        for g in sorted({r["group"] for r in rows})
+        if rate.get((g, False))
+    ]
+    on, off = totals["prompt cache"], totals["no cache"]
+    summary = {
+        **totals,
+        "ratio_tokens_per_s": round(on["tokens_per_s"] / off["tokens_per_s"], 2)
+        if off["tokens_per_s"]
+        else None,
+        "median_group_ratio": round(statistics.median(per_group), 2) if per_group else None,
+    }
+    rep.settings = settings
+    rep.results = {"summary": summary, "rows": rows}
+    g = settings
+    rep.markdown = [
+        f"{g['groups']} groups of {g['questions_per_group']} LoCoMo {g['conversation']} questions "
+        f"(categories 1-4, seed {g['seed']}), each question rolled out {g['generations']} times "
+        f"as GRPO does: sampled (temperature {g['temperature']}, top-k {g['top_k']}), up to "
+        f"{g['max_new_tokens']} new tokens a call and {g['agent_steps']} agent steps, the "
+        f"retrievals against Neo4j. Model `{g['model']}`. Every group runs with the batched "
+        "prompt cache and without it, the order alternating, from the same seed, on one "
+        "loaded model.",
+        "",
+        *table(
+            ["mode", "seconds generating", "tokens generated", "prompt tokens", "tokens/s"],
+            [
+                [label, t["generation_s"], t["tokens"], t["prompt_tokens"], t["tokens_per_s"]]
+                for label, t in totals.items()
+            ],
+        ),
+        "",
+        f"Tokens per second, with the cache over without: **{summary['ratio_tokens_per_s']}x** "
+        f"(median over groups {summary['median_group_ratio']}x). Sampling lets the two runs "
+        "write different tokens, so rates are compared, not seconds.",
+    ]
+    rep.write(out_dir)
+    return rep

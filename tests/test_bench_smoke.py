@@ -317,3 +317,61 @@ def test_local_policy_smoke_runs_both_modes_side_by_side(
         assert on["prompt_tokens"] == off["prompt_tokens"] > 0
         assert off["cached_tokens"] == 0 < on["cached_tokens"]
     assert "Reproduce:" in (tmp_path / "out" / "local_policy.md").read_text()
+
+
+def test_rollouts_smoke_runs_each_group_in_both_modes_in_alternating_order(
+    store: Any, embedder: Any, settings: Any, tmp_path: Path
+) -> None:
+    from cli.training_run import rollouts_report
+    from pipelines.synth.dataset import ingest_locomo_questions
+    from training.evaluate import rollout_cache_speed
+    from training.tiny import build_tiny_chat_model
+
+    model = build_tiny_chat_model(tmp_path / "tiny-chat")
+    gold = ingest_locomo_questions(
+        _tiny_locomo(tmp_path / "tiny.json"),
+        None,
+        store=store,
+        embedder=embedder,
+        user_prefix=f"smoke-ro-{tmp_path.name}-",
+    )
+    answerable = [q for q in gold if q.locomo_category in (1, 2, 3, 4)]
+    groups = [answerable[:1], answerable[1:2]]
+    rows = rollout_cache_speed(
+        str(model),
+        groups,
+        store=store,
+        settings=settings.model_copy(update={"max_steps": 2}),
+        generations=2,
+        max_new_tokens=16,
+    )
+    # every group in both modes, the cache first in even groups and last in odd ones
+    assert [(r["group"], r["prefix_cache"]) for r in rows] == [
+        (0, True),
+        (0, False),
+        (1, False),
+        (1, True),
+    ]
+    assert all(r["tokens"] > 0 and r["generation_s"] > 0 and r["prompt_tokens"] > 0 for r in rows)
+    rep = rollouts_report(
+        rows,
+        settings={
+            "model": "tiny",
+            "conversation": "tiny-1",
+            "groups": 2,
+            "questions_per_group": 1,
+            "generations": 2,
+            "seed": 7,
+            "temperature": 0.9,
+            "top_k": 40,
+            "max_new_tokens": 16,
+            "agent_steps": 2,
+        },
+        out_dir=tmp_path / "out",
+        store=store,
+    )
+    summary = rep.results["summary"]
+    on, off = summary["prompt cache"], summary["no cache"]
+    assert on["tokens"] == sum(r["tokens"] for r in rows if r["prefix_cache"])
+    assert summary["ratio_tokens_per_s"] == round(on["tokens_per_s"] / off["tokens_per_s"], 2)
+    assert "Reproduce:" in (tmp_path / "out" / "rollouts.md").read_text()

@@ -32,7 +32,14 @@ from schema.training import RewardWeights
 from training.rewards import answer_score, evidence_score, format_score, window_score
 from training.rollout import Generation, agent_trace, hf_generate, run_agent_rollouts
 
-__all__ = ["PolicyEval", "baseline_recall", "evaluate_model", "evaluate_policy", "heldout_reward"]
+__all__ = [
+    "PolicyEval",
+    "baseline_recall",
+    "evaluate_model",
+    "evaluate_policy",
+    "heldout_reward",
+    "rollout_cache_speed",
+]
 
 _LOCOMO_NAMES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 
@@ -250,3 +257,70 @@ def baseline_recall(
         got = [m.source_id for m in res.items if m.source_id]
         scores.append(evidence_score([got], q.evidence) or 0.0)
     return round(100 * sum(scores) / len(scores), 1) if scores else None
+
+
+def rollout_cache_speed(
+    model_dir: str,
+    groups: Sequence[Sequence[GoldQuestion]],
+    *,
+    store: MemoryStore,
+    settings: Settings,
+    generations: int,
+    max_new_tokens: int,
+    temperature: float = 0.9,
+    top_k: int = 40,
+    seed: int = 7,
+    bf16: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """GRPO-shaped rollouts (each question of a group ``generations`` times, sampled, through
+    the agent's loop against the store) with the batched prompt cache of
+    :func:`training.rollout.hf_generate` and without it, side by side on one loaded model:
+    each group runs in both modes, the order alternating, each from the same seed. One row
+    per group and mode: seconds generating, tokens generated, prompt tokens read."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from training.base import load_tokenizer
+
+    tokenizer = load_tokenizer(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model.eval()
+    modes = (True, False)
+    rows: list[dict[str, Any]] = []
+    for g, group in enumerate(groups):
+        batch = [q for q in group for _ in range(generations)]
+        for cached in modes if g % 2 == 0 else modes[::-1]:
+            inner = hf_generate(
+                model,
+                tokenizer,
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                top_k=top_k,
+                stop=STOP,
+                bf16=bf16,
+                prefix_cache=cached,
+            )
+            row = {"group": g, "prefix_cache": cached, "generation_s": 0.0, "tokens": 0}
+            row["prompt_tokens"] = 0
+
+            def timed(
+                prompts: list[list[int]],
+                row: dict[str, Any] = row,
+                inner: Callable[[list[list[int]]], list[Generation]] = inner,
+            ) -> list[Generation]:
+                t = time.perf_counter()
+                out = inner(prompts)
+                row["generation_s"] += time.perf_counter() - t
+                row["tokens"] += sum(len(o.ids) for o in out)
+                row["prompt_tokens"] += sum(len(p) for p in prompts)
+                return out
+
+            torch.manual_seed(seed + g)
+            run_agent_rollouts(
+                batch, store=store, settings=settings, tokenizer=tokenizer, generate=timed
+            )
+            rows.append(row)
+            if progress:
+                progress(len(rows), 2 * len(groups))
+    return rows
