@@ -189,6 +189,18 @@ def evaluate_policy(
     return result
 
 
+def _load_for_generation(model_dir: str) -> tuple[Any, Any]:
+    """A saved policy in fp32, in eval mode, with its tokenizer (evaluation and benchmarks)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from training.base import load_tokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model.eval()
+    return model, load_tokenizer(model_dir)
+
+
 def evaluate_model(
     name: str,
     model_dir: str,
@@ -203,14 +215,7 @@ def evaluate_model(
 ) -> PolicyEval:
     """A transformers model through the agent's loop, greedy, ``batch`` questions at a time;
     ``progress(done, total)`` after each batch."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from training.base import load_tokenizer
-
-    tokenizer = load_tokenizer(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    model.eval()
+    model, tokenizer = _load_for_generation(model_dir)
     inner = hf_generate(
         model, tokenizer, max_new_tokens=max_new_tokens, temperature=0.0, stop=STOP, bf16=bf16
     )
@@ -279,13 +284,8 @@ def rollout_cache_speed(
     each group runs in both modes, the order alternating, each from the same seed. One row
     per group and mode: seconds generating, tokens generated, prompt tokens read."""
     import torch
-    from transformers import AutoModelForCausalLM
 
-    from training.base import load_tokenizer
-
-    tokenizer = load_tokenizer(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    model.eval()
+    model, tokenizer = _load_for_generation(model_dir)
     modes = (True, False)
     rows: list[dict[str, Any]] = []
     for g, group in enumerate(groups):
