@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -333,7 +334,12 @@ def compare_policies(
     """The offline policy and each model on the same questions, one run."""
     from agent.policies import OfflinePolicy
     from training.base import bf16_enabled
-    from training.evaluate import baseline_recall, evaluate_model, evaluate_policy
+    from training.evaluate import (
+        baseline_recall,
+        evaluate_model,
+        evaluate_policy,
+        paired_reward,
+    )
 
     agent_settings = settings.model_copy(update={"max_steps": cfg.grpo.agent_steps})
     out: dict[str, Any] = {
@@ -343,9 +349,11 @@ def compare_policies(
             "locomo": baseline_recall(locomo, store=store, settings=agent_settings),
         },
         "policies": {},
+        "paired": {},
         "answers": {},
     }
     sets = {"synthetic_heldout": synth, "locomo": locomo}
+    rows: dict[str, dict[str, list[dict[str, Any]]]] = {}
 
     def bar(label: str) -> Callable[[int, int], None]:
         """A bar per policy and set, counting questions (a model takes seconds on each)."""
@@ -379,10 +387,24 @@ def compare_policies(
                 )
             out["policies"][name][set_name] = ev.summary(cfg.grpo.rewards)
             release_memory()
+            rows.setdefault(name, {})[set_name] = ev.rows
             out["answers"].setdefault(name, {})[set_name] = [
-                {k: r[k] for k in ("id", "question", "gold", "answer", "kind", "locomo_category")}
+                {
+                    k: r[k]
+                    for k in (
+                        *("id", "question", "gold", "answer", "kind", "locomo_category"),
+                        *("rewards", "f1", "date_ok"),
+                    )
+                }
                 for r in ev.rows
             ]
+    # each trained model against the one before it (GRPO against SFT), question by question
+    for before, after in pairwise(models):
+        out["paired"][f"{after} vs {before}"] = {
+            set_name: paired_reward(rows[before][set_name], rows[after][set_name], cfg.grpo.rewards)
+            for set_name in rows.get(before, {})
+            if set_name in rows.get(after, {})
+        }
     return out
 
 
@@ -466,6 +488,23 @@ def policy_report(
                 ],
             )
         md.append("")
+    paired = results.get("paired") or {}
+    if any(paired.values()):
+        md += ["## Question by question", ""]
+        md.append(
+            "Reward of each question under the later model against the earlier one, on the "
+            "same questions: a mean moves with a few answers, these counts say how many."
+        )
+        md.append("")
+        md += table(
+            ["models", "set", "questions", "better", "worse", "same", "mean difference"],
+            [
+                [pair, set_name, *p.values()]
+                for pair, sets in paired.items()
+                for set_name, p in sets.items()
+            ],
+        )
+        md.append("")
     if stages:
         md += ["## Stages", ""]
         rows = []
@@ -493,6 +532,10 @@ def policy_report(
                 f"{groups['still_tied']} still tied after them (`grpo.resample`).",
                 "",
             ]
+        kinds = (stages.get("grpo") or {}).get("kinds") or {}
+        if kinds:
+            drawn = ", ".join(f"{k} {v}" for k, v in kinds.items())
+            md += [f"GRPO questions by kind (`grpo.balance`): {drawn}.", ""]
         rewards = (stages.get("grpo") or {}).get("rewards_by_step") or []
         if rewards:
             plot = line_plot(

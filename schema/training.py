@@ -156,6 +156,13 @@ class GRPOSection(_Section):
         description="which training questions GRPO rolls out: 'sft' = those with an SFT "
         "trajectory (their evidence is findable, so answers can earn reward), 'all' = every one",
     )
+    balance: Literal["kind", "none"] = Field(
+        default="kind",
+        description="how GRPO draws its steps x prompts_per_step questions from that pool: "
+        "'kind' = every question kind equally often, seeded by data.seed (the held-out "
+        "evaluation is stratified by kind, while the SFT pool is mostly LoCoMo single-hop and "
+        "when-questions); 'none' = the pool as it is, shuffled",
+    )
     include_locomo: bool = Field(
         default=True, description="roll out the LoCoMo training questions too"
     )

@@ -90,6 +90,9 @@ def test_every_stage_ran_and_the_weights_changed_at_each(run: dict[str, Any]) ->
     groups = stages["grpo"]["groups"]
     assert groups["seen"] == 3 and groups["redrawn"] >= min(groups["tied"], 1)
     assert groups["still_tied"] < groups["seen"]
+    # grpo.balance = kind: three steps of one question each drew three different kinds
+    assert stages["grpo"]["kinds"] and sum(stages["grpo"]["kinds"].values()) == 3
+    assert set(stages["grpo"]["kinds"].values()) == {1}
     # throughput is counted at both stages (trl counts GRPO's prompt + completion tokens)
     assert stages["sft"]["train_tokens"] > 0 and stages["grpo"]["train_tokens"] > 0
     assert weights_digest(out) == grpo  # the exported model is the GRPO model
@@ -117,6 +120,12 @@ def test_report_compares_the_three_policies(run: dict[str, Any]) -> None:
     md = (run["reports"] / "training-cpu-tiny.md").read_text()
     assert "Reproduce: `persona train all --preset cpu-tiny" in md
     assert "train tokens/s" in md
+    assert "GRPO questions by kind (`grpo.balance`): " in md
+    # GRPO against SFT question by question: every held-out question counted once
+    pair = report["results"]["paired"]["GRPO vs SFT"]["synthetic_heldout"]
+    held = policies["GRPO"]["synthetic_heldout"]["questions"]
+    assert pair["questions"] == held == pair["better"] + pair["worse"] + pair["same"]
+    assert "## Question by question" in md
     # the cpu-smollm2 report's name stays free for the real run
     assert not (run["reports"] / "training.md").exists()
 

@@ -38,7 +38,9 @@ __all__ = [
     "evaluate_model",
     "evaluate_policy",
     "heldout_reward",
+    "paired_reward",
     "rollout_cache_speed",
+    "row_reward",
 ]
 
 _LOCOMO_NAMES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
@@ -89,18 +91,57 @@ class PolicyEval:
         }
 
 
-def heldout_reward(rows: Sequence[dict[str, Any]], weights: RewardWeights) -> float | None:
-    """Mean over questions of the weighted reward, each normalised by the weights of the
-    rewards that did not abstain: 0-100."""
+def row_reward(row: dict[str, Any], weights: RewardWeights) -> float | None:
+    """One question's weighted reward, normalised by the weights of the rewards that did not
+    abstain: 0-1 (None when all abstained).
+
+    >>> w = RewardWeights(answer=1.0, evidence=0.5, window=0.25, format=0.25)
+    >>> row_reward({"rewards": {"answer": 1.0, "evidence": None, "window": None,
+    ...                         "format": 0.0}}, w)
+    0.8
+    """
     w = {"answer": weights.answer, "evidence": weights.evidence}
     w |= {"window": weights.window, "format": weights.format}
-    scores = []
-    for r in rows:
-        parts = {k: r["rewards"][k] for k in w if r["rewards"][k] is not None}
-        total = sum(w[k] for k in parts)
-        if total:
-            scores.append(sum(w[k] * v for k, v in parts.items()) / total)
+    parts = {k: row["rewards"][k] for k in w if row["rewards"][k] is not None}
+    total = sum(w[k] for k in parts)
+    return sum(w[k] * v for k, v in parts.items()) / total if total else None
+
+
+def heldout_reward(rows: Sequence[dict[str, Any]], weights: RewardWeights) -> float | None:
+    """Mean over questions of :func:`row_reward`: 0-100."""
+    scores = [x for x in (row_reward(r, weights) for r in rows) if x is not None]
     return round(100 * sum(scores) / len(scores), 1) if scores else None
+
+
+def paired_reward(
+    before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]], weights: RewardWeights
+) -> dict[str, Any]:
+    """Two policies on the same questions, question by question: on how many ``after`` earned
+    more reward, less, or the same, and the mean difference in points (0-100). With a few
+    dozen questions a mean moves with two or three answers; the counts show how many.
+
+    >>> w = RewardWeights(answer=1.0, evidence=0.5, window=0.25, format=0.25)
+    >>> def rows(*right):
+    ...     return [{"id": f"q{i}", "rewards": {"answer": a, "evidence": None, "window": None,
+    ...              "format": 1.0}} for i, a in enumerate(right)]
+    >>> paired_reward(rows(1.0, 0.0, 1.0, 0.0), rows(1.0, 1.0, 0.0, 1.0), w)
+    {'questions': 4, 'better': 2, 'worse': 1, 'same': 1, 'mean_difference': 20.0}
+    """
+    out = {"questions": 0, "better": 0, "worse": 0, "same": 0}
+    diffs = []
+    after_by_id = {r["id"]: r for r in after}
+    for r in before:
+        other = after_by_id.get(r["id"])
+        a = row_reward(r, weights)
+        b = row_reward(other, weights) if other else None
+        if a is None or b is None:
+            continue
+        out["questions"] += 1
+        diffs.append(b - a)
+        key = "better" if b - a > 1e-9 else "worse" if a - b > 1e-9 else "same"
+        out[key] += 1
+    mean = round(100 * sum(diffs) / len(diffs), 1) if diffs else None
+    return {**out, "mean_difference": mean}
 
 
 def _dt(value: Any) -> datetime | None:

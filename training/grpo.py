@@ -8,7 +8,9 @@ every ``save_steps`` and a resume from the last one; the merged result goes to
 from __future__ import annotations
 
 import os
+import random
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +34,7 @@ from training.sft import (
     trainer_device_args,
 )
 
-__all__ = ["GRPOResult", "prompt_rows", "rollout_scorer", "run_grpo"]
+__all__ = ["GRPOResult", "draw_by_kind", "prompt_rows", "rollout_scorer", "run_grpo"]
 
 
 @dataclass
@@ -47,6 +49,8 @@ class GRPOResult:
     resumed_from: str | None
     #: rollout groups: seen, tied on the first draw, redrawn, still tied (no signal)
     groups: dict[str, int] = field(default_factory=dict)
+    #: the questions GRPO drew, by kind
+    kinds: dict[str, int] = field(default_factory=dict)
 
     @property
     def tokens_per_s(self) -> float:
@@ -64,6 +68,7 @@ class GRPOResult:
             "rewards_by_step": self.rewards_by_step,
             "resumed_from": self.resumed_from,
             "groups": self.groups,
+            "kinds": self.kinds,
         }
 
 
@@ -87,6 +92,37 @@ def prompt_rows(questions: list[GoldQuestion]) -> list[dict[str, Any]]:
         }
         for q in questions
     ]
+
+
+def draw_by_kind(questions: Sequence[GoldQuestion], n: int, seed: int) -> list[GoldQuestion]:
+    """``n`` questions with every kind drawn equally often: the kinds take turns (in a seeded
+    order), each kind's questions shuffled and reused only once all of them were drawn. GRPO
+    sees few questions (steps x prompts_per_step), and drawn as the pool comes they would be
+    mostly the kinds SFT already saw most.
+
+    >>> from types import SimpleNamespace as Q
+    >>> pool = [Q(id=f"s{i}", kind="single_hop") for i in range(8)] + [Q(id="h", kind="how_long")]
+    >>> drawn = draw_by_kind(pool, 4, seed=1)
+    >>> sorted(q.kind for q in drawn)
+    ['how_long', 'how_long', 'single_hop', 'single_hop']
+    >>> len({q.id for q in drawn if q.kind == "single_hop"})
+    2
+    >>> [q.id for q in drawn] == [q.id for q in draw_by_kind(pool, 4, seed=1)]
+    True
+    """
+    rng = random.Random(seed)
+    by_kind: dict[str, list[GoldQuestion]] = {}
+    for q in questions:
+        by_kind.setdefault(q.kind, []).append(q)
+    kinds = sorted(by_kind)
+    rng.shuffle(kinds)
+    for kind in kinds:
+        rng.shuffle(by_kind[kind])
+    drawn: list[GoldQuestion] = []
+    for i in range(n):
+        same = by_kind[kinds[i % len(kinds)]]
+        drawn.append(same[(i // len(kinds)) % len(same)])
+    return drawn
 
 
 def run_grpo(
@@ -133,6 +169,11 @@ def run_grpo(
         include_num_input_tokens_seen="no",
         **trainer_device_args(cfg),
     )
+    drawn = (
+        draw_by_kind(questions, g.steps * g.prompts_per_step, cfg.data.seed)
+        if g.balance == "kind"
+        else questions
+    )
     rollout = AgentRollout(
         {q.id: q for q in questions},
         store=store,
@@ -150,7 +191,7 @@ def run_grpo(
         model=model,
         reward_funcs=list(REWARD_FUNCS),
         args=args,
-        train_dataset=Dataset.from_list(prompt_rows(questions)),
+        train_dataset=Dataset.from_list(prompt_rows(drawn)),
         processing_class=tokenizer,
         peft_config=lora_config(g.lora) if g.lora.enabled else None,
         rollout_func=rollout,
@@ -174,6 +215,7 @@ def run_grpo(
         rewards_by_step=rewards,
         resumed_from=resume,
         groups=dict(rollout.groups),
+        kinds=dict(sorted(Counter(q.kind for q in drawn).items())),
     )
 
 
