@@ -321,6 +321,24 @@ class TrainingRun:
         return results
 
 
+#: what the run keeps of each evaluated question (stages.json, the report's JSON)
+_ANSWER_FIELDS = (
+    "id",
+    "question",
+    "gold",
+    "answer",
+    "kind",
+    "locomo_category",
+    "rewards",
+    "f1",
+    "date_ok",
+)
+
+
+#: the columns of :func:`training.evaluate.paired_reward`, in the report's order
+_PAIRED_COLUMNS = ("questions", "better", "worse", "same", "mean_difference")
+
+
 def compare_policies(
     models: dict[str, Path],
     synth: list[GoldQuestion],
@@ -389,14 +407,7 @@ def compare_policies(
             release_memory()
             rows.setdefault(name, {})[set_name] = ev.rows
             out["answers"].setdefault(name, {})[set_name] = [
-                {
-                    k: r[k]
-                    for k in (
-                        *("id", "question", "gold", "answer", "kind", "locomo_category"),
-                        *("rewards", "f1", "date_ok"),
-                    )
-                }
-                for r in ev.rows
+                {k: r[k] for k in _ANSWER_FIELDS} for r in ev.rows
             ]
     # each trained model against the one before it (GRPO against SFT), question by question
     for before, after in pairwise(models):
@@ -499,7 +510,7 @@ def policy_report(
         md += table(
             ["models", "set", "questions", "better", "worse", "same", "mean difference"],
             [
-                [pair, set_name, *p.values()]
+                [pair, set_name, *(p[k] for k in _PAIRED_COLUMNS)]
                 for pair, sets in paired.items()
                 for set_name, p in sets.items()
             ],

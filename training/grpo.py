@@ -215,7 +215,8 @@ def run_grpo(
         rewards_by_step=rewards,
         resumed_from=resume,
         groups=dict(rollout.groups),
-        kinds=dict(sorted(Counter(q.kind for q in drawn).items())),
+        # only a balanced draw is the list GRPO works through; otherwise trl samples the pool
+        kinds=dict(sorted(Counter(q.kind for q in drawn).items())) if g.balance == "kind" else {},
     )
 
 
