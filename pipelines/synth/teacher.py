@@ -28,6 +28,7 @@ from agent.parsing import render_retrieve
 from agent.policies.hf import to_chat
 from agent.prompts import reason_continue
 from agent.prompts._common import structured
+from agent.scoring import date_correct
 from agent.temporal import MONTHS, WEEKDAYS, find_window, relative_note
 from schema.agent import RetrieveCall, Step
 from schema.datasets import GoldQuestion, TrajectoryRecord
@@ -36,7 +37,7 @@ from schema.retrieval import RetrievedMemory
 from schema.settings import Settings
 from schema.timeutil import UTC, spoken_date
 
-__all__ = ["TeacherPolicy", "question_keywords", "render_trajectory"]
+__all__ = ["TeacherPolicy", "grounded_date", "question_keywords", "render_trajectory"]
 
 _QUESTION_WORDS = {
     "what",
@@ -234,16 +235,40 @@ class TeacherPolicy(BaseChatModel):
             a, b = unique[0], unique[-1]
             think = f"{_names(name(a), name(b))}: {snippet(a)} / {snippet(b)}"
         said = spoken_date(first[2].t)
+        answer = g.answer
         if g.kind == "when" or (g.kind == "multi_hop" and g.hint.get("when")):
             note = relative_note(first[2].text, said_at=first[2].t)
             think += f' ("{note[0]}" = {note[1]})' if note else f", said {said}"
+            if g.kind == "when":
+                answer = grounded_date(note[1] if note else said, g.answer)
         elif g.kind == "how_long":
             think += f", said {said}; asked {spoken_date(g.asked_at)}"
         elif g.kind == "now":
             think += ", the latest on this"
         elif g.kind == "then":
             think += ", before the change"
-        return f"<think>{think}.</think><answer>{g.answer}</answer>"
+        return f"<think>{think}.</think><answer>{answer}</answer>"
+
+
+def grounded_date(grounded: str, gold: str) -> str:
+    """A when-answer as the teacher writes it: the date its think line grounded, word for
+    word, wherever that date agrees with the gold (:func:`agent.scoring.date_correct`); the
+    gold's own words otherwise. LoCoMo's golds say one date many ways ("The week before 9
+    June 2023", "20 June, 2023", "July 2, 2023", "June 2023" for the week before 21 June); taught
+    them as they are, the 135M model learnt that an answer is a loose rewording of the date it
+    had just found, and reworded dates it had found right ("the Monday before 24 June 2022"
+    from a Friday) in docs/benchmarks/policy.md. Copied, one rule holds for every record.
+
+    >>> grounded_date("the week before 9 June 2023", "The week before 9 June 2023")
+    'the week before 9 June 2023'
+    >>> grounded_date("2 July 2023", "July 2, 2023")
+    '2 July 2023'
+    >>> grounded_date("2 April 2023", "The week before 2 April 2023")  # not the same date
+    'The week before 2 April 2023'
+    >>> grounded_date("13 August 2023", "10 years ago")  # the gold is no date: nothing to judge
+    '10 years ago'
+    """
+    return grounded if date_correct(grounded, gold) else gold
 
 
 def _names(a: str, b: str) -> str:
