@@ -141,3 +141,45 @@ def test_turns_derive_whether_they_anchor_a_time() -> None:
     assert Turn(**base, text="We moved last March.").dated
     assert not Turn(**base, text="We like jazz.").dated
     assert not Turn(**base, text="We like jazz.", dated=True).dated  # derived, not claimed
+
+
+def test_candidate_statements_bring_the_context_of_the_turns_they_vote_for(
+    store: Any, user_id: str
+) -> None:
+    """Turn units: each candidate statement (full-text, vector) returns its hits' turns'
+    neighbours and time anchors, so evidence scoring asks for no more in a round trip of its
+    own; what they bring is what the neighbour query says of the same turns."""
+    from graph.candidates import turn_context
+    from graph.cypher import read as R
+    from graph.retrieval import lucene_query
+
+    ids = _seed(store, user_id)
+    text = "When did Pepper chew the running shoes?"
+    vector = store.embedder.embed_queries([text])[0].tolist()
+    scope = {"user_id": user_id, "start": None, "end": None, "kinds": ["turn", "fact", "event"]}
+    statements = {
+        "fulltext": (R.fulltext_search(False, False), {"lucene": lucene_query(user_id, text)}),
+        "vector": (R.vector_prefilter(False, False), {"vector": vector}),
+    }
+    for name, (query, params) in statements.items():
+
+        def read(tx: Any, query: str = query, params: dict = params) -> tuple[Any, Any]:
+            rec = tx.run(R.one_record(query, context=True), depth=10, **scope, **params).single()
+            hits = rec["hits"]
+            voted = [t for h in hits for t in ([h["id"]] if h["kind"] == "turn" else h["turn_ids"])]
+            return rec, turn_context(tx, user_id, sorted(set(voted)))
+
+        rec, expected = store.conn.read_tx(read)
+        assert rec["hits"], name
+        columns = (rec["neighbours"], rec["dated"], rec["dated_neighbours"])
+        brought = dict(zip(rec["ids"], zip(*columns, strict=True), strict=True))
+        assert set(brought) == set(expected), name  # the event votes for all four turns
+        for tid, ctx in expected.items():
+            near, dated, dated_near = brought[tid]
+            assert (sorted(near), dated, sorted(dated_near)) == (
+                sorted(ctx.neighbours),
+                ctx.dated,
+                sorted(ctx.dated_neighbours),
+            ), (name, tid)
+        assert brought[ids["shoes"]][1] is True  # "yesterday" anchors a time
+        assert ids["shoes"] in brought[ids["rain"]][2]
