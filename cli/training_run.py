@@ -332,6 +332,7 @@ _ANSWER_FIELDS = (
     "rewards",
     "f1",
     "date_ok",
+    "slips",
 )
 
 
@@ -476,6 +477,13 @@ def policy_report(
                 row.append("-" if v is None else v)
             rows.append(row)
         md += table(headers, rows)
+        slips = [
+            f"{pol_name} {', '.join(f'{k} {v}' for k, v in slipped.items())}"
+            for pol_name, pol in results["policies"].items()
+            if (slipped := pol.get(set_name, {}).get("malformed_by_slip"))
+        ]
+        if slips:
+            md += ["", f"Malformed outputs by slip (agent/parsing.py): {'; '.join(slips)}."]
         if set_name == "locomo":
             cats = sorted(
                 {
@@ -558,6 +566,13 @@ def policy_report(
             )
             rep.plots.append(plot.name)
             md += [f"![GRPO reward]({plot.name})", ""]
+    answers = results.get("answers")
+    if answers:
+        # every question's answer under each policy, beside the report: what a reader checks
+        # a mean against
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / f"{name}_answers.json").write_text(json.dumps(answers, indent=1, default=str))
+        md += [f"Each question's gold and answers: [{name}_answers.json]({name}_answers.json).", ""]
     rep.markdown = md
     return rep.write(out_dir)
 

@@ -8,6 +8,7 @@ on assistant positions equals trl's own."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -217,6 +218,14 @@ def test_bench_policy_compares_the_three_policies_on_another_file(
         assert evals["policies"][name]["locomo"]["answered"] == 100.0
     md = (tmp_path / "policy.md").read_text()
     assert "| metric | offline | SFT | GRPO |" in md and "LoCoMo answer F1 by category" in md
+    # every question's answer beside the report, with the slips the summary counted
+    answers = json.loads((tmp_path / "policy_answers.json").read_text())
+    assert "policy_answers.json" in md
+    for name in ("offline", "SFT", "GRPO"):
+        rows = answers[name]["locomo"]
+        assert len(rows) == 6 and all(r["answer"] and "gold" in r for r in rows)
+        counted = Counter(slip for r in rows for slip in r["slips"])
+        assert evals["policies"][name]["locomo"]["malformed_by_slip"] == dict(counted)
 
 
 def test_bench_policy_leaves_out_what_the_model_trained_on(

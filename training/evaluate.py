@@ -13,7 +13,7 @@ reward (the GRPO objective, normalised to 0-100), generation tokens/s and wall t
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,6 +41,7 @@ __all__ = [
     "paired_reward",
     "rollout_cache_speed",
     "row_reward",
+    "slip_counts",
 ]
 
 _LOCOMO_NAMES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
@@ -73,6 +74,7 @@ class PolicyEval:
             "questions": len(rows),
             "well_formed_outputs": pct([float(x) for x in outputs]),
             "outputs": len(outputs),
+            "malformed_by_slip": slip_counts(rows),
             "answered": pct([float(bool(r["answer"].strip())) for r in rows]),
             "evidence_recall": pct(recall),
             "window_precision": pct([float(x) for x in windows]),
@@ -89,6 +91,17 @@ class PolicyEval:
             ),
             "wall_s": round(self.wall_s, 1),
         }
+
+
+def slip_counts(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """How often each parse slip (agent.parsing's failure modes) made a policy output
+    malformed, most frequent first: the well-formed rate says how many, this says which.
+
+    >>> slip_counts([{"slips": ["unclosed_tag"]}, {"slips": ["extra_text", "unclosed_tag"]}])
+    {'unclosed_tag': 2, 'extra_text': 1}
+    """
+    counts = Counter(i for r in rows for i in r.get("slips", ()))
+    return dict(counts.most_common())
 
 
 def row_reward(row: dict[str, Any], weights: RewardWeights) -> float | None:
@@ -160,8 +173,8 @@ def _score(q: GoldQuestion, trace: dict[str, Any]) -> dict[str, Any]:
             holds.append(all((s is None or t >= s) and (e is None or t < e) for t in q.evidence_at))
     when = q.kind == "when" or (q.locomo_category == 2 and asks_when(q.question))
     date_ok = date_correct(answer, q.answer) if when and date_span(q.answer) else None
-    outputs_ok = [
-        not issues
+    policy_steps = [
+        issues
         for kind, issues in zip(trace["kinds"], trace["step_issues"], strict=True)
         if kind != "retrieve"
     ]
@@ -173,7 +186,8 @@ def _score(q: GoldQuestion, trace: dict[str, Any]) -> dict[str, Any]:
         "answer": answer,
         "locomo_category": q.locomo_category,
         "calls": trace["calls"],
-        "outputs_ok": outputs_ok,
+        "outputs_ok": [not issues for issues in policy_steps],
+        "slips": [i for issues in policy_steps for i in issues],
         "evidence": evidence_score(trace["retrieved"], q.evidence),
         "window_holds": holds,
         "date_ok": date_ok,
