@@ -9,9 +9,9 @@ from __future__ import annotations
 import functools
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from neo4j import ManagedTransaction
 
@@ -24,12 +24,10 @@ from schema.retrieval import RetrievalRequest, VectorPath, VectorScope
 
 __all__ = [
     "Candidates",
-    "TurnContext",
     "VectorHits",
     "VectorPlanner",
     "by_words",
     "gather",
-    "turn_context",
     "vector_hits",
     "vector_query",
     "wants_states",
@@ -37,37 +35,6 @@ __all__ = [
 
 #: how long a user's memory count is trusted (writes through the store forget it at once)
 COUNT_TTL_S = 60.0
-
-
-class TurnContext(NamedTuple):
-    """What evidence scoring needs of a voted turn besides its votes."""
-
-    neighbours: list[str]  # its dialogue neighbours (NEXT either way)
-    dated: bool  # it anchors a time
-    dated_neighbours: list[str]  # the neighbours that do
-
-
-def turn_context(
-    tx: ManagedTransaction, user_id: str, ids: Sequence[str]
-) -> dict[str, TurnContext]:
-    """Neighbours and time anchors of the user's turns ``ids`` (absent ids are left out)."""
-    if not ids:
-        return {}
-    return _context(
-        cypher(tx, R.TURN_NEIGHBOURS, ids=list(ids), user_id=user_id).single(strict=True)
-    )
-
-
-def _context(record: Any) -> dict[str, TurnContext]:
-    """The turn context a record carries (:data:`graph.cypher.read.CONTEXT_COLUMNS`)."""
-    if record.get("ids") is None:
-        return {}
-    return {
-        tid: TurnContext(near, bool(dated), dated_near)
-        for tid, near, dated, dated_near in zip(
-            *(record[c] for c in R.CONTEXT_COLUMNS), strict=True
-        )
-    }
 
 
 @dataclass
@@ -81,9 +48,6 @@ class Candidates:
     hits: dict[str, tuple[str, list[str], str | None]] = field(default_factory=dict)
     #: facts said outside the window but true during it (graph.cypher.read.states_in_window)
     states: set[str] = field(default_factory=set)
-    #: turn units: the context (:func:`turn_context`) of the turns the full-text and vector
-    #: hits vote for, brought by their own statements; evidence scoring reads the rest's
-    context: dict[str, TurnContext] = field(default_factory=dict)
 
 
 class VectorPlanner:
@@ -180,11 +144,6 @@ def _hits(tx: ManagedTransaction, query: str, **params: Any) -> list[dict[str, A
     return _best_first(list(cypher(tx, query, **params).single(strict=True)["hits"]))
 
 
-def _turn_units(request: RetrievalRequest) -> bool:
-    """Whether the candidate queries bring their turns' context (evidence scoring's)."""
-    return request.unit == "turn"
-
-
 def vector_query(caps: Capabilities, path: VectorPath, has_start: bool, has_end: bool) -> str:
     if path == VectorPath.AUTO:
         return R.vector_auto(has_start, has_end, kinds_in_index=caps.search_in_list)
@@ -218,8 +177,6 @@ class VectorHits:
     ms: float
     #: facts said before the window but true during it (:func:`wants_states`), best first
     states: list[dict[str, Any]] = field(default_factory=list)
-    #: turn units: the context of the turns the hits vote for (:func:`turn_context`)
-    context: dict[str, TurnContext] = field(default_factory=dict)
 
 
 def vector_hits(
@@ -247,14 +204,11 @@ def vector_hits(
     if path == VectorPath.AUTO:
         columns += ("path", "scope")
     query = vector_query(caps, path, has_start, has_end)
-    context = _turn_units(request)
     if wants_states(request):
         # the states true during the window, by the same vector, in the same statement
-        query = R.with_states(
-            query, columns, R.states_in_window(has_start, has_end), HIT_COLUMNS, context=context
-        )
+        query = R.with_states(query, columns, R.states_in_window(has_start, has_end), HIT_COLUMNS)
     else:
-        query = R.one_record(query, columns, context=context)
+        query = R.one_record(query, columns)
     record = cypher(
         tx,
         query,
@@ -270,8 +224,7 @@ def vector_hits(
         first = rows[0] if rows else None
         path = VectorPath(first["path"]) if first else VectorPath.PREFILTER
         scope = VectorScope(counted=first["scope"] if first else 0, cutoff=planner.exact_max)
-    ms = (time.perf_counter() - t) * 1000
-    return VectorHits(rows, path, scope, ms, true, _context(record))
+    return VectorHits(rows, path, scope, (time.perf_counter() - t) * 1000, true)
 
 
 def gather(
@@ -297,14 +250,9 @@ def gather(
     exclude = set(request.exclude_ids)
     rows: dict[str, list[dict[str, Any]]] = {"vector": []}  # signal order: vector first
     t = time.perf_counter()
-    # turn units: each candidate statement also brings its hits' turns' neighbours, which
-    # evidence scoring would otherwise ask for in a round trip of its own after both signals
-    context: dict[str, TurnContext] = {}
     if lucene and "fulltext" in request.signals:
-        query = R.one_record(R.fulltext_search(has_start, has_end), context=_turn_units(request))
-        record = cypher(tx, query, lucene=lucene, **params).single(strict=True)
-        rows["fulltext"] = _best_first(list(record["hits"]))
-        context.update(_context(record))
+        query = R.fulltext_search(has_start, has_end)
+        rows["fulltext"] = _hits(tx, R.one_record(query), lucene=lucene, **params)
     else:
         rows["fulltext"] = []
     timings["fulltext"] = (time.perf_counter() - t) * 1000
@@ -326,7 +274,6 @@ def gather(
         timings["vector"] = found.ms
         rows["vector"], resolved, scope = found.rows, found.path, found.scope
         true = found.states
-        context.update(found.context)
     # the states join the vector signal by their cosine, and make a ``state`` signal of their
     # own from the words they share with the query (full-text reads only the window's months)
     states: set[str] = set()
@@ -349,7 +296,6 @@ def gather(
         vector_path=resolved,
         vector_scope=scope,
         states=states - exclude,
-        context=context,
     )
     for signal, hits in rows.items():
         kept = [r for r in hits if r["id"] not in exclude]

@@ -10,7 +10,7 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
-from graph.candidates import Candidates, turn_context
+from graph.candidates import Candidates
 from graph.connection import run as cypher
 from graph.cypher import read as R
 from graph.evidence import Provenance, boost_dated, rank, spread_to_neighbours, vote
@@ -83,15 +83,11 @@ def evidence(
         for mid, (kind, turn_ids, text) in hits.items()
     }
     total, signals = vote(found.rankings, found.scores, provenance)
-    voted = list(total)
-    context = dict(found.context)  # full-text's turns, read while the vector signal came
-    context.update(turn_context(tx, uid, [t for t in voted if t not in context]))
-    spread_to_neighbours(total, signals, {t: context[t].neighbours for t in voted if t in context})
+    near = cypher(tx, R.TURN_NEIGHBOURS, ids=list(total), user_id=uid).single(strict=True)
+    spread_to_neighbours(total, signals, dict(zip(near["ids"], near["neighbours"], strict=True)))
     if request.prefer_dated:
-        # turns that anchor a time, neighbours included
-        dated = {t for t in voted if t in context and context[t].dated}
-        dated.update(n for t in voted if t in context for n in context[t].dated_neighbours)
-        boost_dated(total, signals, sorted(dated))
+        # turns that anchor a time, neighbours included (the same query told both)
+        boost_dated(total, signals, sorted(set(near["dated"])))
     ranked = rank(total, set(request.exclude_ids))
     # the turns a fact true during the window came from are its evidence, wherever they lie
     true_turns = {t for f in found.states if f in provenance for t in provenance[f].turn_ids}

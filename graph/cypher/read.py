@@ -12,7 +12,6 @@ from schema.model import FULLTEXT_INDEX, IMAGE_VECTOR_INDEX, VECTOR_INDEX
 
 __all__ = [
     "ACTIVE_FACTS",
-    "CONTEXT_COLUMNS",
     "EVENT_TURNS",
     "EXISTING_IDS",
     "FACT_HISTORY",
@@ -96,59 +95,26 @@ def _collected(query: str, columns: tuple[str, ...], name: str) -> tuple[str, st
     return prefix, f"CALL () {{\n{body}\n}}\nWITH collect({{{fields}}}) AS {name}"
 
 
-#: the :data:`TURN_NEIGHBOURS` of the turns the collected ``hits`` vote for (a turn itself,
-#: another memory the turns it came from), as a subquery after them: its columns
-CONTEXT_COLUMNS = ("ids", "neighbours", "dated", "dated_neighbours")
-_HITS_CONTEXT = """CALL (hits) {
-  UNWIND hits AS h
-  UNWIND CASE WHEN h.kind = 'turn' THEN [h.id] ELSE h.turn_ids END AS tid
-  WITH DISTINCT tid
-  MATCH (t:Turn {id: tid, user_id: $user_id})
-  OPTIONAL MATCH (t)-[:NEXT]-(n:Turn {user_id: $user_id})
-  WITH t, collect(n.id) AS near, collect(CASE WHEN n.dated THEN n.id END) AS dated_near
-  RETURN collect(t.id) AS ids, collect(near) AS neighbours,
-         collect(coalesce(t.dated, false)) AS dated, collect(dated_near) AS dated_neighbours
-}
-"""
-
-
 def one_record(
-    query: str,
-    columns: tuple[str, ...] = ("id", "score", "kind", "turn_ids", "text"),
-    *,
-    context: bool = False,
+    query: str, columns: tuple[str, ...] = ("id", "score", "kind", "turn_ids", "text")
 ) -> str:
     """The rows of a candidate query as ONE record, a list of maps: the Python driver's cost
     is per record (about 60 us each here), the list is decoded in one go. The query's
-    ``CYPHER 25`` prefix, if any, stays in front. ``context``: the hits' turns' neighbours
-    too (:data:`CONTEXT_COLUMNS`), what evidence scoring would otherwise ask in a round trip
-    of its own."""
+    ``CYPHER 25`` prefix, if any, stays in front."""
     prefix, hits = _collected(query, columns, "hits")
-    if context:
-        return f"{prefix}{hits}\n{_HITS_CONTEXT}RETURN hits, {', '.join(CONTEXT_COLUMNS)}"
     return f"{prefix}{hits}\nRETURN hits"
 
 
 def with_states(
-    query: str,
-    columns: tuple[str, ...],
-    states: str,
-    state_columns: tuple[str, ...],
-    *,
-    context: bool = False,
+    query: str, columns: tuple[str, ...], states: str, state_columns: tuple[str, ...]
 ) -> str:
     """A :func:`one_record` query and the states true during the window
     (:func:`states_in_window`) in ONE statement: ``hits`` and ``states``, each a list of maps
     (one round trip; both read the same ``$vector``). The states are collected inside a
-    subquery of their own, so none still gives the one row. ``context`` as for
-    :func:`one_record` (the hits' turns; the states' turns are looked up with the rest)."""
+    subquery of their own, so none still gives the one row."""
     prefix, hits = _collected(query, columns, "hits")
     _, true = _collected(states, state_columns, "states")
-    extra = f"{_HITS_CONTEXT}" if context else ""
-    more = f", {', '.join(CONTEXT_COLUMNS)}" if context else ""
-    return (
-        f"{prefix}{hits}\nCALL () {{\n{true}\nRETURN states\n}}\n{extra}RETURN hits, states{more}"
-    )
+    return f"{prefix}{hits}\nCALL () {{\n{true}\nRETURN states\n}}\nRETURN hits, states"
 
 
 def _search_clause(has_start: bool, has_end: bool, *, kinds_in_index: bool) -> str:
@@ -364,16 +330,15 @@ MATCH (m:Memory {id: mid, user_id: $user_id})
 RETURN m.id AS id, m.kind AS kind, coalesce(m.turn_ids, []) AS turn_ids, m.text AS text
 """
 
-#: each turn's dialogue neighbours (NEXT either way), whether it anchors a time, and which of
-#: its neighbours do: one record of parallel lists, not a record per turn (the driver's cost
-#: is per record; graph.candidates.turn_context reads it)
+# one record of lists, not a record per turn: the driver's cost is per record
 TURN_NEIGHBOURS = """
 UNWIND $ids AS tid
 MATCH (t:Turn {id: tid, user_id: $user_id})
 OPTIONAL MATCH (t)-[:NEXT]-(n:Turn {user_id: $user_id})
 WITH t, collect(n.id) AS near, collect(CASE WHEN n.dated THEN n.id END) AS dated_near
 RETURN collect(t.id) AS ids, collect(near) AS neighbours,
-       collect(coalesce(t.dated, false)) AS dated, collect(dated_near) AS dated_neighbours
+       [x IN collect(CASE WHEN t.dated THEN t.id END) WHERE x IS NOT NULL] +
+       reduce(acc = [], d IN collect(dated_near) | acc + d) AS dated
 """
 
 EVENT_TURNS = """

@@ -437,9 +437,7 @@ def _markdown(summaries: dict[str, Any], full_tokens: float, report: Report) -> 
             "embed, then vector: the query embedding and the vector query, on a worker while "
             "full-text runs in the main transaction; vector wait: how long the main transaction "
             "then waited for the vector signal (embed wait: the part of it the embedding "
-            "caused); vector and full-text each bring their hits' turns' dialogue neighbours "
-            "in the same statement; hydrate: scoring, the neighbours of any other voted turn "
-            "and the returned turns' fields.",
+            "caused); hydrate: provenance, neighbours and the turns' fields.",
             "",
         ]
         lines += table(
