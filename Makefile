@@ -18,7 +18,7 @@ help:
 	@echo "make lint      ruff + mypy + import-linter"
 	@echo "make format    ruff format"
 	@echo "make bench     quick benchmarks -> docs/benchmarks/"
-	@echo "make train     train the policy on CPU (SmolLM2-135M, < 45 min) -> runs/policy"
+	@echo "make train     train the policy on CPU (SmolLM2-135M, 37-83 min on 2 cores) -> runs/policy"
 	@echo "make ui        the Streamlit app on 127.0.0.1:8501 (PORT=...)"
 	@echo "make chromium  Debian's Chromium for the browser tests (apt-get, when missing)"
 	@echo "make lock      recompile constraints.txt from constraints.in + pyproject.toml"
