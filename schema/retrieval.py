@@ -197,10 +197,12 @@ class VectorScope(BaseModel):
 
     counted: int = Field(ge=0, description="memories counted, capped at cutoff + 1")
     cutoff: int = Field(ge=0, description="largest scope scanned exactly")
-    basis: Literal["user", "window"] = Field(
+    basis: Literal["user", "window", "days"] = Field(
         default="window",
         description="user: the whole history (it decided alone: under the cutoff, or no "
-        "window and every kind); window: the memories in the window and kinds",
+        "window and every kind); window: the memories in the window and kinds; days: the "
+        "user's memories per day bounded the window's (at most the days it touches hold, at "
+        "least the days it covers whole)",
     )
 
     def describe(self) -> str:
@@ -209,7 +211,13 @@ class VectorScope(BaseModel):
         'auto: 73 memories in the window <= 150'
         >>> VectorScope(counted=151, cutoff=150, basis="user").describe()
         'auto: over 150 memories in the history'
+        >>> VectorScope(counted=88, cutoff=150, basis="days").describe()
+        "auto: at most 88 memories on the window's days <= 150"
         """
+        if self.basis == "days":
+            if self.counted > self.cutoff:
+                return f"auto: over {self.cutoff} memories on the days the window covers"
+            return f"auto: at most {self.counted} memories on the window's days <= {self.cutoff}"
         where = "the window" if self.basis == "window" else "the history"
         if self.counted > self.cutoff:
             return f"auto: over {self.cutoff} memories in {where}"

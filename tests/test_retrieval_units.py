@@ -9,6 +9,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from graph.candidates import DayCounts
 from graph.retrieval import (
     MAX_TERMS,
     MAX_WINDOW_MONTHS,
@@ -267,3 +268,30 @@ def test_the_month_clause_is_required_scoreless_and_never_user_text() -> None:
     # no window, no clause: the frame the safety checks above parse stays as it was
     assert "t_month" not in (lucene_query("alice", "dentist", months=None) or "")
     assert "t_month" not in (lucene_query("alice", "dentist", months=[]) or "")
+
+
+# ----------------------------------------------------------------------------- day counts
+_DAY_S = 86400
+_ORIGIN = datetime(2022, 1, 1, tzinfo=UTC)  # epoch day 18993
+
+
+@given(
+    per_day=st.dictionaries(st.integers(18990, 19060), st.integers(1, 9), max_size=20),
+    start_s=st.one_of(st.none(), st.integers(0, _DAY_S * 70)),
+    length_s=st.one_of(st.none(), st.integers(1, _DAY_S * 30)),
+)
+@example(per_day={18993: 4}, start_s=0, length_s=_DAY_S)  # exactly one whole day
+@example(per_day={18993: 4, 18994: 2}, start_s=_DAY_S // 2, length_s=_DAY_S)  # cuts both
+def test_day_counts_bound_every_window_as_their_definition_says(
+    per_day: dict[int, int], start_s: int | None, length_s: int | None
+) -> None:
+    """The vector planner settles a path from these bounds; each must equal its definition
+    (memories on the days a half-open window touches, and on the days it covers whole) for
+    windows cutting days anywhere, open at either end, or missing every day."""
+    start = _ORIGIN + timedelta(seconds=start_s) if start_s is not None else None
+    end = (start or _ORIGIN) + timedelta(seconds=length_s) if length_s is not None else None
+    lo = start.timestamp() if start else float("-inf")
+    hi = end.timestamp() if end else float("inf")
+    touched = sum(n for d, n in per_day.items() if (d + 1) * _DAY_S > lo and d * _DAY_S < hi)
+    covered = sum(n for d, n in per_day.items() if d * _DAY_S >= lo and (d + 1) * _DAY_S <= hi)
+    assert DayCounts(per_day).bounds(start, end) == (touched, covered)

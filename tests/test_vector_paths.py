@@ -226,46 +226,114 @@ def test_auto_counts_a_kind_subset_in_the_query(session_store: Any, sample_user:
     assert result.vector_path == (VectorPath.PREFILTER if facts <= 5 else VectorPath.SEARCH)
 
 
-def test_auto_recounts_a_user_after_a_write(session_store: Any) -> None:
+def _write_tulips(store: Any, uid: str, times: list[datetime]) -> None:
+    """One session of turns said at ``times`` (the same ids for the same positions)."""
     from schema.nodes import Session, Turn, User, make_id
     from schema.protocols import WriteBatch
 
+    sid = make_id("session", uid, "s")
+    turns = [
+        Turn(
+            id=make_id("turn", uid, sid, i),
+            user_id=uid,
+            session_id=sid,
+            index=i,
+            role="user",
+            speaker="user",
+            text=f"I planted {i} tulips in the garden",
+            t=t,
+        )
+        for i, t in enumerate(times)
+    ]
+    session = Session(id=sid, user_id=uid, source_id="s", index=0, start=times[0], end=times[-1])
+    store.write(WriteBatch(user=User(id=uid, user_id=uid), sessions=[session], turns=turns))
+
+
+def test_auto_recounts_a_user_after_a_write(session_store: Any) -> None:
     uid = "auto-recount"
     store = _auto_store(session_store, 4)
     session_store.delete_user(uid)
     t0 = datetime(2024, 5, 1, tzinfo=UTC)
-    sid = make_id("session", uid, "s")
-
-    def write(n: int) -> None:
-        turns = [
-            Turn(
-                id=make_id("turn", uid, sid, i),
-                user_id=uid,
-                session_id=sid,
-                index=i,
-                role="user",
-                speaker="user",
-                text=f"I planted {i} tulips in the garden",
-                t=t0.replace(minute=i),
-            )
-            for i in range(n)
-        ]
-        session = Session(id=sid, user_id=uid, source_id="s", index=0, start=t0, end=turns[-1].t)
-        store.write(WriteBatch(user=User(id=uid, user_id=uid), sessions=[session], turns=turns))
 
     def ask() -> Any:
         return store.retrieve(RetrievalRequest(user_id=uid, query="tulips", expand=[]))
 
     try:
-        write(3)
+        _write_tulips(store, uid, [t0.replace(minute=i) for i in range(3)])
         first = ask()
         assert first.vector_path == VectorPath.PREFILTER
         assert first.vector_scope is not None and first.vector_scope.counted == 3
-        write(7)  # the same ids and four more: the store forgets the cached count
+        # the same ids and four more: the store forgets the cached count
+        _write_tulips(store, uid, [t0.replace(minute=i) for i in range(7)])
         second = ask()
         assert second.vector_path == VectorPath.SEARCH
         assert second.vector_scope is not None and second.vector_scope.counted == 5
         assert len(second.items) >= 7
+    finally:
+        session_store.delete_user(uid)
+
+
+def test_auto_bounds_a_window_by_the_days_it_touches(session_store: Any) -> None:
+    """Ten turns on 1 May 2024 (01:00 to 10:00), cutoff 6: the day counts settle a window
+    that misses the day (exact scan) or covers it whole (SEARCH) with no count in the query;
+    a window cutting the day is counted by the auto query, which scans its five turns. Each
+    path returns what the exact scan of the same window returns."""
+    uid = "auto-days"
+    store = _auto_store(session_store, 6)
+    session_store.delete_user(uid)
+    day = datetime(2024, 5, 1, tzinfo=UTC)
+    may2 = datetime(2024, 5, 2, tzinfo=UTC)
+    try:
+        _write_tulips(store, uid, [day.replace(hour=h) for h in range(1, 11)])
+        for window, kinds, path, basis, counted in (
+            (
+                TimeWindow(start=datetime(2024, 4, 1, tzinfo=UTC), end=day),
+                None,
+                VectorPath.PREFILTER,
+                "days",
+                0,
+            ),
+            (TimeWindow(start=day, end=may2), None, VectorPath.SEARCH, "days", 7),
+            # the kinds may narrow what a whole day holds: counted in the query
+            (TimeWindow(start=day, end=may2), [MemoryKind.TURN], VectorPath.SEARCH, "window", 7),
+            (
+                TimeWindow(start=day.replace(hour=5, minute=30), end=may2),
+                None,
+                VectorPath.PREFILTER,
+                "window",
+                5,
+            ),
+        ):
+            extra = {"kinds": kinds} if kinds else {}
+            result = store.retrieve(
+                RetrievalRequest(
+                    user_id=uid, query="tulips", window=window, k=20, expand=[], **extra
+                )
+            )
+            assert result.vector_path == path, window
+            assert result.vector_scope is not None
+            assert (result.vector_scope.basis, result.vector_scope.counted) == (basis, counted)
+            exact = session_store.retrieve(
+                RetrievalRequest(
+                    user_id=uid,
+                    query="tulips",
+                    window=window,
+                    k=20,
+                    expand=[],
+                    vector_path=VectorPath.PREFILTER,
+                    **extra,
+                )
+            )
+            assert {i.id for i in result.items} == {i.id for i in exact.items}, window
+        # a user over the day-count limit: every window is left to the query's own count
+        from graph.candidates import VectorPlanner
+
+        store.planner = VectorPlanner(6, days_max=8)
+        cut = store.retrieve(
+            RetrievalRequest(user_id=uid, query="tulips", window=TimeWindow(start=day, end=may2))
+        )
+        assert cut.vector_path == VectorPath.SEARCH
+        assert cut.vector_scope is not None and cut.vector_scope.basis == "window"
     finally:
         session_store.delete_user(uid)
 

@@ -35,6 +35,7 @@ __all__ = [
     "USER_EDGES",
     "USER_NAME",
     "USER_VECTOR_COUNT",
+    "USER_VECTOR_DAYS",
     "VERSIONED_LABELS",
     "epoch",
     "fulltext_search",
@@ -316,6 +317,16 @@ MATCH (m:Memory)
 WHERE m.user_id = $user_id AND m.embedding IS NOT NULL
 WITH m LIMIT $cap
 RETURN count(m) AS n
+"""
+
+#: the user's memories with a vector per UTC day (epoch day; null for a memory without a time),
+#: read up to ``$cap`` of them: what the vector planner bounds a window's scope by
+USER_VECTOR_DAYS = """
+MATCH (m:Memory)
+WHERE m.user_id = $user_id AND m.embedding IS NOT NULL
+WITH m LIMIT $cap
+WITH toInteger(floor(m.t.epochSeconds / 86400.0)) AS day, count(*) AS n
+RETURN collect([day, n]) AS days
 """
 
 EXISTING_IDS = """

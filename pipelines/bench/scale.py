@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from graph.candidates import DAYS_MAX
 from pipelines.bench.common import Report, line_plot, percentiles, table, timed
 from schema.nodes import Session, Turn, User, make_id
 from schema.protocols import Embedder, MemoryStore, WriteBatch
@@ -493,8 +494,10 @@ def run_scale(
         ),
         "",
         f"'auto' (the default) scans exactly when the user's memories in the window number at "
-        f"most {exact_max} (`vector_exact_max`), and searches the index above that; 'ran' says "
-        "which path its queries took.",
+        f"most {exact_max} (`vector_exact_max`), and searches the index above that; the "
+        f"user's memories per day settle most windows before the query (a history of up to "
+        f"{DAYS_MAX:,}), the query counts the rest itself; 'ran' says which path its queries "
+        "took.",
     ]
     paired = [
         [
