@@ -11,11 +11,13 @@ import functools
 import itertools
 import math
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from neo4j import ManagedTransaction
 
@@ -29,6 +31,7 @@ from schema.retrieval import RetrievalRequest, VectorPath, VectorScope
 __all__ = [
     "Candidates",
     "DayCounts",
+    "Recent",
     "VectorHits",
     "VectorPlanner",
     "by_words",
@@ -76,15 +79,15 @@ class VectorPlanner:
     def __init__(self, exact_max: int, days_max: int | None = None) -> None:
         self.exact_max = exact_max
         self.days_max = DAYS_MAX if days_max is None else days_max
-        self._counts: dict[str, tuple[float, int]] = {}
-        self._days: dict[str, tuple[float, DayCounts | None]] = {}
-        #: users found over ``days_max``: no day counts are read for them again (memories
-        #: are rarely forgotten in thousands, and a stale verdict only costs the count query)
-        self._large: set[str] = set()
+        self._counts: Recent[int] = Recent(COUNT_TTL_S)
+        self._days: Recent[DayCounts] = Recent(COUNT_TTL_S)
+        #: users found over ``days_max``: their day counts are not read again for an hour,
+        #: writes or not (a stale verdict only leaves a window to the counting query)
+        self._large: Recent[bool] = Recent(3600.0)
 
     def forget(self, user_id: str) -> None:
-        self._counts.pop(user_id, None)
-        self._days.pop(user_id, None)
+        self._counts.drop(user_id)
+        self._days.drop(user_id)
 
     def plan(
         self, tx: ManagedTransaction, request: RetrievalRequest
@@ -110,31 +113,66 @@ class VectorPlanner:
         return VectorPath.AUTO, None
 
     def _user_count(self, tx: ManagedTransaction, user_id: str) -> int:
-        now = time.monotonic()
-        hit = self._counts.get(user_id)
-        if hit is not None and now - hit[0] < COUNT_TTL_S:
-            return hit[1]
-        rows = cypher(tx, R.USER_VECTOR_COUNT, user_id=user_id, cap=self.exact_max + 1).data()
-        n = int(rows[0]["n"]) if rows else 0
-        self._counts[user_id] = (now, n)
+        n = self._counts.get(user_id)
+        if n is None:
+            rows = cypher(tx, R.USER_VECTOR_COUNT, user_id=user_id, cap=self.exact_max + 1).data()
+            n = int(rows[0]["n"]) if rows else 0
+            self._counts.put(user_id, n)
         return n
 
     def _user_days(self, tx: ManagedTransaction, user_id: str) -> DayCounts | None:
-        if user_id in self._large or self.days_max <= self.exact_max:
+        if self.days_max <= self.exact_max or self._large.get(user_id):
             return None
-        now = time.monotonic()
-        hit = self._days.get(user_id)
-        if hit is not None and now - hit[0] < COUNT_TTL_S:
-            return hit[1]
-        record = cypher(tx, R.USER_VECTOR_DAYS, user_id=user_id, cap=self.days_max + 1).single()
-        pairs = [(day, int(n)) for day, n in (record["days"] if record else [])]
-        days = None
-        if sum(n for _, n in pairs) > self.days_max:
-            self._large.add(user_id)
-        else:
+        days = self._days.get(user_id)
+        if days is None:
+            record = cypher(tx, R.USER_VECTOR_DAYS, user_id=user_id, cap=self.days_max + 1).single()
+            pairs = [(day, int(n)) for day, n in (record["days"] if record else [])]
+            if sum(n for _, n in pairs) > self.days_max:
+                self._large.put(user_id, True)
+                return None
             days = DayCounts({int(day): n for day, n in pairs if day is not None})
-        self._days[user_id] = (now, days)
+            self._days.put(user_id, days)
         return days
+
+
+V = TypeVar("V")
+
+
+class Recent(Generic[V]):
+    """Per-user values kept ``ttl_s`` seconds, for the ``size`` users used last at most (a
+    server would otherwise keep every user it ever planned for); safe across the store's
+    vector workers. A dozen lines here rather than a dependency (cachetools) for one use.
+
+    >>> r = Recent(60.0, size=2); r.put("a", 1); r.put("b", 2); r.get("a"); r.put("c", 3)
+    1
+    >>> r.get("b"), r.get("a"), r.get("c")  # b was used last longest ago
+    (None, 1, 3)
+    """
+
+    def __init__(self, ttl_s: float, size: int = 4096) -> None:
+        self.ttl_s, self.size = ttl_s, size
+        self._items: OrderedDict[str, tuple[float, V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> V | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None or time.monotonic() - hit[0] >= self.ttl_s:
+                self._items.pop(key, None)
+                return None
+            self._items.move_to_end(key)
+            return hit[1]
+
+    def put(self, key: str, value: V) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic(), value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self._items.pop(key, None)
 
 
 #: the largest history the vector planner reads day counts for (one cached read of at most
