@@ -336,6 +336,17 @@ _ANSWER_FIELDS = (
 )
 
 
+def _interval(paired: dict[str, Any]) -> str:
+    """A paired comparison's interval as the report shows it ("-" in reports written before
+    it was computed).
+
+    >>> _interval({"interval_95": [-6.1, 0.7]}), _interval({})
+    ('-6.1 to 0.7', '-')
+    """
+    span = paired.get("interval_95")
+    return f"{span[0]} to {span[1]}" if span else "-"
+
+
 #: the columns of :func:`training.evaluate.paired_reward`, in the report's order
 _PAIRED_COLUMNS = ("questions", "better", "worse", "same", "mean_difference")
 
@@ -512,13 +523,24 @@ def policy_report(
         md += ["## Question by question", ""]
         md.append(
             "Reward of each question under the later model against the earlier one, on the "
-            "same questions: a mean moves with a few answers, these counts say how many."
+            "same questions: a mean moves with a few answers, these counts say how many, and "
+            "the interval (95%, questions resampled) how far the mean could move with other "
+            "questions like them: one that holds zero is no evidence either way."
         )
         md.append("")
         md += table(
-            ["models", "set", "questions", "better", "worse", "same", "mean difference"],
             [
-                [pair, set_name, *(p[k] for k in _PAIRED_COLUMNS)]
+                "models",
+                "set",
+                "questions",
+                "better",
+                "worse",
+                "same",
+                "mean difference",
+                "95% interval",
+            ],
+            [
+                [pair, set_name, *(p[k] for k in _PAIRED_COLUMNS), _interval(p)]
                 for pair, sets in paired.items()
                 for set_name, p in sets.items()
             ],

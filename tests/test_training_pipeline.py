@@ -126,7 +126,9 @@ def test_report_compares_the_three_policies(run: dict[str, Any]) -> None:
     pair = report["results"]["paired"]["GRPO vs SFT"]["synthetic_heldout"]
     held = policies["GRPO"]["synthetic_heldout"]["questions"]
     assert pair["questions"] == held == pair["better"] + pair["worse"] + pair["same"]
-    assert "## Question by question" in md
+    lo, hi = pair["interval_95"]  # a bootstrap interval of the mean difference holds it
+    assert lo <= pair["mean_difference"] <= hi
+    assert "## Question by question" in md and f"| {lo} to {hi} |" in md
     # the cpu-smollm2 report's name stays free for the real run
     assert not (run["reports"] / "training.md").exists()
 

@@ -38,6 +38,7 @@ __all__ = [
     "evaluate_model",
     "evaluate_policy",
     "heldout_reward",
+    "mean_interval",
     "paired_reward",
     "rollout_cache_speed",
     "row_reward",
@@ -130,15 +131,21 @@ def paired_reward(
     before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]], weights: RewardWeights
 ) -> dict[str, Any]:
     """Two policies on the same questions, question by question: on how many ``after`` earned
-    more reward, less, or the same, and the mean difference in points (0-100). With a few
-    dozen questions a mean moves with two or three answers; the counts show how many.
+    more reward, less, or the same, the mean difference in points (0-100) and a 95% bootstrap
+    interval of that mean (questions resampled, seeded). With a few dozen questions a mean
+    moves with two or three answers; the counts show how many, the interval how far the mean
+    could move with other questions of the same kind (two cpu-smollm2 runs, one GRPO step
+    count: +3.5 and -2.4 on 40 held-out questions, each interval across zero).
 
     >>> w = RewardWeights(answer=1.0, evidence=0.5, window=0.25, format=0.25)
     >>> def rows(*right):
     ...     return [{"id": f"q{i}", "rewards": {"answer": a, "evidence": None, "window": None,
     ...              "format": 1.0}} for i, a in enumerate(right)]
-    >>> paired_reward(rows(1.0, 0.0, 1.0, 0.0), rows(1.0, 1.0, 0.0, 1.0), w)
+    >>> out = paired_reward(rows(1.0, 0.0, 1.0, 0.0), rows(1.0, 1.0, 0.0, 1.0), w)
+    >>> {k: out[k] for k in ("questions", "better", "worse", "same", "mean_difference")}
     {'questions': 4, 'better': 2, 'worse': 1, 'same': 1, 'mean_difference': 20.0}
+    >>> lo, hi = out["interval_95"]; lo < 20.0 < hi
+    True
     """
     out = {"questions": 0, "better": 0, "worse": 0, "same": 0}
     diffs = []
@@ -154,7 +161,27 @@ def paired_reward(
         key = "better" if b - a > 1e-9 else "worse" if a - b > 1e-9 else "same"
         out[key] += 1
     mean = round(100 * sum(diffs) / len(diffs), 1) if diffs else None
-    return {**out, "mean_difference": mean}
+    return {**out, "mean_difference": mean, "interval_95": mean_interval(diffs)}
+
+
+def mean_interval(
+    diffs: Sequence[float], *, resamples: int = 4000, seed: int = 0
+) -> list[float] | None:
+    """The 95% percentile-bootstrap interval of the mean of ``diffs`` (0-1 rewards), in points.
+
+    >>> mean_interval([0.1] * 5)
+    [10.0, 10.0]
+    >>> mean_interval([]) is None
+    True
+    """
+    import numpy as np
+
+    if not diffs:
+        return None
+    values = np.asarray(diffs, dtype=float)
+    draws = np.random.default_rng(seed).choice(values, size=(resamples, len(values)))
+    lo, hi = np.percentile(draws.mean(axis=1), [2.5, 97.5])
+    return [round(100 * float(lo), 1), round(100 * float(hi), 1)]
 
 
 def _dt(value: Any) -> datetime | None:
