@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from agent_helpers import Said, seed_sessions
 
 from schema.nodes import MemoryKind
 from schema.retrieval import RetrievalRequest, TimeWindow, VectorPath
@@ -228,25 +229,9 @@ def test_auto_counts_a_kind_subset_in_the_query(session_store: Any, sample_user:
 
 def _write_tulips(store: Any, uid: str, times: list[datetime]) -> None:
     """One session of turns said at ``times`` (the same ids for the same positions)."""
-    from schema.nodes import Session, Turn, User, make_id
-    from schema.protocols import WriteBatch
-
-    sid = make_id("session", uid, "s")
-    turns = [
-        Turn(
-            id=make_id("turn", uid, sid, i),
-            user_id=uid,
-            session_id=sid,
-            index=i,
-            role="user",
-            speaker="user",
-            text=f"I planted {i} tulips in the garden",
-            t=t,
-        )
-        for i, t in enumerate(times)
-    ]
-    session = Session(id=sid, user_id=uid, source_id="s", index=0, start=times[0], end=times[-1])
-    store.write(WriteBatch(user=User(id=uid, user_id=uid), sessions=[session], turns=turns))
+    seed_sessions(
+        store, uid, [[Said(t, f"I planted {i} tulips in the garden") for i, t in enumerate(times)]]
+    )
 
 
 def test_auto_recounts_a_user_after_a_write(session_store: Any) -> None:
