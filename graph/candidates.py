@@ -61,7 +61,8 @@ class Candidates:
 class VectorPlanner:
     """Settles ``auto`` before the vector query wherever the user's history can decide it.
 
-    The user's memories with a vector are counted up to ``exact_max + 1`` (cached per user
+    The user's memories are counted up to ``exact_max + 1`` (from the (user_id, t) index: a
+    bound from above on those with a vector, equal where every memory has one; cached per user
     for :data:`COUNT_TTL_S`; :meth:`forget` on writes). At most ``exact_max``: every window
     holds fewer, so the plain exact scan runs, with no overhead. Over it, with no window and
     every kind, the scope is the history: plain SEARCH.
@@ -71,8 +72,9 @@ class VectorPlanner:
     most the scope (the kinds can only narrow it), the days it covers whole at least that
     many of every kind. At most ``exact_max`` on the days touched: the plain exact scan; over
     it on the days covered with every kind: plain SEARCH. Either way the choice is the one
-    the counting query would have made, without its count (``persona bench scale``: that
-    count cost ~0.5 ms over the plain scan for a 1,000-memory user). Only a window whose
+    the counting query would have made (every stored memory has its vector), without its
+    count (``persona bench scale``: that count cost ~0.5 ms over the plain scan for a
+    1,000-memory user). Only a window whose
     bounds straddle the cutoff (or a larger user) is left to the one ``auto`` query, which
     counts the scope and picks inside the server."""
 
@@ -130,7 +132,7 @@ class VectorPlanner:
             if sum(n for _, n in pairs) > self.days_max:
                 self._large.put(user_id, True)
                 return None
-            days = DayCounts({int(day): n for day, n in pairs if day is not None})
+            days = DayCounts(dict(pairs))
             self._days.put(user_id, days)
         return days
 
@@ -182,7 +184,7 @@ _DAY_S = 86400
 
 
 class DayCounts:
-    """A user's memories with a vector per UTC day (epoch day -> count): bounds on how many
+    """A user's memories per UTC day (epoch day -> count): bounds on how many
     lie in a half-open window ``[start, end)`` (either end open).
 
     >>> from datetime import datetime, UTC

@@ -312,20 +312,26 @@ MATCH (m:Turn {id: mid, user_id: $user_id})
 RETURN m.id AS id, m {.text, .t, .role, .speaker} AS m
 """
 
+#: the user's memories, counted up to ``$cap`` from the (user_id, t) range index alone: every
+#: memory has a time, and every stored one its vector (the write embeds what comes without),
+#: so this bounds the vector scope from above. Asking ``m.embedding IS NOT NULL`` read each
+#: node's vector from the store: 11.7 ms against 1.3 for 151 memories, paid on the first
+#: retrieval after every write
 USER_VECTOR_COUNT = """
 MATCH (m:Memory)
-WHERE m.user_id = $user_id AND m.embedding IS NOT NULL
+WHERE m.user_id = $user_id AND m.t IS NOT NULL
 WITH m LIMIT $cap
 RETURN count(m) AS n
 """
 
-#: the user's memories with a vector per UTC day (epoch day; null for a memory without a time),
-#: read up to ``$cap`` of them: what the vector planner bounds a window's scope by
+#: the user's memories per UTC day (epoch day), up to ``$cap`` of them, from the same index as
+#: :data:`USER_VECTOR_COUNT` (6 ms for 1,000 memories; 119 with the embedding check): what
+#: the vector planner bounds a window's scope by
 USER_VECTOR_DAYS = """
 MATCH (m:Memory)
-WHERE m.user_id = $user_id AND m.embedding IS NOT NULL
-WITH m LIMIT $cap
-WITH toInteger(floor(m.t.epochSeconds / 86400.0)) AS day, count(*) AS n
+WHERE m.user_id = $user_id AND m.t IS NOT NULL
+WITH m.t AS t LIMIT $cap
+WITH toInteger(floor(t.epochSeconds / 86400.0)) AS day, count(*) AS n
 RETURN collect([day, n]) AS days
 """
 
