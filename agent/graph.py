@@ -5,6 +5,9 @@
                     \\        \\--budget spent--> force -> answer
                      \\--(direct mode)--> direct -> answer
 
+The answer node dates a "when" answer that names no date the retrieved memories support
+(agent.grounding; a ``grounded`` step keeps the model's own answer).
+
 Per-run facts (user, store, policy, settings, the query time, the mode) come through the run
 context (:class:`AgentContext`), never globals. The state is a TypedDict with reducers; the
 reasoning chain (messages, steps, seen ids) is reset at the start of every question, while
@@ -24,8 +27,10 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
 
+from agent.grounding import ground_when
 from agent.parsing import parse_output
 from agent.policies.calls import call_policy
+from agent.policies.offline import expand
 from agent.prompts import direct_answer, reason_continue, reason_start, repair
 from agent.prompts._common import (
     ChatTurn,
@@ -338,7 +343,17 @@ def answer(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
     text = (state.get("answer") or "").strip()
     if not text:
         text = _fallback_answer(state)
-    return {"answer": text, "turns_answered": 1}
+    out: dict[str, Any] = {"answer": text, "turns_answered": 1}
+    if settings_of(ctx).ground_when:
+        dated = ground_when(state["question"], text, expand(state.get("memories") or []))
+        if dated is not None:
+            out["answer"] = dated.answer
+            out["steps"] = [
+                Step(
+                    kind="grounded", answer=dated.answer, replaced=text, note=dated.note
+                ).model_dump()
+            ]
+    return out
 
 
 def update(state: AgentState, ctx: AgentContext) -> dict[str, Any]:

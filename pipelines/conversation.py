@@ -47,7 +47,7 @@ def _render_update(console: Console, node: str, update: dict[str, Any]) -> None:
             console.print(f"[magenta]think[/magenta] {shown(step['think'])}")
         if step.get("issues"):
             console.print(f"[yellow]  output issues: {shown(', '.join(step['issues']))}[/yellow]")
-        if kind in ("repair", "fallback", "forced") and step.get("note"):
+        if kind in ("repair", "fallback", "forced", "grounded") and step.get("note"):
             console.print(f"[yellow]{kind}[/yellow] {shown(step['note'])}")
         if kind == "retrieve":
             req = step.get("request") or {}

@@ -125,7 +125,7 @@ class ParsedOutput(BaseModel):
 class Step(BaseModel):
     """One step of the reasoning chain, as shown to users and kept in the trace."""
 
-    kind: Literal["think", "retrieve", "answer", "repair", "fallback", "forced"]
+    kind: Literal["think", "retrieve", "answer", "repair", "fallback", "forced", "grounded"]
     think: str = ""
     request: dict[str, Any] | None = None  # the retrieve request (keywords, window, types, k)
     window: str | None = None
@@ -134,6 +134,11 @@ class Step(BaseModel):
     answer: str | None = None
     issues: list[str] = Field(default_factory=list)
     note: str | None = None
+    replaced: str | None = Field(
+        default=None,
+        description="grounded steps: the model's own answer, which named no date the "
+        "retrieved memories support (agent.grounding)",
+    )
     prompt: str | None = Field(
         default=None,
         description="version of the prompt module this step answered or rendered "

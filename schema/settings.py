@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
     max_tokens: int = Field(default=512, ge=1)
     max_steps: int = Field(default=5, ge=1, le=20, description="reasoning steps before answering")
+    ground_when: bool = Field(
+        default=True,
+        description="a 'when' answer that names no calendar date the retrieved memories "
+        "support is replaced by the best memory's date (agent.grounding; the trace keeps the "
+        "model's own answer). Training rollouts turn it off so rewards judge the model",
+    )
     retrieve_unit: Literal["turn", "memory"] = Field(
         default="turn",
         description="what a retrieve step returns to the policy: raw turns as evidence (each "

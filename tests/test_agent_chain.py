@@ -277,3 +277,36 @@ def test_the_question_joins_the_keywords_in_the_search(
     (step,) = retrieve_steps(state)
     top = seeded[BREAD_MARCH] if with_question else seeded[KITCHEN_MAY]
     assert step["memory_ids"] == [top]
+
+
+@pytest.mark.parametrize(
+    ("said", "final"),
+    [
+        ("the other day", "20 March 2024"),  # no date at all
+        ("In 2024.", "20 March 2024"),  # a year is not a calendar date
+        ("On 2 January 2019.", "20 March 2024"),  # a date no retrieved memory is near
+        ("On 20 March 2024.", "On 20 March 2024."),  # dated and supported: kept
+        ("I don't know.", "I don't know."),  # an abstention stays one
+    ],
+)
+def test_a_when_answer_names_a_date_the_memories_support(
+    store: Any, settings: Settings, user_id: str, seeded: dict[str, str], said: str, final: str
+) -> None:
+    question = "When did I bake sourdough bread?"
+    policy = scripted(retrieve(["sourdough", "bread"]), answer(said))
+    state = _run(store, settings, user_id, policy, question=question)
+
+    assert state["answer"] == final
+    grounded = [s for s in state["steps"] if s["kind"] == "grounded"]
+    if final == said:
+        assert not grounded
+        return
+    assert kinds(state) == ["think", "retrieve", "answer", "grounded"]
+    assert grounded[0]["replaced"] == said
+    assert "20 March 2024" in grounded[0]["note"]
+    # turned off (training rollouts): the model's own answer stands
+    plain = settings.model_copy(update={"ground_when": False})
+    policy = scripted(retrieve(["sourdough", "bread"]), answer(said))
+    again = _run(store, plain, user_id, policy, question=question)
+    assert again["answer"] == said
+    assert "grounded" not in kinds(again)

@@ -63,6 +63,7 @@ class PolicyEval:
         recall = [r["evidence"] for r in rows if r["evidence"] is not None]
         windows = [w for r in rows for w in r["window_holds"]]
         dates = [r["date_ok"] for r in rows if r["date_ok"] is not None]
+        own_dates = [r.get("model_date_ok", r["date_ok"]) for r in rows if r["date_ok"] is not None]
         locomo: dict[str, list[float]] = defaultdict(list)
         for r in rows:
             cat = r.get("locomo_category")
@@ -83,6 +84,10 @@ class PolicyEval:
             "calls_per_answer": round(sum(r["calls"] for r in rows) / n, 2),
             "date_accuracy": pct([float(x) for x in dates]),
             "date_questions": len(dates),
+            "date_accuracy_model": pct([float(x) for x in own_dates]),
+            "grounded_answers": sum(
+                r.get("model_answer", r["answer"]) != r["answer"] for r in rows
+            ),
             "locomo_f1": {k: pct(v) for k, v in sorted(locomo.items())},
             "locomo_f1_1to4": pct(f1_all),
             "locomo_adversarial_abstained": pct([float(x) for x in adversarial]),
@@ -199,11 +204,13 @@ def _score(q: GoldQuestion, trace: dict[str, Any]) -> dict[str, Any]:
         if (s or e) and q.evidence_at:
             holds.append(all((s is None or t >= s) and (e is None or t < e) for t in q.evidence_at))
     when = q.kind == "when" or (q.locomo_category == 2 and asks_when(q.question))
-    date_ok = date_correct(answer, q.answer) if when and date_span(q.answer) else None
-    policy_steps = [
+    dated = when and date_span(q.answer) is not None
+    date_ok = date_correct(answer, q.answer) if dated else None
+    model_answer = trace.get("model_answer", answer)
+    policy_steps = [  # what the policy wrote (not retrieve results, not agent.grounding's dates)
         issues
         for kind, issues in zip(trace["kinds"], trace["step_issues"], strict=True)
-        if kind != "retrieve"
+        if kind not in ("retrieve", "grounded")
     ]
     return {
         "id": q.id,
@@ -218,6 +225,8 @@ def _score(q: GoldQuestion, trace: dict[str, Any]) -> dict[str, Any]:
         "evidence": evidence_score(trace["retrieved"], q.evidence),
         "window_holds": holds,
         "date_ok": date_ok,
+        "model_answer": model_answer,
+        "model_date_ok": date_correct(model_answer, q.answer) if dated else None,
         "f1": locomo_f1(answer, q.answer, q.locomo_category or 4),
         "abstained": is_abstention(answer),
         "rewards": {

@@ -177,7 +177,8 @@ def run_grpo(
     rollout = AgentRollout(
         {q.id: q for q in questions},
         store=store,
-        settings=settings.model_copy(update={"max_steps": g.agent_steps}),
+        # rewards judge the model's own answers, not agent.grounding's dates
+        settings=settings.model_copy(update={"max_steps": g.agent_steps, "ground_when": False}),
         tokenizer=tokenizer,
         max_new_tokens=g.max_new_tokens,
         temperature=g.temperature,

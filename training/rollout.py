@@ -377,8 +377,11 @@ def agent_trace(state: dict[str, Any], error: str | None) -> dict[str, Any]:
             retrieved.append([source[i] for i in st.get("memory_ids", []) if source.get(i)])
             req = st.get("request") or {}
             windows.append([req.get("start"), req.get("end")])
+    grounded = [st for st in steps if st["kind"] == "grounded"]
     return {
         "answer": state.get("answer") or "",
+        # the policy's own answer, before agent.grounding dated it
+        "model_answer": grounded[-1]["replaced"] if grounded else state.get("answer") or "",
         "kinds": [st["kind"] for st in steps],
         "step_issues": step_issues,
         "retrieved": retrieved,

@@ -62,7 +62,7 @@ def show_steps(node: str, update: dict[str, Any], target: Any) -> None:
             target.markdown(f"**think** {md(step['think'])}")
         if step.get("issues"):
             target.caption("output issues: " + md(", ".join(step["issues"])))
-        if kind in ("repair", "fallback", "forced") and step.get("note"):
+        if kind in ("repair", "fallback", "forced", "grounded") and step.get("note"):
             target.warning(f"{kind}: {md(step['note'])}")
         if kind == "retrieve":
             req = step.get("request") or {}

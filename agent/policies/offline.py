@@ -42,7 +42,7 @@ from schema.agent import RetrieveCall
 from schema.retrieval import RetrievedMemory
 from schema.timeutil import UTC, asks_when, spoken_date
 
-__all__ = ["LABEL", "OfflinePolicy", "is_statement"]
+__all__ = ["LABEL", "OfflinePolicy", "best_memories", "expand", "is_statement", "when_of"]
 
 LABEL = "[offline policy]"
 
@@ -227,9 +227,7 @@ class OfflinePolicy(BaseChatModel):
         come from other times, which the answer says first. A memory replaced before the
         window's end (``until``; None: now) ranks below what holds then, strongly so when the
         question asks what holds now ("Do I still ...?"), and its quote says since when."""
-        q = {stem(w) for w in _question_terms(question)}
-        if q:  # a memory sharing no word (or slot kin) with the question does not answer it
-            memories = [m for m in memories if _matched(q, _words(m))]
+        memories = _answering(question, memories)
         statement = is_statement(question)
         if not memories:
             if statement:
@@ -242,28 +240,7 @@ class OfflinePolicy(BaseChatModel):
                 "<think>No memory matched.</think>"
                 f"<answer>{LABEL} I don't remember anything about that.</answer>"
             )
-        wants_latest = bool(_LATEST.search(question)) or (until is None and asks_now(question))
-        newest = max(m.t for m in memories)
-
-        def score(item: tuple[int, RetrievedMemory]) -> tuple[float, int]:
-            order, m = item
-            overlap = _matched(q, _words(m)) / (len(q) or 1)
-            kind_bonus = {"turn": 0.1, "fact": 0.1, "event": 0.0, "procedure": 0.05}[m.kind.value]
-            recency = 0.3 if wants_latest and m.t == newest else 0.0
-            replaced = _replaced(m, until)
-            superseded = (1.0 if wants_latest else 0.5) if replaced else 0.0
-            return (overlap + kind_bonus + recency + _on_topic(q, question, m) - superseded, -order)
-
-        def near(a: RetrievedMemory, b: RetrievedMemory) -> bool:
-            wa, wb = _words(a), _words(b)
-            return len(wa & wb) / (len(wa | wb) or 1) >= 0.6
-
-        best: list[RetrievedMemory] = []
-        for _, m in sorted(enumerate(memories), key=score, reverse=True):
-            if not any(near(m, b) for b in best):
-                best.append(m)
-            if len(best) == 2:
-                break
+        best = best_memories(question, memories, until=until)
         lines = []
         for m in best:
             note = relative_note(m.text, said_at=m.t)
@@ -279,15 +256,84 @@ class OfflinePolicy(BaseChatModel):
         if statement:
             lead = "Noted. Related: "
         elif asks_when(question):
-            note = relative_note(best[0].text, said_at=best[0].t)
-            lead = f"{note[1] if note else spoken_date(best[0].t)}. "
+            lead = f"{when_of(best[0])}. "
         if not statement:
             lead += "From other times: " if widened else "From your memories: "
             if widened:
                 lead = "Nothing from that time. " + lead
         answer = f"{LABEL} {lead}" + "; and ".join(lines)
-        think = f"Best matches for {sorted(q)}: {len(memories)} memories considered."
+        terms = sorted({stem(w) for w in _question_terms(question)})
+        think = f"Best matches for {terms}: {len(memories)} memories considered."
         return f"<think>{think}</think><answer>{answer}</answer>"
+
+
+def _answering(question: str, memories: list[RetrievedMemory]) -> list[RetrievedMemory]:
+    """The memories that could answer: those sharing a word (or slot kin) with the question;
+    all of them when the question has no content word."""
+    q = {stem(w) for w in _question_terms(question)}
+    return [m for m in memories if _matched(q, _words(m))] if q else list(memories)
+
+
+def best_memories(
+    question: str,
+    memories: list[RetrievedMemory],
+    *,
+    until: datetime | None = None,
+    n: int = 2,
+) -> list[RetrievedMemory]:
+    """The ``n`` memories that best answer the question, near-duplicates dropped: word overlap
+    with the question, a statement of the slot asked about, and what holds at ``until``
+    (None: now) first; a memory sharing no word with the question never answers it.
+
+    >>> from schema.nodes import MemoryKind
+    >>> def turn(text, who): return RetrievedMemory(id=text, kind=MemoryKind.TURN, text=text,
+    ...     speaker=who, t=datetime(2022, 5, 20, tzinfo=UTC))
+    >>> said = [turn("I love pizza.", "Joanna"), turn("I adopted Max, a puppy!", "Nate")]
+    >>> [m.text for m in best_memories("When did Nate adopt Max?", said)]
+    ['I adopted Max, a puppy!']
+    """
+    memories = _answering(question, memories)
+    if not memories:
+        return []
+    q = {stem(w) for w in _question_terms(question)}
+    wants_latest = bool(_LATEST.search(question)) or (until is None and asks_now(question))
+    newest = max(m.t for m in memories)
+
+    def score(item: tuple[int, RetrievedMemory]) -> tuple[float, int]:
+        order, m = item
+        overlap = _matched(q, _words(m)) / (len(q) or 1)
+        kind_bonus = {"turn": 0.1, "fact": 0.1, "event": 0.0, "procedure": 0.05}[m.kind.value]
+        recency = 0.3 if wants_latest and m.t == newest else 0.0
+        replaced = _replaced(m, until)
+        superseded = (1.0 if wants_latest else 0.5) if replaced else 0.0
+        return (overlap + kind_bonus + recency + _on_topic(q, question, m) - superseded, -order)
+
+    def near(a: RetrievedMemory, b: RetrievedMemory) -> bool:
+        wa, wb = _words(a), _words(b)
+        return len(wa & wb) / (len(wa | wb) or 1) >= 0.6
+
+    best: list[RetrievedMemory] = []
+    for _, m in sorted(enumerate(memories), key=score, reverse=True):
+        if not any(near(m, b) for b in best):
+            best.append(m)
+        if len(best) == n:
+            break
+    return best
+
+
+def when_of(m: RetrievedMemory) -> str:
+    """When what the memory tells happened: the relative time inside it resolved against the
+    day it was said ("yesterday" said on 8 May 2023: 7 May 2023), else that day.
+
+    >>> from schema.nodes import MemoryKind
+    >>> said = datetime(2023, 5, 8, 12, tzinfo=UTC)
+    >>> when_of(RetrievedMemory(id="t", kind=MemoryKind.TURN, text="I ran a 5k.", t=said))
+    '8 May 2023'
+    >>> when_of(RetrievedMemory(id="t", kind=MemoryKind.TURN, text="I ran yesterday.", t=said))
+    '7 May 2023'
+    """
+    note = relative_note(m.text, said_at=m.t)
+    return note[1] if note else spoken_date(m.t)
 
 
 #: the slots that answer each kin family of question words (where one lives, works)
@@ -346,12 +392,15 @@ def _replaced(m: RetrievedMemory, until: datetime | None) -> bool:
     return until is None or m.valid_to is None or m.valid_to < until
 
 
-def _memories(inputs: list[dict[str, Any]]) -> list[RetrievedMemory]:
-    """Every memory the prompts have shown so far, in order (events' turns and expansions
-    included, as the rendered text lists them)."""
+def expand(raws: list[Any]) -> list[RetrievedMemory]:
+    """Memories as the rendered text lists them: each with its event's turns and expansions."""
     out: list[RetrievedMemory] = []
-    for data in inputs:
-        for raw in data.get("memories") or []:
-            m = RetrievedMemory.model_validate(raw)
-            out += [m, *m.turns, *m.related]
+    for raw in raws:
+        m = RetrievedMemory.model_validate(raw)
+        out += [m, *m.turns, *m.related]
     return out
+
+
+def _memories(inputs: list[dict[str, Any]]) -> list[RetrievedMemory]:
+    """Every memory the prompts have shown so far, in order."""
+    return [m for data in inputs for m in expand(data.get("memories") or [])]

@@ -1,0 +1,95 @@
+"""Dated answers to "when" questions.
+
+A model's answer to "When did ...?" must name a calendar date (a day, a week or a month) that
+the memories it retrieved support: a date said near one of their days, or what a relative time
+inside one of them resolves to ("last week" said on 13 October 2023). A small policy often
+answers with the memory's own words instead ("the other day", "the week before the start of
+the program"), with a bare year, or with a date no memory is near. Those answers are replaced
+by the date of the memory that best answers the question (the offline policy's ranking and
+relative-date resolver), and the agent records the replacement as a ``grounded`` step with the
+model's own answer, so traces, the UI and the benchmarks show both. An abstention stays an
+abstention, and a question no retrieved memory shares a word with keeps the model's answer.
+
+Rules, not a model: this is the same deterministic resolver the offline policy answers with,
+applied only where the model's answer gives the user no date to act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from agent.policies.offline import best_memories, when_of
+from agent.scoring import date_span, is_abstention
+from agent.temporal import relative_note
+from schema.retrieval import RetrievedMemory
+from schema.timeutil import asks_when, spoken_date
+
+__all__ = ["Grounded", "ground_when"]
+
+#: an answer's date is a calendar date when it spans at most this (a month); a year is not
+FINEST = timedelta(days=31)
+#: a date said in a memory lies within this of the day it was said ("next month", "last week")
+NEAR = timedelta(days=31)
+
+
+@dataclass(frozen=True)
+class Grounded:
+    answer: str  # the dated answer
+    model_answer: str  # what the model answered
+    note: str  # why it was replaced, and from which memory
+
+
+def _supported(span: tuple[date, date], memories: list[RetrievedMemory]) -> bool:
+    """Does some memory support the date: said within :data:`NEAR` of its day, or
+    overlapping what a relative time inside it resolves to?"""
+    lo, hi = span
+    for m in memories:
+        day = m.t.date()
+        if lo < day + NEAR + timedelta(days=1) and day - NEAR < hi:
+            return True
+        note = relative_note(m.text, said_at=m.t)
+        resolved = date_span(note[1]) if note else None
+        if resolved and lo < resolved[1] and resolved[0] < hi:
+            return True
+    return False
+
+
+def ground_when(question: str, answer: str, memories: list[RetrievedMemory]) -> Grounded | None:
+    """The dated answer that replaces ``answer``, or None to keep it.
+
+    >>> from datetime import UTC, datetime
+    >>> from schema.nodes import MemoryKind
+    >>> said = [RetrievedMemory(id="t1", kind=MemoryKind.TURN, speaker="Nate",
+    ...     text="I just adopted Max, a puppy!", t=datetime(2022, 5, 20, 18, tzinfo=UTC))]
+    >>> q = "When did Nate adopt Max?"
+    >>> ground_when(q, "the other day", said).answer
+    '20 May 2022'
+    >>> ground_when(q, "2022", said).note
+    "the answer named no calendar date ('2022'); dated from Nate's words of 20 May 2022"
+    >>> ground_when(q, "On 20 May 2022.", said) is None  # dated and supported: kept
+    True
+    >>> ground_when(q, "In March 2019.", said).answer  # a date no memory is near
+    '20 May 2022'
+    >>> ground_when(q, "I don't know.", said) is None  # an abstention stays one
+    True
+    >>> ground_when("What does Nate like?", "puppies", said) is None  # not a when-question
+    True
+    """
+    if not asks_when(question) or is_abstention(answer):
+        return None
+    span = date_span(answer)
+    dated = span is not None and span[1] - span[0] <= FINEST
+    if dated and span is not None and _supported(span, memories):
+        return None
+    best = best_memories(question, memories, n=1)
+    if not best:
+        return None
+    m = best[0]
+    said = f"{m.speaker}'s words" if m.speaker else f"the {m.kind.value}"
+    why = "named no calendar date" if not dated else "named a date no retrieved memory is near"
+    return Grounded(
+        answer=when_of(m),
+        model_answer=answer,
+        note=f"the answer {why} ({answer.strip()[:80]!r}); dated from {said} of {spoken_date(m.t)}",
+    )
