@@ -16,12 +16,13 @@ applied only where the model's answer gives the user no date to act on.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from agent.policies.offline import best_memories, when_of
 from agent.scoring import date_span, is_abstention
-from agent.temporal import relative_note
+from agent.temporal import MONTHS, relative_note
 from schema.retrieval import RetrievedMemory
 from schema.timeutil import asks_when, spoken_date
 
@@ -41,12 +42,25 @@ class Grounded:
 
 
 def _supported(span: tuple[date, date], memories: list[RetrievedMemory]) -> bool:
-    """Does some memory support the date: said within :data:`NEAR` of its day, or
-    overlapping what a relative time inside it resolves to?"""
+    """Does some memory support the date: said within :data:`NEAR` of its day, overlapping
+    what a relative time inside it resolves to, or in a month its text names (within a year
+    of its day: "back in June")?
+
+    >>> from datetime import UTC, datetime
+    >>> from schema.nodes import MemoryKind
+    >>> m = RetrievedMemory(id="t", kind=MemoryKind.TURN, text="We met in June at the fair.",
+    ...     t=datetime(2022, 9, 10, tzinfo=UTC))
+    >>> june, march = (date(2022, 6, 1), date(2022, 7, 1)), (date(2022, 3, 1), date(2022, 4, 1))
+    >>> _supported(june, [m]), _supported(march, [m])
+    (True, False)
+    """
     lo, hi = span
     for m in memories:
         day = m.t.date()
         if lo < day + NEAR + timedelta(days=1) and day - NEAR < hi:
+            return True
+        month = MONTHS[lo.month - 1]
+        if abs((lo - day).days) <= 366 and re.search(rf"\b{month}\b", m.text, re.I):
             return True
         note = relative_note(m.text, said_at=m.t)
         resolved = date_span(note[1]) if note else None
