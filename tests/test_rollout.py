@@ -297,3 +297,45 @@ def test_batched_generation_reuses_prompts_it_has_read_with_the_same_tokens(
         + 3 * len(turn["input_ids"])
         - 6
     )
+
+
+def test_evaluation_scores_the_dated_answer_for_users_and_the_models_own_for_rewards(
+    tokenizer: Any, user: str, session_store: Any, settings: Any
+) -> None:
+    """agent.grounding dates a vague when-answer: date accuracy and F1 judge what the user
+    got, the answer reward what the model said (as GRPO, whose rollouts turn grounding off)."""
+    from training.evaluate import _score
+
+    q = GoldQuestion(
+        id="q4",
+        user_id=user,
+        persona=user,
+        question="When did I go to the aquarium in March?",
+        asked_at=datetime(2024, 6, 1, 9, tzinfo=UTC),
+        answer="5 March 2024",
+        kind="when",
+    )
+    vague = "<think>Memory 1 says so.</think><answer>the other day</answer>"
+
+    def generate(prompts: list[list[int]]) -> list[Generation]:
+        out = []
+        for p in prompts:
+            text = RETRIEVE if "Memories found" not in tokenizer.decode(p) else vague
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            out.append(Generation(ids, [-0.1] * len(ids), text))
+        return out
+
+    runs = {}
+    for on in (True, False):
+        chosen = settings.model_copy(update={"ground_when": on})
+        (o,) = run_agent_rollouts(
+            [q], store=session_store, settings=chosen, tokenizer=tokenizer, generate=generate
+        )
+        runs[on] = _score(q, o.trace)
+    grounded, own = runs[True], runs[False]
+    assert grounded["answer"] == "5 March 2024" and grounded["model_answer"] == "the other day"
+    assert grounded["date_ok"] is True and grounded["model_date_ok"] is False
+    assert own["answer"] == own["model_answer"] == "the other day" and own["date_ok"] is False
+    # the grounded step is not a policy output: well-formedness counts the model's two
+    assert grounded["outputs_ok"] == own["outputs_ok"] == [True, True]
+    assert grounded["rewards"]["answer"] == own["rewards"]["answer"] < 0.5

@@ -230,7 +230,8 @@ def _score(q: GoldQuestion, trace: dict[str, Any]) -> dict[str, Any]:
         "f1": locomo_f1(answer, q.answer, q.locomo_category or 4),
         "abstained": is_abstention(answer),
         "rewards": {
-            "answer": answer_score(answer, q.answer, q.kind),
+            # rewards judge the model (as in GRPO); the answer metrics above, what users get
+            "answer": answer_score(model_answer, q.answer, q.kind),
             "evidence": evidence_score(trace["retrieved"], q.evidence),
             "window": window_score(windows, q.evidence_at, gold_window),
             "format": format_score(trace),
