@@ -332,6 +332,8 @@ _ANSWER_FIELDS = (
     "rewards",
     "f1",
     "date_ok",
+    "model_answer",  # before agent.grounding dated it (the same as answer where it did not)
+    "model_date_ok",
     "slips",
 )
 
