@@ -6,9 +6,11 @@ inside one of them resolves to ("last week" said on 13 October 2023). A small po
 answers with the memory's own words instead ("the other day", "the week before the start of
 the program"), with a bare year, or with a date no memory is near. Those answers are replaced
 by the date of the memory that best answers the question (the offline policy's ranking and
-relative-date resolver), and the agent records the replacement as a ``grounded`` step with the
-model's own answer, so traces, the UI and the benchmarks show both. An abstention stays an
-abstention, and a question no retrieved memory shares a word with keeps the model's answer.
+relative-date resolver) unless that date is no finer than the answer's own ("2018" stays, with
+whatever the answer says beside it), and the agent records the replacement as a ``grounded``
+step with the model's own answer, so traces, the UI and the benchmarks show both. An
+abstention stays an abstention, and a question no retrieved memory shares a word with keeps
+the model's answer.
 
 Rules, not a model: this is the same deterministic resolver the offline policy answers with,
 applied only where the model's answer gives the user no date to act on.
@@ -81,6 +83,10 @@ def ground_when(question: str, answer: str, memories: list[RetrievedMemory]) -> 
     '20 May 2022'
     >>> ground_when(q, "2022", said).note
     "the answer named no calendar date ('2022'); dated from Nate's words of 20 May 2022"
+    >>> years = [RetrievedMemory(id="t2", kind=MemoryKind.TURN, speaker="Nate",
+    ...     text="I adopted Max five years ago.", t=datetime(2022, 5, 20, 18, tzinfo=UTC))]
+    >>> ground_when(q, "In 2017, I think.", years) is None  # the memory says no more than that
+    True
     >>> ground_when(q, "On 20 May 2022.", said) is None  # dated and supported: kept
     True
     >>> ground_when(q, "In March 2019.", said).answer  # a date no memory is near
@@ -100,10 +106,16 @@ def ground_when(question: str, answer: str, memories: list[RetrievedMemory]) -> 
     if not best:
         return None
     m = best[0]
+    resolved = when_of(m)
+    better = date_span(resolved)
+    if span is not None and better is not None:
+        overlap = span[0] < better[1] and better[0] < span[1]
+        if overlap and better[1] - better[0] >= span[1] - span[0]:
+            return None  # the memory says no more than the answer does ("2018" and "2018")
     said = f"{m.speaker}'s words" if m.speaker else f"the {m.kind.value}"
     why = "named no calendar date" if not dated else "named a date no retrieved memory is near"
     return Grounded(
-        answer=when_of(m),
+        answer=resolved,
         model_answer=answer,
         note=f"the answer {why} ({answer.strip()[:80]!r}); dated from {said} of {spoken_date(m.t)}",
     )
