@@ -51,6 +51,26 @@ def user(session_store: Any) -> str:
     return uid
 
 
+def _when_question(
+    qid: str,
+    user: str,
+    question: str = "When did I go to the aquarium in March?",
+    answer: str = "5 March 2024",  # what the scripted replies answer
+    **extra: Any,
+) -> GoldQuestion:
+    """A when-question asked on 1 June 2024."""
+    return GoldQuestion(
+        id=qid,
+        user_id=user,
+        persona=user,
+        question=question,
+        asked_at=datetime(2024, 6, 1, 9, tzinfo=UTC),
+        answer=answer,
+        kind="when",
+        **extra,
+    )
+
+
 def _scripted(tokenizer: Any, calls: list[list[int]]) -> Any:
     """A batched "model": the n-th call of a rollout gets the n-th reply; it records every
     prompt it was given (what the model would have seen)."""
@@ -70,15 +90,7 @@ def _scripted(tokenizer: Any, calls: list[list[int]]) -> Any:
 def test_the_models_own_retrieve_runs_against_neo4j_and_env_tokens_are_masked(
     tokenizer: Any, user: str, session_store: Any, settings: Any
 ) -> None:
-    q = GoldQuestion(
-        id="q1",
-        user_id=user,
-        persona=user,
-        question="When did I go to the aquarium in March?",
-        asked_at=datetime(2024, 6, 1, 9, tzinfo=UTC),
-        answer="5 March 2024",
-        kind="when",
-    )
+    q = _when_question("q1", user)
     calls: list[list[int]] = []
     outcomes = run_agent_rollouts(
         [q, q],
@@ -114,15 +126,7 @@ def test_the_models_own_retrieve_runs_against_neo4j_and_env_tokens_are_masked(
 def test_a_model_error_ends_the_rollout_with_an_error_trace(
     tokenizer: Any, user: str, session_store: Any, settings: Any
 ) -> None:
-    q = GoldQuestion(
-        id="q2",
-        user_id=user,
-        persona=user,
-        question="When did I bake bread?",
-        asked_at=datetime(2024, 6, 1, 9, tzinfo=UTC),
-        answer="20 March 2024",
-        kind="when",
-    )
+    q = _when_question("q2", user, question="When did I bake bread?", answer="20 March 2024")
 
     def broken(prompts: list[list[int]]) -> list[Generation]:
         raise RuntimeError("out of memory")
@@ -140,14 +144,9 @@ def test_prompt_and_rewards_from_a_real_trace(
 ) -> None:
     from training.rewards import REWARD_FUNCS
 
-    q = GoldQuestion(
-        id="q3",
-        user_id=user,
-        persona=user,
-        question="When did I go to the aquarium in March?",
-        asked_at=datetime(2024, 6, 1, 9, tzinfo=UTC),
-        answer="5 March 2024",
-        kind="when",
+    q = _when_question(
+        "q3",
+        user,
         evidence_at=[datetime(2024, 3, 5, 10, tzinfo=UTC)],
         window_start=datetime(2024, 3, 1, tzinfo=UTC),
         window_end=datetime(2024, 4, 1, tzinfo=UTC),
@@ -306,15 +305,7 @@ def test_evaluation_scores_the_dated_answer_for_users_and_the_models_own_for_rew
     got, the answer reward what the model said (as GRPO, whose rollouts turn grounding off)."""
     from training.evaluate import _score
 
-    q = GoldQuestion(
-        id="q4",
-        user_id=user,
-        persona=user,
-        question="When did I go to the aquarium in March?",
-        asked_at=datetime(2024, 6, 1, 9, tzinfo=UTC),
-        answer="5 March 2024",
-        kind="when",
-    )
+    q = _when_question("q4", user)
     vague = "<think>Memory 1 says so.</think><answer>the other day</answer>"
 
     def generate(prompts: list[list[int]]) -> list[Generation]:
