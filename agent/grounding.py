@@ -39,7 +39,6 @@ NEAR = timedelta(days=31)
 @dataclass(frozen=True)
 class Grounded:
     answer: str  # the dated answer
-    model_answer: str  # what the model answered
     note: str  # why it was replaced, and from which memory
 
 
@@ -100,7 +99,7 @@ def ground_when(question: str, answer: str, memories: list[RetrievedMemory]) -> 
         return None
     span = date_span(answer)
     dated = span is not None and span[1] - span[0] <= FINEST
-    if dated and span is not None and _supported(span, memories):
+    if dated and _supported(span, memories):  # type: ignore[arg-type]
         return None
     best = best_memories(question, memories, n=1)
     if not best:
@@ -116,6 +115,5 @@ def ground_when(question: str, answer: str, memories: list[RetrievedMemory]) -> 
     why = "named no calendar date" if not dated else "named a date no retrieved memory is near"
     return Grounded(
         answer=resolved,
-        model_answer=answer,
         note=f"the answer {why} ({answer.strip()[:80]!r}); dated from {said} of {spoken_date(m.t)}",
     )
