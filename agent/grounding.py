@@ -83,8 +83,8 @@ def ground_when(question: str, answer: str, memories: list[RetrievedMemory]) -> 
     >>> ground_when(q, "2022", said).note
     "the answer named no calendar date ('2022'); dated from Nate's words of 20 May 2022"
     >>> years = [RetrievedMemory(id="t2", kind=MemoryKind.TURN, speaker="Nate",
-    ...     text="I adopted Max five years ago.", t=datetime(2022, 5, 20, 18, tzinfo=UTC))]
-    >>> ground_when(q, "In 2017, I think.", years) is None  # the memory says no more than that
+    ...     text="I adopted Max last year.", t=datetime(2022, 5, 20, 18, tzinfo=UTC))]
+    >>> ground_when(q, "In 2021, I think.", years) is None  # the memory says no more than that
     True
     >>> ground_when(q, "On 20 May 2022.", said) is None  # dated and supported: kept
     True

@@ -394,6 +394,7 @@ _NOTE = re.compile(
     r"tomorrow|the day after tomorrow|"
     r"(?:last|this past|next) (?:week|weekend|month|year|monday|tuesday|wednesday|thursday|"
     r"friday|saturday|sunday|spring|summer|autumn|fall|winter)|"
+    r"(?:last|this past|next) (?:mon|tues?|wed|thu|thurs?|fri|sat|sun)\b\.?|"
     r"this (?:week|weekend|month|year)|"
     r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of) "
     r"(?:day|week|month|year)s? ago|"
@@ -401,6 +402,29 @@ _NOTE = re.compile(
     re.I,
 )
 
+
+#: "last Fri", "next Tues": weekdays as people abbreviate them
+_WEEKDAY_SHORT = {d[:3]: d for d in WEEKDAYS} | {
+    "tues": "tuesday",
+    "thur": "thursday",
+    "thurs": "thursday",
+}
+_NUMBER = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of)"
+_ROUGHLY = r"(?:(?:about|almost|nearly|over|around|roughly|just under|just over|more than) )?"
+#: how long something has lasted up to the day it is said, so since when: a perfect tense of
+#: a verb of lasting before "for N units" ("I've been playing for four months", "I've known
+#: them for 4 years"), or "N units now" ("Seven years now"). "I'm away for two weeks" and
+#: "I booked it for two weeks" say nothing about a start.
+_LASTED = re.compile(
+    r"(?:(?:'ve|\bhave|\bhas|'s|\bhad)\s+(?:been|had|known|lived|worked|played|owned|"
+    r"practi[cs]ed|studied|taught|volunteered|used|kept|run|done|loved|collected|painted|"
+    r"written|danced|trained|dated|married)\b[^.!?;]{0,60}?\bfor\s+"
+    rf"(?P<a>{_ROUGHLY}{_NUMBER}\s+(?:day|week|month|year)s?)(?:\s+now)?\b"
+    rf"|\b(?:for\s+)?(?P<b>{_ROUGHLY}{_NUMBER}\s+(?:day|week|month|year)s?)\s+now\b)",
+    re.I,
+)
+#: "on the 15th": that day of the month it is said in
+_NTH = re.compile(r"\bon the (\d{1,2})(?:st|nd|rd|th)\b(?!\s+of\b)", re.I)
 
 #: the month each season has ended by (northern hemisphere): "last summer" said in November
 #: is this year's summer, said in May last year's
@@ -415,7 +439,10 @@ def _month_shift(t: datetime, n: int) -> str:
 def relative_note(text: str, *, said_at: datetime) -> tuple[str, str] | None:
     """The first relative time reference in something said at ``said_at``, with what it
     means, worded as people write dates: ``("last week", "the week before 27 June 2023")``.
-    Prompts print it beside the memory, so a model copies the date instead of computing it.
+    A duration that lasts up to that day says since when ("I've been playing for four
+    months now"), and "on the 15th" is that day of the month. Prompts print it beside the
+    memory, so a model copies the date instead of computing it; the offline policy and
+    :mod:`agent.grounding` answer when-questions with it.
 
     >>> said = datetime(2023, 6, 27, 14, tzinfo=UTC)   # a Tuesday
     >>> relative_note("We went camping last week!", said_at=said)
@@ -436,13 +463,23 @@ def relative_note(text: str, *, said_at: datetime) -> tuple[str, str] | None:
     ('A few weeks ago', 'a few weeks before 27 June 2023')
     >>> relative_note("We went to Rome last summer", said_at=said)
     ('last summer', 'summer 2022')
+    >>> relative_note("I've been painting for about seven years now", said_at=said)
+    ('about seven years', 'since around June 2016')
     >>> relative_note("I love jazz", said_at=said) is None
     True
     """
-    match = _NOTE.search(text)
-    if match is None:
+    found = [m for m in (_NOTE.search(text), _LASTED.search(text), _NTH.search(text)) if m]
+    if not found:
         return None
-    phrase = match.group(1)
+    match = min(found, key=lambda m: m.start(m.lastgroup or 1))
+    if match.re is _LASTED:
+        return _since(match.group(match.lastgroup or "a"), said_at)
+    if match.re is _NTH:
+        return _day_of_month(match, said_at)
+    return _relative(match.group(1), said_at)
+
+
+def _relative(phrase: str, said_at: datetime) -> tuple[str, str]:
     low = phrase.lower()
     day = spoken_date(said_at)
     fixed = {
@@ -471,7 +508,8 @@ def relative_note(text: str, *, said_at: datetime) -> tuple[str, str] | None:
         season = "autumn" if words[-1] == "fall" else words[-1]
         return phrase, f"{season} {year}"
     if words[0] in ("last", "this", "next"):
-        unit, ahead = words[-1], words[0] == "next"
+        unit, ahead = words[-1].rstrip("."), words[0] == "next"
+        unit = _WEEKDAY_SHORT.get(unit, unit)
         side = "after" if ahead else "before"
         if unit in WEEKDAYS:
             return phrase, f"the {unit.capitalize()} {side} {day}"
@@ -495,4 +533,36 @@ def relative_note(text: str, *, said_at: datetime) -> tuple[str, str] | None:
         return phrase, f"{words[0]} weeks {side} {day}"
     if unit == "month":
         return phrase, _month_shift(said_at, sign * n)
-    return phrase, str(said_at.year + sign * n)
+    if ahead:
+        return phrase, str(said_at.year + n)
+    return phrase, f"around {_month_shift(said_at, -12 * n)}"  # a year ago: that month, roughly
+
+
+def _since(phrase: str, said_at: datetime) -> tuple[str, str]:
+    """Since when something that has lasted ``phrase`` up to ``said_at`` has been so.
+
+    >>> said = datetime(2023, 12, 6, tzinfo=UTC)
+    >>> _since("about four months", said), _since("3 years", said)[1]
+    (('about four months', 'since around August 2023'), 'since around December 2020')
+    >>> _since("two weeks", said)[1], _since("a few years", said)[1]
+    ('since two weeks before 6 December 2023', 'since a few years before 6 December 2023')
+    """
+    words = re.sub(rf"^{_ROUGHLY}", "", phrase.lower()).split()
+    unit = words[-1].rstrip("s")
+    if words[0] == "a" and words[1] in ("few", "couple"):
+        return phrase, f"since a few {unit}s before {spoken_date(said_at)}"
+    n = _WORDNUM.get(words[0]) or int(words[0])
+    if unit == "day":
+        return phrase, f"since {spoken_date(said_at - timedelta(days=n))}"
+    if unit == "week":
+        return phrase, f"since {words[0]} weeks before {spoken_date(said_at)}"
+    months = n if unit == "month" else 12 * n
+    return phrase, f"since around {_month_shift(said_at, -months)}"
+
+
+def _day_of_month(match: re.Match[str], said_at: datetime) -> tuple[str, str] | None:
+    """ "On the 15th": that day of the month it is said in (None for a day the month lacks)."""
+    try:
+        return match.group(0), spoken_date(said_at.replace(day=int(match.group(1))))
+    except ValueError:
+        return None

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.temporal import find_window, parse_time, window_from_text
+from agent.scoring import date_span
+from agent.temporal import find_window, parse_time, relative_note, window_from_text
 from schema.retrieval import TimeWindow
 
 NY = ZoneInfo("America/New_York")
@@ -175,3 +176,61 @@ def test_not_a_date() -> None:
     assert parse_time("") is None
     assert parse_time("purple elephants") is None
     assert window_from_text("purple elephants", base=BASE) is None
+
+
+SAID = datetime(2023, 12, 6, 17, 34, tzinfo=UTC)  # a Wednesday
+
+
+@pytest.mark.parametrize(
+    ("text", "meaning"),
+    [
+        # how long something has lasted says since when (LoCoMo: "When did Tim start ...?")
+        ("I've been playing for about four months now and love it.", "since around August 2023"),
+        ("I've had them for 3 years now!", "since around December 2020"),
+        ("Seven years now, and I've finally found my muses.", "since around December 2016"),
+        ("We've known each other for two weeks.", "since two weeks before 6 December 2023"),
+        ("She has lived there for 10 days.", "since 26 November 2023"),
+        # weekdays as people abbreviate them
+        ("Last Fri I took my kids to a pottery workshop.", "the Friday before 6 December 2023"),
+        ("I joined a new group last Tues.", "the Tuesday before 6 December 2023"),
+        ("See you next thurs!", "the Thursday after 6 December 2023"),
+        # a day of the month it is said in
+        ("I met my teammates on the 1st after my trip.", "1 December 2023"),
+        # "a year ago" is that month, roughly, not the whole year
+        ("I started volunteering about a year ago.", "around December 2022"),
+        ("We moved here two years ago.", "around December 2021"),
+    ],
+)
+def test_relative_note_resolves_durations_abbreviations_and_days(text: str, meaning: str) -> None:
+    note = relative_note(text, said_at=SAID)
+    assert note is not None and note[1] == meaning
+    assert date_span(meaning) is not None  # what the note says, answers and scoring can date
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm away for two weeks in January.",  # a duration ahead says nothing about a start
+        "I booked the cabin for three days.",
+        "I was in Spain for a month.",
+        "I'll see you on the 31st of May.",  # a full date needs no note
+    ],
+)
+def test_relative_note_leaves_durations_that_name_no_start(text: str) -> None:
+    assert relative_note(text, said_at=SAID) is None
+
+
+def test_a_day_the_month_lacks_is_no_date() -> None:
+    november = datetime(2023, 11, 20, tzinfo=UTC)
+    assert relative_note("We met on the 31st.", said_at=november) is None
+    assert relative_note("We met on the 3rd.", said_at=november) == (
+        "on the 3rd",
+        "3 November 2023",
+    )
+
+
+def test_the_first_reference_in_the_text_wins() -> None:
+    text = "I've been running for two years, and yesterday I ran my first marathon."
+    assert relative_note(text, said_at=SAID) == ("two years", "since around December 2021")
+    text = "Yesterday I told Ana I've been running for two years."
+    assert relative_note(text, said_at=SAID) == ("Yesterday", "5 December 2023")

@@ -21,8 +21,9 @@ from schema.retrieval import RetrievedMemory
 
 __all__ = ["FORCED", "SYSTEM", "VERSION", "Response", "render", "render_forced"]
 
-#: v3: replaced memories (turns included) say since when they are no longer true
-VERSION = "direct_answer/3"
+#: v3: replaced memories (turns included) say since when they are no longer true; v4: the
+#: time notes resolve more (reason_continue v6)
+VERSION = "direct_answer/4"
 Response = ParsedOutput
 FORCED = "No more retrievals are possible."
 

@@ -16,8 +16,10 @@ __all__ = ["VERSION", "Response", "render"]
 
 #: v4: the question is restated after the memories, next to where the reply starts (a small
 #: policy otherwise reads it ~1000 tokens back, behind every memory it was shown); v5: a turn
-#: whose every fact was replaced says so and since when, as replaced facts did
-VERSION = "reason_continue/5"
+#: whose every fact was replaced says so and since when, as replaced facts did; v6: the time
+#: notes also resolve durations ("for four months now": since around August 2023), weekday
+#: abbreviations ("last Fri"), "on the 15th", and "a year ago" to its month
+VERSION = "reason_continue/6"
 Response = ParsedOutput
 
 
