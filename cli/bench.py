@@ -111,6 +111,19 @@ def bench_windows(
     )
 
 
+@bench_group.command("dating")
+def bench_dating(
+    out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
+    data: Annotated[Path | None, _DATA] = None,
+) -> None:
+    """Date accuracy on LoCoMo when-questions answered from their gold evidence turns: the
+    date resolver alone, beside the day the turn was said (no database, no model)."""
+    from pipelines.bench.dating import run_dating
+
+    rep = run_dating(data=_data(data), out_dir=out, progress=_bench_progress())
+    console.print("\n".join(rep.markdown))
+
+
 @bench_group.command("scale")
 def bench_scale(
     out: Annotated[Path, _OUT] = Path("docs/benchmarks"),
@@ -353,6 +366,7 @@ def bench_all(
     """Every benchmark, then docs/benchmarks/README.md (--full: 1M memories shared)."""
     from pipelines.bench.agent_overhead import run_agent_overhead
     from pipelines.bench.common import command_line
+    from pipelines.bench.dating import run_dating
     from pipelines.bench.ingest_speed import run_ingest_speed
     from pipelines.bench.locomo import run_locomo
     from pipelines.bench.report import write_readme
@@ -365,6 +379,7 @@ def bench_all(
     path = _data(data)
     run_locomo(data=path, store=a.store, embedder=a.embedder, out_dir=out, progress=say)
     run_windows(store=a.store, embedder=a.embedder, out_dir=out, progress=say)
+    run_dating(data=path, out_dir=out, progress=say)
     run_scale(
         store=a.store,
         embedder=a.embedder,

@@ -11,6 +11,7 @@ import pytest
 from conftest import count_user_nodes
 
 from pipelines.bench.agent_overhead import run_agent_overhead
+from pipelines.bench.dating import run_dating
 from pipelines.bench.hostile import run_hostile
 from pipelines.bench.ingest_speed import run_ingest_speed
 from pipelines.bench.local_policy import run_local_policy
@@ -102,6 +103,16 @@ def test_locomo_smoke(store: Any, embedder: Any, tmp_path: Path) -> None:
     assert (tmp_path / "out" / "locomo.json").is_file()
     assert (tmp_path / "out" / "locomo_recall.png").stat().st_size > 0
     assert "Reproduce:" in (tmp_path / "out" / "locomo.md").read_text()
+
+
+def test_dating_reads_the_evidence_turns_and_beats_the_day_they_were_said(tmp_path: Path) -> None:
+    """The jazz concert was "yesterday" in turns said on 1 and 2 May: the resolver dates it
+    to 30 April (the gold); the day-said baseline cannot."""
+    rep = run_dating(data=_tiny_locomo(tmp_path / "tiny.json"), out_dir=tmp_path / "out")
+    assert rep.results["questions"] == 1
+    assert (rep.results["resolver"], rep.results["day_said"]) == (100.0, 0.0)
+    assert rep.results["misses"] == []
+    assert "| all | 1 |" in (tmp_path / "out" / "dating.md").read_text()
 
 
 def test_an_unknown_lever_is_named_with_the_known_ones(store: Any, tmp_path: Path) -> None:

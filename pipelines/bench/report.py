@@ -12,7 +12,7 @@ from pipelines.bench.common import table
 
 __all__ = ["key_figures", "write_readme"]
 
-ORDER = ("locomo", "windows", "scale", "ingest", "agent", "writers", "hostile")
+ORDER = ("locomo", "windows", "dating", "scale", "ingest", "agent", "writers", "hostile")
 
 
 def _load(out_dir: Path, name: str) -> dict[str, Any] | None:
@@ -39,6 +39,8 @@ def key_figures(name: str, data: dict[str, Any]) -> dict[str, float | None]:
             "in-window recall, without": r["without window"]["recall"],
             "leakage with window (%)": r["with window"]["leakage"],
         }
+    if name == "dating":
+        return {"resolver date accuracy (%)": r["resolver"], "day said (%)": r["day_said"]}
     if name == "scale":
         out: dict[str, float | None] = {}
         for scenario, paths in r["scenarios"].items():
