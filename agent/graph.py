@@ -27,7 +27,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer
 
-from agent.grounding import ground_when
+from agent.grounding import ground
 from agent.parsing import parse_output
 from agent.policies.calls import call_policy
 from agent.policies.offline import expand
@@ -345,7 +345,8 @@ def answer(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
         text = _fallback_answer(state)
     out: dict[str, Any] = {"answer": text, "turns_answered": 1}
     if settings_of(ctx).ground_when:
-        dated = ground_when(state["question"], text, expand(state.get("memories") or []))
+        memories = expand(state.get("memories") or [])
+        dated = ground(state["question"], text, memories, asked_at=asked_time(state, ctx))
         if dated is not None:
             out["answer"] = dated.answer
             out["steps"] = [

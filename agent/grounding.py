@@ -1,4 +1,4 @@
-"""Dated answers to "when" questions.
+"""Dated answers to "when" questions, and durations for "how long" ones.
 
 A model's answer to "When did ...?" must name a calendar date (a day, a week or a month) that
 the memories it retrieved support: a date said near one of their days, or what a relative time
@@ -12,28 +12,43 @@ step with the model's own answer, so traces, the UI and the benchmarks show both
 abstention stays an abstention, and a question no retrieved memory shares a word with keeps
 the model's answer.
 
+"How long ago ...?" asks for a duration: an answer that names only a date ("18 November 2024",
+which small policies give) becomes how long before the question that was, with the date
+kept ("about 2 months ago (18 November 2024)"). "How long has ...?" is answered from what a
+memory says has lasted up to its day ("I've had them for 3 years now": "3 years (as of 23
+January 2022)") when the answer names no duration. :func:`ground` picks the rule.
+
 Rules, not a model: this is the same deterministic resolver the offline policy answers with,
-applied only where the model's answer gives the user no date to act on.
+applied only where the model's answer gives the user no date (or duration) to act on.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from agent.policies.offline import best_memories, when_of
 from agent.scoring import date_span, is_abstention
-from agent.temporal import MONTHS, relative_note
+from agent.temporal import MONTHS, elapsed, lasted, relative_note
 from schema.retrieval import RetrievedMemory
 from schema.timeutil import asks_when, spoken_date
 
-__all__ = ["Grounded", "ground_when"]
+__all__ = ["Grounded", "ground", "ground_how_long", "ground_when"]
 
 #: an answer's date is a calendar date when it spans at most this (a month); a year is not
 FINEST = timedelta(days=31)
 #: a date said in a memory lies within this of the day it was said ("next month", "last week")
 NEAR = timedelta(days=31)
+#: "How long ago did I move?" and "How long has Nate had his turtles?"
+_HOW_LONG_AGO = re.compile(r"^\W*how long ago\b", re.I)
+_HOW_LONG_NOW = re.compile(r"^\W*how long (?:has|have)\b", re.I)
+#: an answer that already names a duration ("about 2 months", "three years")
+_DURATION = re.compile(
+    r"\b(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a few|"
+    r"a couple of|several)\s+(?:day|week|month|year|decade)s?\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -95,7 +110,7 @@ def ground_when(question: str, answer: str, memories: list[RetrievedMemory]) -> 
     >>> ground_when("What does Nate like?", "puppies", said) is None  # not a when-question
     True
     """
-    if not asks_when(question) or is_abstention(answer):
+    if not asks_when(question) or is_abstention(answer) or _HOW_LONG_AGO.match(question):
         return None
     span = date_span(answer)
     dated = span is not None and span[1] - span[0] <= FINEST
@@ -117,3 +132,85 @@ def ground_when(question: str, answer: str, memories: list[RetrievedMemory]) -> 
         answer=resolved,
         note=f"the answer {why} ({answer.strip()[:80]!r}); dated from {said} of {spoken_date(m.t)}",
     )
+
+
+def ground_how_long(
+    question: str, answer: str, memories: list[RetrievedMemory], *, asked_at: datetime
+) -> Grounded | None:
+    """The duration that replaces an answer to "How long ...?" naming none, or None to keep it.
+
+    >>> from datetime import UTC, datetime
+    >>> from schema.nodes import MemoryKind
+    >>> moved = [RetrievedMemory(id="t1", kind=MemoryKind.TURN, speaker="Jasper",
+    ...     text="We moved to Osaka yesterday!", t=datetime(2024, 11, 19, 9, tzinfo=UTC))]
+    >>> asked = datetime(2025, 1, 20, 12, tzinfo=UTC)
+    >>> q = "How long ago did Jasper move to Osaka?"
+    >>> ground_how_long(q, "18 November 2024", moved, asked_at=asked).answer
+    'about 2 months ago (18 November 2024)'
+    >>> ground_how_long(q, "He moved.", moved, asked_at=asked).answer  # no date: the memory's
+    'about 2 months ago (18 November 2024)'
+    >>> ground_how_long(q, "About two months ago.", moved, asked_at=asked) is None
+    True
+    >>> had = [RetrievedMemory(id="t2", kind=MemoryKind.TURN, speaker="Nate",
+    ...     text="I've had them for 3 years now!", t=datetime(2022, 1, 23, tzinfo=UTC))]
+    >>> ground_how_long("How long has Nate had his turtles?", "since 2019", had,
+    ...     asked_at=asked).answer
+    '3 years (as of 23 January 2022)'
+    """
+    if is_abstention(answer) or _DURATION.search(answer):
+        return None
+    if _HOW_LONG_NOW.match(question):
+        best = best_memories(question, memories, n=1)
+        phrase = lasted(best[0].text) if best else None
+        if phrase is None:
+            return None
+        said = spoken_date(best[0].t)
+        return Grounded(
+            answer=f"{phrase} (as of {said})",
+            note=f"the answer named no duration ({answer.strip()[:80]!r}); as said on {said}",
+        )
+    if not _HOW_LONG_AGO.match(question):
+        return None
+    span = date_span(answer)
+    if span is not None and span[1] - span[0] <= FINEST and _supported(span, memories):
+        when, why = _lead_lower(answer.strip().rstrip(".")), "the answer's date"
+    else:
+        best = best_memories(question, memories, n=1)
+        if not best:
+            return None
+        when, why = when_of(best[0]), f"the date of the memory of {spoken_date(best[0].t)}"
+        span = date_span(when)
+    if span is None:
+        return None
+    asked = asked_at.date()
+    middle = span[0] + (span[1] - span[0]) / 2
+    if middle > asked:
+        return None
+    return Grounded(
+        answer=f"{elapsed(middle, asked)} ago ({when})",
+        note=f"the answer named no duration ({answer.strip()[:80]!r}); from {why} to the "
+        f"question's day, {spoken_date(asked)}",
+    )
+
+
+def _lead_lower(text: str) -> str:
+    """A sentence's first word in lower case where it is a plain word ("On 20 March" inside
+    parentheses reads "on 20 March"); a month or a name keeps its capital.
+
+    >>> _lead_lower("On 20 March 2024"), _lead_lower("March 2024")
+    ('on 20 March 2024', 'March 2024')
+    """
+    first, _, rest = text.partition(" ")
+    if first.lower() in ("on", "in", "at", "around", "about", "since", "the", "it", "he", "she"):
+        return f"{first.lower()} {rest}".rstrip()
+    return text
+
+
+def ground(
+    question: str, answer: str, memories: list[RetrievedMemory], *, asked_at: datetime
+) -> Grounded | None:
+    """:func:`ground_how_long` for "How long ...?", :func:`ground_when` for other
+    when-questions; None keeps the answer."""
+    if _HOW_LONG_AGO.match(question) or _HOW_LONG_NOW.match(question):
+        return ground_how_long(question, answer, memories, asked_at=asked_at)
+    return ground_when(question, answer, memories)

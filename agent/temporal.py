@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 import dateparser
@@ -23,7 +23,9 @@ from schema.timeutil import UTC, ensure_aware, spoken_date
 
 __all__ = [
     "TemporalExpression",
+    "elapsed",
     "find_window",
+    "lasted",
     "parse_time",
     "past_reference",
     "relative_note",
@@ -536,6 +538,37 @@ def _relative(phrase: str, said_at: datetime) -> tuple[str, str]:
     if ahead:
         return phrase, str(said_at.year + n)
     return phrase, f"around {_month_shift(said_at, -12 * n)}"  # a year ago: that month, roughly
+
+
+def lasted(text: str) -> str | None:
+    """How long something has lasted up to the day it is said, as said ("about four months").
+
+    >>> lasted("I've been playing for about four months now."), lasted("I fly for 2 days.")
+    ('about four months', None)
+    """
+    m = _LASTED.search(text)
+    return m.group(m.lastgroup or "a") if m else None
+
+
+def elapsed(since: date, until: date) -> str:
+    """How long ago ``since`` was on ``until``, as people round it ("about 2 months").
+
+    >>> d = date(2024, 1, 31)
+    >>> [elapsed(date(2024, 1, n), d) for n in (30, 20, 10)]
+    ['1 day', '11 days', 'about 3 weeks']
+    >>> elapsed(date(2023, 11, 20), d), elapsed(date(2021, 6, 1), d)
+    ('about 2 months', 'about 3 years')
+    """
+    days = (until - since).days
+    if days < 1:
+        return "less than a day"
+    if days < 14:
+        return f"{days} day{'s' * (days != 1)}"
+    if days < 45:
+        return f"about {days // 7} weeks"
+    if days < 548:
+        return f"about {round(days / 30.44)} months"
+    return f"about {round(days / 365.25)} years"
 
 
 def _since(phrase: str, said_at: datetime) -> tuple[str, str]:

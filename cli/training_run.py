@@ -466,7 +466,7 @@ def policy_report(
         ("calls_per_answer", "calls per answer"),
         ("date_accuracy", "date accuracy %"),
         ("date_accuracy_model", "date accuracy, model's own answer %"),
-        ("grounded_answers", "answers dated by agent.grounding"),
+        ("grounded_answers", "answers grounded by agent.grounding (date or duration)"),
         ("locomo_f1_1to4", "LoCoMo F1 (1-4)"),
         ("locomo_adversarial_abstained", "adversarial abstained %"),
         ("heldout_reward", "reward (0-100)"),

@@ -119,8 +119,9 @@ class Settings(BaseSettings):
     ground_when: bool = Field(
         default=True,
         description="a 'when' answer that names no calendar date the retrieved memories "
-        "support is replaced by the best memory's date (agent.grounding; the trace keeps the "
-        "model's own answer). Training rollouts turn it off so rewards judge the model",
+        "support is replaced by the best memory's date, and a 'how long' answer that names no "
+        "duration gets one (agent.grounding; the trace keeps the model's own answer). "
+        "Training rollouts turn it off so rewards judge the model",
     )
     retrieve_unit: Literal["turn", "memory"] = Field(
         default="turn",

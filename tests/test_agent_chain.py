@@ -279,20 +279,35 @@ def test_the_question_joins_the_keywords_in_the_search(
     assert step["memory_ids"] == [top]
 
 
+WHEN_BREAD = "When did I bake sourdough bread?"
+#: asked on 1 June 2024 about bread baked on 20 March: 73 days, about 2 months
+AGO_BREAD = "How long ago did I bake sourdough bread?"
+
+
 @pytest.mark.parametrize(
-    ("said", "final"),
+    ("question", "said", "final"),
     [
-        ("the other day", "20 March 2024"),  # no date at all
-        ("In 2024.", "20 March 2024"),  # a year is not a calendar date
-        ("On 2 January 2019.", "20 March 2024"),  # a date no retrieved memory is near
-        ("On 20 March 2024.", "On 20 March 2024."),  # dated and supported: kept
-        ("I don't know.", "I don't know."),  # an abstention stays one
+        (WHEN_BREAD, "the other day", "20 March 2024"),  # no date at all
+        (WHEN_BREAD, "In 2024.", "20 March 2024"),  # a year is not a calendar date
+        (WHEN_BREAD, "On 2 January 2019.", "20 March 2024"),  # a date no memory is near
+        (WHEN_BREAD, "On 20 March 2024.", "On 20 March 2024."),  # dated and supported: kept
+        (WHEN_BREAD, "I don't know.", "I don't know."),  # an abstention stays one
+        # how long ago: a date becomes a duration to the question's day, the date kept
+        (AGO_BREAD, "On 20 March 2024.", "about 2 months ago (on 20 March 2024)"),
+        (AGO_BREAD, "the other day", "about 2 months ago (20 March 2024)"),  # the memory's date
+        (AGO_BREAD, "About ten weeks ago.", "About ten weeks ago."),  # a duration: kept
+        (AGO_BREAD, "I don't know.", "I don't know."),
     ],
 )
-def test_a_when_answer_names_a_date_the_memories_support(
-    store: Any, settings: Settings, user_id: str, seeded: dict[str, str], said: str, final: str
+def test_a_time_answer_names_a_date_or_duration_the_memories_support(
+    store: Any,
+    settings: Settings,
+    user_id: str,
+    seeded: dict[str, str],
+    question: str,
+    said: str,
+    final: str,
 ) -> None:
-    question = "When did I bake sourdough bread?"
     policy = scripted(retrieve(["sourdough", "bread"]), answer(said))
     state = _run(store, settings, user_id, policy, question=question)
 
@@ -303,10 +318,25 @@ def test_a_when_answer_names_a_date_the_memories_support(
         return
     assert kinds(state) == ["think", "retrieve", "answer", "grounded"]
     assert grounded[0]["replaced"] == said
-    assert "20 March 2024" in grounded[0]["note"]
+    assert "20 March 2024" in grounded[0]["note"] or "20 March 2024" in final
     # turned off (training rollouts): the model's own answer stands
     plain = settings.model_copy(update={"ground_when": False})
     policy = scripted(retrieve(["sourdough", "bread"]), answer(said))
     again = _run(store, plain, user_id, policy, question=question)
     assert again["answer"] == said
     assert "grounded" not in kinds(again)
+
+
+def test_a_how_long_has_answer_takes_the_duration_a_memory_states(
+    store: Any, settings: Settings
+) -> None:
+    user = new_user("lasted")
+    said = "I've been playing the violin for about four months now."
+    seed_sessions(store, user, [[Said(datetime(2023, 12, 6, 17, 34, tzinfo=UTC), said)]])
+    question = "How long has Tim been playing the violin?"
+    policy = scripted(retrieve(["violin"]), answer("since August"))
+    state = _run(store, settings, user, policy, question=question)
+    assert state["answer"] == "about four months (as of 6 December 2023)"
+    # a model that names a duration keeps its own
+    policy = scripted(retrieve(["violin"]), answer("Four months."))
+    assert _run(store, settings, user, policy, question=question)["answer"] == "Four months."

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from agent.temporal import WEEKDAYS, relative_note
+from agent.temporal import WEEKDAYS, elapsed, relative_note
 from pipelines.synth import world as W
 from schema.datasets import GoldQuestion, QuestionKind
 from schema.records import ConversationRecord, SessionRecord, TurnRecord, UserRecord
@@ -678,8 +678,7 @@ class _Life:
             return
         actor = self.rng.choice(movers)
         city, day, k = actor.moved  # type: ignore[misc]
-        days = (asked.date() - day).days
-        answer = f"about {round(days / 30.44)} months" if days >= 45 else f"about {days // 7} weeks"
+        answer = elapsed(day, asked.date())
         me = self.first_person(actor)
         self.ask(
             "how_long",
