@@ -28,9 +28,16 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from agent.policies.offline import best_memories, when_of
+from agent.policies.offline import (
+    HOW_LONG_AGO,
+    HOW_LONG_NOW,
+    ago,
+    best_memories,
+    lasted_as_of,
+    when_of,
+)
 from agent.scoring import date_span, is_abstention
-from agent.temporal import MONTHS, elapsed, lasted, relative_note
+from agent.temporal import MONTHS, relative_note
 from schema.retrieval import RetrievedMemory
 from schema.timeutil import asks_when, spoken_date
 
@@ -40,9 +47,6 @@ __all__ = ["Grounded", "ground", "ground_how_long", "ground_when"]
 FINEST = timedelta(days=31)
 #: a date said in a memory lies within this of the day it was said ("next month", "last week")
 NEAR = timedelta(days=31)
-#: "How long ago did I move?" and "How long has Nate had his turtles?"
-_HOW_LONG_AGO = re.compile(r"^\W*how long ago\b", re.I)
-_HOW_LONG_NOW = re.compile(r"^\W*how long (?:has|have)\b", re.I)
 #: an answer that already names a duration ("about 2 months", "three years")
 _DURATION = re.compile(
     r"\b(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a few|"
@@ -110,7 +114,7 @@ def ground_when(question: str, answer: str, memories: list[RetrievedMemory]) -> 
     >>> ground_when("What does Nate like?", "puppies", said) is None  # not a when-question
     True
     """
-    if not asks_when(question) or is_abstention(answer) or _HOW_LONG_AGO.match(question):
+    if not asks_when(question) or is_abstention(answer) or HOW_LONG_AGO.match(question):
         return None
     span = date_span(answer)
     dated = span is not None and span[1] - span[0] <= FINEST
@@ -159,17 +163,17 @@ def ground_how_long(
     """
     if is_abstention(answer) or _DURATION.search(answer):
         return None
-    if _HOW_LONG_NOW.match(question):
+    if HOW_LONG_NOW.match(question):
         best = best_memories(question, memories, n=1)
-        phrase = lasted(best[0].text) if best else None
-        if phrase is None:
+        stated = lasted_as_of(best[0]) if best else None
+        if stated is None:
             return None
-        said = spoken_date(best[0].t)
         return Grounded(
-            answer=f"{phrase} (as of {said})",
-            note=f"the answer named no duration ({answer.strip()[:80]!r}); as said on {said}",
+            answer=stated,
+            note=f"the answer named no duration ({answer.strip()[:80]!r}); "
+            f"as said on {spoken_date(best[0].t)}",
         )
-    if not _HOW_LONG_AGO.match(question):
+    if not HOW_LONG_AGO.match(question):
         return None
     span = date_span(answer)
     if span is not None and span[1] - span[0] <= FINEST and _supported(span, memories):
@@ -179,17 +183,13 @@ def ground_how_long(
         if not best:
             return None
         when, why = when_of(best[0]), f"the date of the memory of {spoken_date(best[0].t)}"
-        span = date_span(when)
-    if span is None:
-        return None
-    asked = asked_at.date()
-    middle = span[0] + (span[1] - span[0]) / 2
-    if middle > asked:
+    duration = ago(when, asked_at.date())
+    if duration is None:
         return None
     return Grounded(
-        answer=f"{elapsed(middle, asked)} ago ({when})",
+        answer=duration,
         note=f"the answer named no duration ({answer.strip()[:80]!r}); from {why} to the "
-        f"question's day, {spoken_date(asked)}",
+        f"question's day, {spoken_date(asked_at.date())}",
     )
 
 
@@ -211,6 +211,6 @@ def ground(
 ) -> Grounded | None:
     """:func:`ground_how_long` for "How long ...?", :func:`ground_when` for other
     when-questions; None keeps the answer."""
-    if _HOW_LONG_AGO.match(question) or _HOW_LONG_NOW.match(question):
+    if HOW_LONG_AGO.match(question) or HOW_LONG_NOW.match(question):
         return ground_how_long(question, answer, memories, asked_at=asked_at)
     return ground_when(question, answer, memories)

@@ -414,6 +414,30 @@ def test_offline_policy_quotes_what_the_named_person_said() -> None:
     assert f"{OFFLINE_LABEL} 20 May 2024." in reply, reply
 
 
+@pytest.mark.parametrize(
+    ("question", "lead"),
+    [
+        # asked on 20 January 2025, moved "yesterday" said on 19 November 2024
+        ("How long ago did Jasper move to Osaka?", "about 2 months ago (18 November 2024)."),
+        ("How long has Jasper had his turtles?", "3 years (as of 19 November 2024)."),
+    ],
+)
+def test_offline_policy_answers_how_long_with_a_duration(question: str, lead: str) -> None:
+    from schema.nodes import MemoryKind
+    from schema.retrieval import RetrievedMemory
+
+    said = datetime(2024, 11, 19, 9, 0, tzinfo=ZoneInfo("UTC"))
+    memories = [
+        RetrievedMemory(id=f"t{i}", kind=MemoryKind.TURN, text=text, t=said, speaker="Jasper")
+        for i, text in enumerate(
+            ["We moved to Osaka yesterday!", "I've had my turtles for 3 years now."]
+        )
+    ]
+    asked = datetime(2025, 1, 20, 12, 0, tzinfo=ZoneInfo("UTC"))
+    reply = OfflinePolicy._answer(question, memories, asked_at=asked)
+    assert f"{OFFLINE_LABEL} {lead} From your memories:" in reply, reply
+
+
 def test_build_policy_defaults_to_offline() -> None:
     assert isinstance(build_policy(Settings(policy="offline")), OfflinePolicy)
     assert "[offline policy]" in describe_policy(Settings(policy="offline"))

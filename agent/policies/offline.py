@@ -24,7 +24,7 @@ Every answer starts with ``[offline policy]`` so no one mistakes it for a langua
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -37,14 +37,30 @@ from agent.extraction.text import content_words, keywords, stem, strip_discourse
 from agent.parsing import parse_output, render_retrieve
 from agent.prompts import direct_answer, reason_continue
 from agent.prompts._common import structured
-from agent.temporal import MONTHS, WEEKDAYS, find_window, relative_note
+from agent.scoring import date_span
+from agent.temporal import MONTHS, WEEKDAYS, elapsed, find_window, lasted, relative_note
 from schema.agent import RetrieveCall
 from schema.retrieval import RetrievedMemory
 from schema.timeutil import UTC, asks_when, spoken_date
 
-__all__ = ["LABEL", "OfflinePolicy", "best_memories", "expand", "is_statement", "when_of"]
+__all__ = [
+    "HOW_LONG_AGO",
+    "HOW_LONG_NOW",
+    "LABEL",
+    "OfflinePolicy",
+    "ago",
+    "best_memories",
+    "expand",
+    "is_statement",
+    "lasted_as_of",
+    "when_of",
+]
 
 LABEL = "[offline policy]"
+#: "How long ago did I move?" (a duration up to the question's day) and "How long has Nate
+#: had his turtles?" (a duration a memory states)
+HOW_LONG_AGO = re.compile(r"^\W*how long ago\b", re.I)
+HOW_LONG_NOW = re.compile(r"^\W*how long (?:has|have)\b", re.I)
 
 _LATEST = re.compile(r"\b(now|currently|these days|still|latest|most recent|anymore)\b", re.I)
 #: a question in the present tense asks what holds now ("Where do I work?"), unless it also
@@ -158,7 +174,7 @@ class OfflinePolicy(BaseChatModel):
         question = str(asked["question"])
         asked_at = datetime.fromisoformat(str(asked["asked_at"]))
         if asked.get("task") == direct_answer.VERSION:
-            return self._answer(question, _memories([asked]))
+            return self._answer(question, _memories([asked]), asked_at=asked_at)
         found = [d for d in inputs if d.get("task") == reason_continue.VERSION]
         previous = [parse_output(str(m.content), now=asked_at) for m in messages if m.type == "ai"]
         retrieved = [p for p in previous if p.action == "retrieve"]
@@ -177,7 +193,7 @@ class OfflinePolicy(BaseChatModel):
             last = retrieved[-1] if retrieved else None
             widened = windowed and last is not None and not (last.start or last.end)
             end = last.end if last is not None else None
-            return self._answer(question, memories, widened=widened, until=end)
+            return self._answer(question, memories, widened=widened, until=end, asked_at=asked_at)
         if self._needs_memory(question, asked_at):
             return self._retrieve(question, asked_at)
         return (
@@ -222,6 +238,7 @@ class OfflinePolicy(BaseChatModel):
         *,
         widened: bool = False,
         until: datetime | None = None,
+        asked_at: datetime | None = None,
     ) -> str:
         """Quote the best memories; ``widened``: the question's window held nothing and these
         come from other times, which the answer says first. A memory replaced before the
@@ -255,6 +272,8 @@ class OfflinePolicy(BaseChatModel):
         lead = ""
         if statement:
             lead = "Noted. Related: "
+        elif duration := _duration(question, best[0], asked_at):
+            lead = f"{duration}. "
         elif asks_when(question):
             lead = f"{when_of(best[0])}. "
         if not statement:
@@ -334,6 +353,42 @@ def when_of(m: RetrievedMemory) -> str:
     """
     note = relative_note(m.text, said_at=m.t)
     return note[1] if note else spoken_date(m.t)
+
+
+def ago(when: str, asked: date) -> str | None:
+    """How long before ``asked`` a dated answer was, the date kept; None for no date or
+    one after the question.
+
+    >>> ago("18 November 2024", date(2025, 1, 20)), ago("in a while", date(2025, 1, 20))
+    ('about 2 months ago (18 November 2024)', None)
+    """
+    span = date_span(when)
+    if span is None:
+        return None
+    middle = span[0] + (span[1] - span[0]) / 2
+    return f"{elapsed(middle, asked)} ago ({when})" if middle <= asked else None
+
+
+def lasted_as_of(m: RetrievedMemory) -> str | None:
+    """The duration a memory says has lasted up to its day, and that day.
+
+    >>> from schema.nodes import MemoryKind
+    >>> said = datetime(2022, 1, 23, 14, tzinfo=UTC)
+    >>> had = "I've had them for 3 years now!"
+    >>> lasted_as_of(RetrievedMemory(id="t", kind=MemoryKind.TURN, text=had, t=said))
+    '3 years (as of 23 January 2022)'
+    """
+    phrase = lasted(m.text)
+    return f"{phrase} (as of {spoken_date(m.t)})" if phrase else None
+
+
+def _duration(question: str, m: RetrievedMemory, asked_at: datetime | None) -> str | None:
+    """The duration a "how long" question asks for, from its best memory."""
+    if HOW_LONG_AGO.match(question) and asked_at is not None:
+        return ago(when_of(m), asked_at.date())
+    if HOW_LONG_NOW.match(question):
+        return lasted_as_of(m)
+    return None
 
 
 #: the slots that answer each kin family of question words (where one lives, works)
