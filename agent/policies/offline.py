@@ -61,6 +61,10 @@ LABEL = "[offline policy]"
 #: had his turtles?" (a duration a memory states)
 HOW_LONG_AGO = re.compile(r"^\W*how long ago\b", re.I)
 HOW_LONG_NOW = re.compile(r"^\W*how long (?:has|have)\b", re.I)
+#: questions a duration up to a day answers ("When did Tim start ...?", "How long has ...?")
+_SINCE_WHEN = re.compile(r"\b(?:how long|start|started|begin|began|since)\b", re.I)
+#: a memory that is one question and nothing else
+_ONE_QUESTION = re.compile(r"[^.!?]*\?")
 
 _LATEST = re.compile(r"\b(now|currently|these days|still|latest|most recent|anymore)\b", re.I)
 #: a question in the present tense asks what holds now ("Where do I work?"), unless it also
@@ -310,12 +314,24 @@ def best_memories(
     >>> said = [turn("I love pizza.", "Joanna"), turn("I adopted Max, a puppy!", "Nate")]
     >>> [m.text for m in best_memories("When did Nate adopt Max?", said)]
     ['I adopted Max, a puppy!']
+
+    A memory that is only a question (often the user's own, asked before) or what the
+    assistant said tells nothing; asked since when or how long, a memory saying how long
+    something has lasted ranks up:
+
+    >>> q = "When did Tim start playing the violin?"
+    >>> said = [turn(q, "user"), turn("Tim started playing the violin.", "assistant"),
+    ...     turn("I'm learning to play the violin!", "Tim"),
+    ...     turn("I've been playing for 4 months now.", "Tim")]
+    >>> [m.text for m in best_memories(q, said, n=1)]
+    ["I've been playing for 4 months now."]
     """
     memories = _answering(question, memories)
     if not memories:
         return []
     q = {stem(w) for w in _question_terms(question)}
     wants_latest = bool(_LATEST.search(question)) or (until is None and asks_now(question))
+    since_when = bool(_SINCE_WHEN.search(question))
     newest = max(m.t for m in memories)
 
     def score(item: tuple[int, RetrievedMemory]) -> tuple[float, int]:
@@ -325,7 +341,11 @@ def best_memories(
         recency = 0.3 if wants_latest and m.t == newest else 0.0
         replaced = _replaced(m, until)
         superseded = (1.0 if wants_latest else 0.5) if replaced else 0.0
-        return (overlap + kind_bonus + recency + _on_topic(q, question, m) - superseded, -order)
+        # a bare question, or what the assistant itself said, is no evidence of what happened
+        asked = 0.5 if _ONE_QUESTION.fullmatch(m.text.strip()) or m.speaker == "assistant" else 0.0
+        lasting = 0.3 if since_when and lasted(m.text) else 0.0
+        topical = _on_topic(q, question, m)
+        return (overlap + kind_bonus + recency + topical + lasting - superseded - asked, -order)
 
     def near(a: RetrievedMemory, b: RetrievedMemory) -> bool:
         wa, wb = _words(a), _words(b)
