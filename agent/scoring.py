@@ -235,7 +235,7 @@ def _candidates(text: str) -> list[tuple[int, int, DateSpan]]:
         end = date(year + (after - 1) // 12, (after - 1) % 12 + 1, 1)
         out.append((m.start(), -len(m.group(0)), (start, end)))
     for m in _MONTH_YEAR.finditer(text):
-        if m.group(1).lower() == "may" and not re.match(r"\s", text[m.end(1) : m.end(1) + 1]):
+        if m.group(1).lower() == "may" and not re.match(r"[\s,]", text[m.end(1) : m.end(1) + 1]):
             continue
         out.append(
             (m.start(), -len(m.group(0)), _month_span(int(m.group(2)), _month_number(m.group(1))))
@@ -260,6 +260,8 @@ def date_span(text: str) -> DateSpan | None:
     (datetime.date(2022, 9, 9), datetime.date(2022, 9, 10))
     >>> date_span("February 24, 2023")
     (datetime.date(2023, 2, 24), datetime.date(2023, 2, 25))
+    >>> date_span("May, 2023")  # LoCoMo writes some golds so
+    (datetime.date(2023, 5, 1), datetime.date(2023, 6, 1))
     >>> date_span("June 2023"), date_span("in 2022")[0]
     ((datetime.date(2023, 6, 1), datetime.date(2023, 7, 1)), datetime.date(2022, 1, 1))
     >>> date_span("The summer of 2022")
