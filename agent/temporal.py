@@ -466,7 +466,7 @@ def relative_note(text: str, *, said_at: datetime) -> tuple[str, str] | None:
     >>> relative_note("We went to Rome last summer", said_at=said)
     ('last summer', 'summer 2022')
     >>> relative_note("I've been painting for about seven years now", said_at=said)
-    ('about seven years', 'since around June 2016')
+    ('about seven years', 'since 2016')
     >>> relative_note("I love jazz", said_at=said) is None
     True
     """
@@ -535,9 +535,9 @@ def _relative(phrase: str, said_at: datetime) -> tuple[str, str]:
         return phrase, f"{words[0]} weeks {side} {day}"
     if unit == "month":
         return phrase, _month_shift(said_at, sign * n)
-    if ahead:
-        return phrase, str(said_at.year + n)
-    return phrase, f"around {_month_shift(said_at, -12 * n)}"  # a year ago: that month, roughly
+    if ahead or n > 1:
+        return phrase, str(said_at.year + sign * n)
+    return phrase, f"around {_month_shift(said_at, -12)}"  # a year ago: that month, roughly
 
 
 def lasted(text: str) -> str | None:
@@ -575,8 +575,8 @@ def _since(phrase: str, said_at: datetime) -> tuple[str, str]:
     """Since when something that has lasted ``phrase`` up to ``said_at`` has been so.
 
     >>> said = datetime(2023, 12, 6, tzinfo=UTC)
-    >>> _since("about four months", said), _since("3 years", said)[1]
-    (('about four months', 'since around August 2023'), 'since around December 2020')
+    >>> _since("about four months", said), _since("3 years", said)[1], _since("a year", said)[1]
+    (('about four months', 'since around August 2023'), 'since 2020', 'since around December 2022')
     >>> _since("two weeks", said)[1], _since("a few years", said)[1]
     ('since two weeks before 6 December 2023', 'since a few years before 6 December 2023')
     """
@@ -589,7 +589,9 @@ def _since(phrase: str, said_at: datetime) -> tuple[str, str]:
         return phrase, f"since {spoken_date(said_at - timedelta(days=n))}"
     if unit == "week":
         return phrase, f"since {words[0]} weeks before {spoken_date(said_at)}"
-    months = n if unit == "month" else 12 * n
+    if unit == "year" and n > 1:  # "for 3 years": the year, no month to be had
+        return phrase, f"since {said_at.year - n}"
+    months = n if unit == "month" else 12
     return phrase, f"since around {_month_shift(said_at, -months)}"
 
 
