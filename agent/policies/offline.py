@@ -63,6 +63,8 @@ HOW_LONG_AGO = re.compile(r"^\W*how long ago\b", re.I)
 HOW_LONG_NOW = re.compile(r"^\W*how long (?:has|have)\b", re.I)
 #: questions a duration up to a day answers ("When did Tim start ...?", "How long has ...?")
 _SINCE_WHEN = re.compile(r"\b(?:how long|start|started|begin|began|since)\b", re.I)
+#: a question about what the assistant said or did
+_TO_ASSISTANT = re.compile(r"\b(?:you|your)\b", re.I)
 #: a memory that is one question and nothing else
 _ONE_QUESTION = re.compile(r"[^.!?]*\?")
 
@@ -325,6 +327,8 @@ def best_memories(
     ...     turn("I've been playing for 4 months now.", "Tim")]
     >>> [m.text for m in best_memories(q, said, n=1)]
     ["I've been playing for 4 months now."]
+    >>> [m.text for m in best_memories("Which violin did you tell Tim to play?", said, n=1)]
+    ['Tim started playing the violin.']
     """
     memories = _answering(question, memories)
     if not memories:
@@ -332,6 +336,7 @@ def best_memories(
     q = {stem(w) for w in _question_terms(question)}
     wants_latest = bool(_LATEST.search(question)) or (until is None and asks_now(question))
     since_when = bool(_SINCE_WHEN.search(question))
+    to_assistant = bool(_TO_ASSISTANT.search(question))
     newest = max(m.t for m in memories)
 
     def score(item: tuple[int, RetrievedMemory]) -> tuple[float, int]:
@@ -341,8 +346,10 @@ def best_memories(
         recency = 0.3 if wants_latest and m.t == newest else 0.0
         replaced = _replaced(m, until)
         superseded = (1.0 if wants_latest else 0.5) if replaced else 0.0
-        # a bare question, or what the assistant itself said, is no evidence of what happened
-        asked = 0.5 if _ONE_QUESTION.fullmatch(m.text.strip()) or m.speaker == "assistant" else 0.0
+        # a bare question, or what the assistant itself said (unless the question is about
+        # what it said: "What did you recommend?"), is no evidence of what happened
+        echo = m.speaker == "assistant" and not to_assistant
+        asked = 0.5 if echo or _ONE_QUESTION.fullmatch(m.text.strip()) else 0.0
         lasting = 0.3 if since_when and lasted(m.text) else 0.0
         topical = _on_topic(q, question, m)
         return (overlap + kind_bonus + recency + topical + lasting - superseded - asked, -order)
