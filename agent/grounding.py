@@ -37,7 +37,7 @@ from agent.policies.offline import (
     when_of,
 )
 from agent.scoring import date_span, is_abstention
-from agent.temporal import MONTHS, relative_note
+from agent.temporal import DURATION, MONTHS, relative_note
 from schema.retrieval import RetrievedMemory
 from schema.timeutil import asks_when, spoken_date
 
@@ -47,12 +47,6 @@ __all__ = ["Grounded", "ground", "ground_how_long", "ground_when"]
 FINEST = timedelta(days=31)
 #: a date said in a memory lies within this of the day it was said ("next month", "last week")
 NEAR = timedelta(days=31)
-#: an answer that already names a duration ("about 2 months", "three years")
-_DURATION = re.compile(
-    r"\b(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a few|"
-    r"a couple of|several)\s+(?:day|week|month|year|decade)s?\b",
-    re.I,
-)
 
 
 @dataclass(frozen=True)
@@ -161,7 +155,7 @@ def ground_how_long(
     ...     asked_at=asked).answer
     '3 years (as of 23 January 2022)'
     """
-    if is_abstention(answer) or _DURATION.search(answer):
+    if is_abstention(answer) or DURATION.search(answer):
         return None
     if HOW_LONG_NOW.match(question):
         best = best_memories(question, memories, n=1)

@@ -22,6 +22,7 @@ from schema.retrieval import TimeWindow
 from schema.timeutil import UTC, ensure_aware, spoken_date
 
 __all__ = [
+    "DURATION",
     "TemporalExpression",
     "elapsed",
     "find_window",
@@ -396,7 +397,8 @@ _NOTE = re.compile(
     r"tomorrow|the day after tomorrow|"
     r"(?:last|this past|next) (?:week|weekend|month|year|monday|tuesday|wednesday|thursday|"
     r"friday|saturday|sunday|spring|summer|autumn|fall|winter)|"
-    r"(?:last|this past|next) (?:mon|tues?|wed|thu|thurs?|fri|sat|sun)\b\.?|"
+    # abbreviated weekdays; "Wed", "Sat", "Sun" only capitalised ("when I last sat down")
+    r"(?:last|this past|next) (?:mon|tues?|thu|thurs?|fri|(?-i:Wed|Sat|Sun))\b\.?|"
     r"this (?:week|weekend|month|year)|"
     r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of) "
     r"(?:day|week|month|year)s? ago|"
@@ -413,20 +415,36 @@ _WEEKDAY_SHORT = {d[:3]: d for d in WEEKDAYS} | {
 }
 _NUMBER = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of)"
 _ROUGHLY = r"(?:(?:about|almost|nearly|over|around|roughly|just under|just over|more than) )?"
-#: how long something has lasted up to the day it is said, so since when: a perfect tense of
-#: a verb of lasting before "for N units" ("I've been playing for four months", "I've known
-#: them for 4 years"), or "N units now" ("Seven years now"). "I'm away for two weeks" and
-#: "I booked it for two weeks" say nothing about a start.
+_SPAN = rf"{_ROUGHLY}{_NUMBER}\s+(?:day|week|month|year)s?"
+#: a duration named in an answer ("about 2 months", "three years"), not a day ("a day after
+#: his birthday", "one day in May")
+DURATION = re.compile(
+    rf"\b{_NUMBER}\s+(?:day|week|month|year)s?\b(?!\s+(?:after|before|in|of|on|later)\b)", re.I
+)
+#: how long something has lasted up to the day it is said, so since when: a present perfect
+#: of a verb of lasting before "for N units" ("I've been playing for four months", "I've known
+#: them for 4 years"), or a sentence that starts "N units now" ("Seven years now, and ...").
+#: Not a past perfect ("I had been there for 3 years when ..."), a future one ("I'll have
+#: been"), a passive or a visit ("we've been invited / been to Japan for a week"), or a plan
+#: ("I'm away for two weeks", "I'll stay for two weeks now that ...").
 _LASTED = re.compile(
-    r"(?:(?:'ve|\bhave|\bhas|'s|\bhad)\s+(?:been|had|known|lived|worked|played|owned|"
-    r"practi[cs]ed|studied|taught|volunteered|used|kept|run|done|loved|collected|painted|"
-    r"written|danced|trained|dated|married)\b[^.!?;]{0,60}?\bfor\s+"
-    rf"(?P<a>{_ROUGHLY}{_NUMBER}\s+(?:day|week|month|year)s?)(?:\s+now)?\b"
-    rf"|\b(?:for\s+)?(?P<b>{_ROUGHLY}{_NUMBER}\s+(?:day|week|month|year)s?)\s+now\b)",
+    r"(?:(?<!will )(?<!'ll )(?:'ve|\bhave|\bhas)\s+(?:been(?!\s+to\b)(?!\s+\w+ed\b)|had|known|"
+    r"lived|worked|played|owned|practi[cs]ed|studied|taught|volunteered|used|kept|run|done|"
+    r"loved|collected|painted|written|danced|trained|dated|married)\b"
+    r"|(?<![Ll]et)'s\s+been(?!\s+to\b)(?!\s+\w+ed\b))"
+    rf"[^.!?;]{{0,60}}?\bfor\s+(?P<a>{_SPAN})(?:\s+now)?\b(?!\s+that\b)"
+    rf"|(?:^|(?<=[.!?]\s))(?:for\s+)?(?P<b>{_SPAN})\s+now\b(?!\s+that\b)",
     re.I,
 )
-#: "on the 15th": that day of the month it is said in
-_NTH = re.compile(r"\bon the (\d{1,2})(?:st|nd|rd|th)\b(?!\s+of\b)", re.I)
+#: "on the 15th": a day of the month it is said in (of the month before, when later than
+#: that day), not "on the 3rd floor", "on the 2nd try" or "on the 5th May"
+_NTH = re.compile(
+    r"\bon the (\d{1,2})(?:st|nd|rd|th)\b(?!\s+(?:of|floor|try|attempt|time|place|round|"
+    r"grade|row|page|step|level|lap|hole|anniversary|birthday|century|edition|season|chapter|"
+    + "|".join(MONTHS)
+    + r")\b)",
+    re.I,
+)
 
 #: the month each season has ended by (northern hemisphere): "last summer" said in November
 #: is this year's summer, said in May last year's
@@ -471,14 +489,16 @@ def relative_note(text: str, *, said_at: datetime) -> tuple[str, str] | None:
     True
     """
     found = [m for m in (_NOTE.search(text), _LASTED.search(text), _NTH.search(text)) if m]
-    if not found:
-        return None
-    match = min(found, key=lambda m: m.start(m.lastgroup or 1))
-    if match.re is _LASTED:
-        return _since(match.group(match.lastgroup or "a"), said_at)
-    if match.re is _NTH:
-        return _day_of_month(match, said_at)
-    return _relative(match.group(1), said_at)
+    for match in sorted(found, key=lambda m: m.start(m.lastgroup or 1)):
+        if match.re is _LASTED:
+            return _since(match.group(match.lastgroup or "a"), said_at)
+        if match.re is _NTH:
+            day = _day_of_month(match, said_at)
+            if day is None:
+                continue  # a day that month lacks: the next reference, if any
+            return day
+        return _relative(match.group(1), said_at)
+    return None
 
 
 def _relative(phrase: str, said_at: datetime) -> tuple[str, str]:
@@ -556,8 +576,10 @@ def elapsed(since: date, until: date) -> str:
     >>> d = date(2024, 1, 31)
     >>> [elapsed(date(2024, 1, n), d) for n in (30, 20, 10)]
     ['1 day', '11 days', 'about 3 weeks']
-    >>> elapsed(date(2023, 11, 20), d), elapsed(date(2021, 6, 1), d)
-    ('about 2 months', 'about 3 years')
+    >>> elapsed(date(2023, 11, 20), d), elapsed(date(2023, 12, 17), d)
+    ('about 2 months', 'about 1 month')
+    >>> elapsed(date(2023, 1, 20), d), elapsed(date(2021, 6, 1), d)
+    ('about a year', 'about 3 years')
     """
     days = (until - since).days
     if days < 1:
@@ -567,7 +589,10 @@ def elapsed(since: date, until: date) -> str:
     if days < 45:
         return f"about {days // 7} weeks"
     if days < 548:
-        return f"about {round(days / 30.44)} months"
+        months = round(days / 30.44)
+        if 11 <= months <= 13:
+            return "about a year"
+        return f"about {months} month{'s' * (months != 1)}"
     return f"about {round(days / 365.25)} years"
 
 
@@ -577,18 +602,24 @@ def _since(phrase: str, said_at: datetime) -> tuple[str, str]:
     >>> said = datetime(2023, 12, 6, tzinfo=UTC)
     >>> _since("about four months", said), _since("3 years", said)[1], _since("a year", said)[1]
     (('about four months', 'since around August 2023'), 'since 2020', 'since around December 2022')
-    >>> _since("two weeks", said)[1], _since("a few years", said)[1]
-    ('since two weeks before 6 December 2023', 'since a few years before 6 December 2023')
+    >>> _since("two weeks", said)[1], _since("a week", said)[1]
+    ('since two weeks before 6 December 2023', 'since the week before 6 December 2023')
+    >>> _since("a couple of years", said)[1]
+    'since a couple of years before 6 December 2023'
     """
     words = re.sub(rf"^{_ROUGHLY}", "", phrase.lower()).split()
     unit = words[-1].rstrip("s")
+    day = spoken_date(said_at)
     if words[0] == "a" and words[1] in ("few", "couple"):
-        return phrase, f"since a few {unit}s before {spoken_date(said_at)}"
+        return phrase, f"since {' '.join(words[:-1])} {unit}s before {day}"
     n = _WORDNUM.get(words[0]) or int(words[0])
     if unit == "day":
         return phrase, f"since {spoken_date(said_at - timedelta(days=n))}"
     if unit == "week":
-        return phrase, f"since {words[0]} weeks before {spoken_date(said_at)}"
+        return (
+            phrase,
+            f"since the week before {day}" if n == 1 else f"since {words[0]} weeks before {day}",
+        )
     if unit == "year" and n > 1:  # "for 3 years": the year, no month to be had
         return phrase, f"since {said_at.year - n}"
     months = n if unit == "month" else 12
@@ -597,7 +628,9 @@ def _since(phrase: str, said_at: datetime) -> tuple[str, str]:
 
 def _day_of_month(match: re.Match[str], said_at: datetime) -> tuple[str, str] | None:
     """ "On the 15th": that day of the month it is said in (None for a day the month lacks)."""
+    n = int(match.group(1))
+    month = said_at if n <= said_at.day else said_at.replace(day=1) - timedelta(days=1)
     try:
-        return match.group(0), spoken_date(said_at.replace(day=int(match.group(1))))
+        return match.group(0), spoken_date(month.replace(day=n))
     except ValueError:
         return None

@@ -438,6 +438,42 @@ def test_offline_policy_answers_how_long_with_a_duration(question: str, lead: st
     assert f"{OFFLINE_LABEL} {lead} From your memories:" in reply, reply
 
 
+@pytest.mark.parametrize(
+    ("question", "best"),
+    [
+        # an earlier ask and its reply are stored as turns, newer than what Marcus said and
+        # quoting all of it: the answer still comes from Marcus
+        ("When did Marcus start playing professionally?", "m"),
+        ("Do you remember when Marcus started playing professionally?", "m"),
+        ("What did you tell me about Marcus playing professionally?", "reply"),
+    ],
+)
+def test_offline_policy_answers_from_what_was_said_not_from_its_own_echo(
+    question: str, best: str
+) -> None:
+    from agent.policies.offline import best_memories
+    from schema.nodes import MemoryKind
+    from schema.retrieval import RetrievedMemory
+
+    said = "I've been playing professionally for just under a year now."
+    then, later = (
+        datetime(2023, 12, 6, tzinfo=ZoneInfo("UTC")),
+        datetime(2024, 2, 1, tzinfo=ZoneInfo("UTC")),
+    )
+    memories = [
+        RetrievedMemory(id="ask", kind=MemoryKind.TURN, text=question, t=later, speaker="user"),
+        RetrievedMemory(
+            id="reply",
+            kind=MemoryKind.TURN,
+            text=f'{OFFLINE_LABEL} From your memories: Marcus said: "{said}"',
+            t=later,
+            speaker="assistant",
+        ),
+        RetrievedMemory(id="m", kind=MemoryKind.TURN, text=said, t=then, speaker="Marcus"),
+    ]
+    assert best_memories(question, memories, n=1)[0].id == best
+
+
 def test_build_policy_defaults_to_offline() -> None:
     assert isinstance(build_policy(Settings(policy="offline")), OfflinePolicy)
     assert "[offline policy]" in describe_policy(Settings(policy="offline"))

@@ -191,12 +191,19 @@ SAID = datetime(2023, 12, 6, 17, 34, tzinfo=UTC)  # a Wednesday
         ("I've been playing for just under a year now.", "since around December 2022"),
         ("We've known each other for two weeks.", "since two weeks before 6 December 2023"),
         ("She has lived there for 10 days.", "since 26 November 2023"),
+        ("He's been coaching for a week now.", "since the week before 6 December 2023"),
+        (
+            "I've painted for a couple of years.",
+            "since a couple of years before 6 December 2023",
+        ),
         # weekdays as people abbreviate them
         ("Last Fri I took my kids to a pottery workshop.", "the Friday before 6 December 2023"),
         ("I joined a new group last Tues.", "the Tuesday before 6 December 2023"),
         ("See you next thurs!", "the Thursday after 6 December 2023"),
-        # a day of the month it is said in
+        # a day of the month it is said in, or of the month before when still to come
         ("I met my teammates on the 1st after my trip.", "1 December 2023"),
+        ("The party was on the 28th.", "28 November 2023"),
+        ("I passed on the 4th attempt yesterday.", "5 December 2023"),  # no day: the next
         # "a year ago" is that month, roughly; "two years ago" only the year
         ("I started volunteering about a year ago.", "around December 2022"),
         ("We moved here two years ago.", "2021"),
@@ -215,6 +222,15 @@ def test_relative_note_resolves_durations_abbreviations_and_days(text: str, mean
         "I booked the cabin for three days.",
         "I was in Spain for a month.",
         "I'll see you on the 31st of May.",  # a full date needs no note
+        "I'll stay for two weeks now that I'm here.",  # a plan, not a duration so far
+        "I had been working there for 3 years when I quit.",  # past perfect: ended
+        "By June I'll have been here for two years.",  # future perfect
+        "We've been invited for a week in July.",  # passive
+        "I've been to Japan for a month.",  # a visit
+        "Let's run for two weeks now.",
+        "I haven't played for two years now.",  # a negation: no start
+        "The office is on the 3rd floor.",  # an ordinal, not a day
+        "When I last sat down with her it was fine.",  # "sat" the verb, not Saturday
     ],
 )
 def test_relative_note_leaves_durations_that_name_no_start(text: str) -> None:
@@ -223,7 +239,16 @@ def test_relative_note_leaves_durations_that_name_no_start(text: str) -> None:
 
 def test_a_day_the_month_lacks_is_no_date() -> None:
     november = datetime(2023, 11, 20, tzinfo=UTC)
-    assert relative_note("We met on the 31st.", said_at=november) is None
+    assert relative_note("We met on the 31st.", said_at=november) == (
+        "on the 31st",
+        "31 October 2023",
+    )
+    assert relative_note("We met on the 31st.", said_at=datetime(2023, 3, 20, tzinfo=UTC)) is None
+    text = "It was on the 31st, and yesterday we went home."  # no 31 February: the next one
+    assert relative_note(text, said_at=datetime(2023, 3, 20, tzinfo=UTC)) == (
+        "yesterday",
+        "19 March 2023",
+    )
     assert relative_note("We met on the 3rd.", said_at=november) == (
         "on the 3rd",
         "3 November 2023",

@@ -63,8 +63,16 @@ HOW_LONG_AGO = re.compile(r"^\W*how long ago\b", re.I)
 HOW_LONG_NOW = re.compile(r"^\W*how long (?:has|have)\b", re.I)
 #: questions a duration up to a day answers ("When did Tim start ...?", "How long has ...?")
 _SINCE_WHEN = re.compile(r"\b(?:how long|start|started|begin|began|since)\b", re.I)
-#: a question about what the assistant said or did
-_TO_ASSISTANT = re.compile(r"\b(?:you|your)\b", re.I)
+#: a question about what the assistant said ("What did you recommend?"), not one merely
+#: addressed to it ("Do you remember when I ...?")
+_TO_ASSISTANT = re.compile(
+    r"\byou\s+(?:said|say|told|tell|recommend\w*|suggest\w*|answer\w*|repl\w*|"
+    r"mention\w*|advis\w*|propos\w*)\b|\byour\s+(?:answer|reply|advice|suggestion|"
+    r"recommendation)s?\b",
+    re.I,
+)
+#: a date only as vague as "a few years before ...": no duration to count from it
+_VAGUE = re.compile(r"\ba (?:few|couple)\b", re.I)
 #: a memory that is one question and nothing else
 _ONE_QUESTION = re.compile(r"[^.!?]*\?")
 
@@ -329,6 +337,8 @@ def best_memories(
     ["I've been playing for 4 months now."]
     >>> [m.text for m in best_memories("Which violin did you tell Tim to play?", said, n=1)]
     ['Tim started playing the violin.']
+    >>> [m.text for m in best_memories("Do you remember when " + q[5:], said, n=1)]
+    ["I've been playing for 4 months now."]
     """
     memories = _answering(question, memories)
     if not memories:
@@ -349,7 +359,7 @@ def best_memories(
         # a bare question, or what the assistant itself said (unless the question is about
         # what it said: "What did you recommend?"), is no evidence of what happened
         echo = m.speaker == "assistant" and not to_assistant
-        asked = 0.5 if echo or _ONE_QUESTION.fullmatch(m.text.strip()) else 0.0
+        asked = 1.0 if echo or _ONE_QUESTION.fullmatch(m.text.strip()) else 0.0
         lasting = 0.3 if since_when and lasted(m.text) else 0.0
         topical = _on_topic(q, question, m)
         return (overlap + kind_bonus + recency + topical + lasting - superseded - asked, -order)
@@ -388,12 +398,14 @@ def ago(when: str, asked: date) -> str | None:
 
     >>> ago("18 November 2024", date(2025, 1, 20)), ago("in a while", date(2025, 1, 20))
     ('about 2 months ago (18 November 2024)', None)
+    >>> ago("January 2025", date(2025, 1, 20))  # not over yet: no duration to count
+    >>> ago("since a few years before 6 December 2023", date(2023, 12, 20))
     """
     span = date_span(when)
-    if span is None:
-        return None
+    if span is None or span[1] > asked or _VAGUE.search(when):
+        return None  # no date, a period not over by the question's day, or "a few years"
     middle = span[0] + (span[1] - span[0]) / 2
-    return f"{elapsed(middle, asked)} ago ({when})" if middle <= asked else None
+    return f"{elapsed(middle, asked)} ago ({when})"
 
 
 def lasted_as_of(m: RetrievedMemory) -> str | None:
