@@ -392,6 +392,8 @@ def past_reference(text: str, *, said_at: datetime) -> TemporalExpression | None
     return window_from_text(match.group(1), base=said_at, tz=said_at.tzinfo or UTC)
 
 
+#: a count as people say it ("two", "a few", "a couple of")
+_NUMBER = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of)"
 _NOTE = re.compile(
     r"\b(yesterday|last night|the day before yesterday|a few days ago|a couple of days ago|"
     r"tomorrow|the day after tomorrow|"
@@ -400,8 +402,7 @@ _NOTE = re.compile(
     # abbreviated weekdays; "Wed", "Sat", "Sun" only capitalised ("when I last sat down")
     r"(?:last|this past|next) (?:mon|tues?|thu|thurs?|fri|(?-i:Wed|Sat|Sun))\b\.?|"
     r"this (?:week|weekend|month|year)|"
-    r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of) "
-    r"(?:day|week|month|year)s? ago|"
+    rf"{_NUMBER} (?:day|week|month|year)s? ago|"
     r"in (?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten) (?:day|week|month)s?)\b",
     re.I,
 )
@@ -413,7 +414,6 @@ _WEEKDAY_SHORT = {d[:3]: d for d in WEEKDAYS} | {
     "thur": "thursday",
     "thurs": "thursday",
 }
-_NUMBER = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of)"
 _ROUGHLY = r"(?:(?:about|almost|nearly|over|around|roughly|just under|just over|more than) )?"
 _SPAN = rf"{_ROUGHLY}{_NUMBER}\s+(?:day|week|month|year)s?"
 #: a duration named in an answer ("about 2 months", "three years"), not a day ("a day after
